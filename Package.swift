@@ -1,0 +1,73 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One settings array for every target: Swift 6 language mode (strict concurrency) everywhere.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "Trellis",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "trellis", targets: ["TrellisCLI"]),
+        .library(name: "TrellisPQ", targets: ["TrellisPQ"]),
+        .library(name: "TrellisCore", targets: ["TrellisCore"]),
+        .library(name: "TrellisStore", targets: ["TrellisStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"4.0.0"),
+    ],
+    targets: [
+        // The only place C is seen.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "TrellisPQ", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
+        .target(name: "TrellisCore", swiftSettings: swiftSettings),
+        // Turns migrations/, sql/ and queries/ into a Swift source at build time.
+        .executableTarget(name: "EmbedSQLTool", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedSQLPlugin", capability: .buildTool(), dependencies: ["EmbedSQLTool"]),
+        .target(
+            name: "TrellisStore",
+            dependencies: [
+                "TrellisPQ", "TrellisCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedSQLPlugin"]
+        ),
+        .executableTarget(
+            name: "TrellisCLI",
+            dependencies: [
+                "TrellisStore", "TrellisPQ", "TrellisCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TrellisTestSupport",
+            dependencies: ["TrellisStore", "TrellisPQ"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisPQTests",
+            dependencies: ["TrellisPQ", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrellisStoreTests",
+            dependencies: ["TrellisStore", "TrellisPQ", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisCLITests",
+            dependencies: ["TrellisCLI", "TrellisStore", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,33 @@
+import Foundation
+import PackagePlugin
+
+/// Embeds `migrations/`, `sql/` and `queries/` into the target as a generated Swift file,
+/// so the `trellis` binary carries its schema and works when copied away from the checkout.
+///
+/// SwiftPM re-runs the tool when a listed file changes; a newly added file is seen when
+/// the build is planned again (a clean build, as CI does, or touching Package.swift).
+/// `EmbeddedCatalogueTests` compares the embedded catalogue with the files on disk.
+@main
+struct EmbedSQLPlugin: BuildToolPlugin {
+    func createBuildCommands(context: PluginContext, target: any Target) async throws -> [Command] {
+        let root = context.package.directoryURL
+        let folders = ["migrations", "sql", "queries"].map { root.appending(path: $0) }
+        var inputs: [URL] = folders
+        for folder in folders {
+            guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { continue }
+            for case let url as URL in walker where url.pathExtension == "sql" {
+                inputs.append(url)
+            }
+        }
+        let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedSQL.swift")
+        return [
+            .buildCommand(
+                displayName: "Embedding SQL catalogue (\(inputs.count - folders.count) files)",
+                executable: try context.tool(named: "EmbedSQLTool").url,
+                arguments: [root.path(percentEncoded: false), output.path(percentEncoded: false)],
+                inputFiles: inputs,
+                outputFiles: [output]
+            )
+        ]
+    }
+}

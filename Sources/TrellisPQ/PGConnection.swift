@@ -1,0 +1,236 @@
+import CLibPQ
+import Dispatch
+import Foundation
+
+/// One PostgreSQL connection over libpq.
+///
+/// libpq is blocking, so every call runs on this connection's own serial dispatch queue,
+/// never on Swift's cooperative thread pool; callers simply `await`. A connection serves
+/// one logical user at a time (a transaction is a sequence of calls): share connections
+/// through `PGPool`, not by handing one to concurrent tasks.
+///
+/// Reconnects are deliberately not automatic: a dropped connection fails the call with
+/// `.connectionClosed`, and the owner (a pool, a listener loop) opens a new one. After a
+/// reconnect a listener must `LISTEN` again and re-read durable state, because
+/// notifications sent while it was away are gone.
+public final class PGConnection: @unchecked Sendable {
+    private let queue: DispatchQueue
+    /// Touched only on `queue`.
+    private var handle: OpaquePointer?
+
+    /// Database, host and port as the connection resolved them (for messages; no password).
+    public let endpoint: String
+
+    private init(handle: OpaquePointer, queue: DispatchQueue, endpoint: String) {
+        self.handle = handle
+        self.queue = queue
+        self.endpoint = endpoint
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Opens a connection from a `postgresql://` URI or a `key=value` conninfo string.
+    /// The session is set to UTF-8, ISO dates and UTC so text decoding is predictable.
+    public static func connect(_ conninfo: String, applicationName: String = "trellis") async throws -> PGConnection {
+        let queue = DispatchQueue(label: "trellis.pq.connection")
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result {
+                    try openBlocking(conninfo, applicationName: applicationName, queue: queue)
+                })
+            }
+        }
+    }
+
+    private static func openBlocking(_ conninfo: String, applicationName: String, queue: DispatchQueue) throws -> PGConnection {
+        // libpq keeps the last value of a repeated keyword, and `expand_dbname` expands the
+        // URI/conninfo given as `dbname` in place; listing it last lets the user's string
+        // override these defaults.
+        let keys = ["application_name", "client_encoding", "options", "connect_timeout", "dbname"]
+        let values = [applicationName, "UTF8", "-c DateStyle=ISO -c TimeZone=UTC", "10", conninfo]
+        let keyPointers = keys.map { strdup($0) }
+        let valuePointers = values.map { strdup($0) }
+        defer {
+            keyPointers.forEach { free($0) }
+            valuePointers.forEach { free($0) }
+        }
+        var keyArray: [UnsafePointer<CChar>?] = keyPointers.map { UnsafePointer($0) } + [nil]
+        var valueArray: [UnsafePointer<CChar>?] = valuePointers.map { UnsafePointer($0) } + [nil]
+        guard let handle = PQconnectdbParams(&keyArray, &valueArray, 1) else {
+            throw PGError(kind: .connection, message: "could not allocate a libpq connection")
+        }
+        let endpoint = describeEndpoint(handle)
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let reason = PGError.oneLine(String(cString: PQerrorMessage(handle)))
+            PQfinish(handle)
+            throw PGError(kind: .connection, message: "cannot connect to \(endpoint): \(reason)")
+        }
+        // A user-supplied `options` may have replaced ours; decoding relies on these.
+        let dateStyle = PQparameterStatus(handle, "DateStyle").map { String(cString: $0) } ?? ""
+        let timeZone = PQparameterStatus(handle, "TimeZone").map { String(cString: $0) } ?? ""
+        if !dateStyle.hasPrefix("ISO") || timeZone != "UTC" {
+            let result = PQexec(handle, "SET DateStyle TO ISO; SET TimeZone TO 'UTC'")
+            defer { PQclear(result) }
+            guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+                let reason = PGError.oneLine(String(cString: PQerrorMessage(handle)))
+                PQfinish(handle)
+                throw PGError(kind: .connection, message: "cannot configure session on \(endpoint): \(reason)")
+            }
+        }
+        return PGConnection(handle: handle, queue: queue, endpoint: endpoint)
+    }
+
+    private static func describeEndpoint(_ handle: OpaquePointer) -> String {
+        func field(_ value: UnsafeMutablePointer<CChar>?) -> String {
+            guard let value else { return "" }
+            return String(cString: value)
+        }
+        let database = field(PQdb(handle))
+        let user = field(PQuser(handle))
+        var host = field(PQhost(handle))
+        let port = field(PQport(handle))
+        if host.hasPrefix("/") { host = "socket \(host)" }
+        return "database \"\(database)\" at \(host.isEmpty ? "localhost" : host):\(port) as \"\(user)\""
+    }
+
+    /// Closes the connection; later calls fail with `.connectionClosed`.
+    public func close() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                if let handle = self.handle { PQfinish(handle) }
+                self.handle = nil
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Runs `body` with the libpq handle on the connection's queue.
+    func withHandle<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                guard let handle = self.handle else {
+                    continuation.resume(throwing: PGError(kind: .connectionClosed, message: "connection to \(self.endpoint) is closed"))
+                    return
+                }
+                continuation.resume(with: Result { try body(handle) })
+            }
+        }
+    }
+
+    /// Runs one statement with bound parameters (`$1`, `$2`, …). Parameters travel
+    /// separately from the SQL text, so no input can change the statement.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [(any PGEncodable)?] = []) async throws -> PGResult {
+        var encoded: [String?] = []
+        encoded.reserveCapacity(parameters.count)
+        for (offset, parameter) in parameters.enumerated() {
+            encoded.append(try parameter.encodedParameter(index: offset + 1))
+        }
+        let texts = encoded
+        let endpoint = self.endpoint
+        return try await withHandle { handle in
+            let pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } ?? nil }
+            defer { pointers.forEach { free($0) } }
+            var values: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+            let result = PQexecParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
+            return try PGConnection.consume(result, handle: handle, endpoint: endpoint)
+        }
+    }
+
+    /// Runs a script of one or more statements with no parameters (the simple query
+    /// protocol). Used for migrations and definitions, never with input-derived text.
+    public func execute(script: String) async throws {
+        let endpoint = self.endpoint
+        // PQexec returns the last statement's result; the first error stops the script
+        // and is that result.
+        _ = try await withHandle { handle in
+            try PGConnection.consume(PQexec(handle, script), handle: handle, endpoint: endpoint)
+        }
+    }
+
+    /// Escapes an identifier with libpq (`"my table"`), for the rare dynamic identifier.
+    public func quoteIdentifier(_ identifier: String) async throws -> String {
+        try await withHandle { handle in
+            guard let quoted = PQescapeIdentifier(handle, identifier, identifier.utf8.count) else {
+                throw PGError(kind: .encoding, message: PGError.oneLine(String(cString: PQerrorMessage(handle))))
+            }
+            defer { PQfreemem(quoted) }
+            return String(cString: quoted)
+        }
+    }
+
+    /// Whether libpq still considers the connection usable.
+    public var isOpen: Bool {
+        get async {
+            (try? await withHandle { PQstatus($0) == CONNECTION_OK }) ?? false
+        }
+    }
+
+    /// The server's backend process id (useful for `pg_terminate_backend` in tests).
+    public func backendPID() async throws -> Int32 {
+        try await withHandle { PQbackendPID($0) }
+    }
+
+    static func connectionError(_ handle: OpaquePointer, endpoint: String) -> PGError {
+        let message = PGError.oneLine(String(cString: PQerrorMessage(handle)))
+        if PQstatus(handle) != CONNECTION_OK {
+            return PGError(kind: .connectionClosed, message: "connection to \(endpoint) lost: \(message)")
+        }
+        return PGError(kind: .server, message: message)
+    }
+
+    /// Copies a `PGresult` into a `PGResult`, or turns an error result into a `PGError`.
+    static func consume(_ result: OpaquePointer?, handle: OpaquePointer, endpoint: String) throws -> PGResult {
+        guard let result else { throw connectionError(handle, endpoint: endpoint) }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            let columnCount = Int(PQnfields(result))
+            let rowCount = Int(PQntuples(result))
+            var columns: [PGResult.Column] = []
+            columns.reserveCapacity(columnCount)
+            for c in 0..<columnCount {
+                columns.append(.init(name: String(cString: PQfname(result, Int32(c))), typeOID: PQftype(result, Int32(c))))
+            }
+            var rows: [[String?]] = []
+            rows.reserveCapacity(rowCount)
+            for r in 0..<rowCount {
+                var row: [String?] = []
+                row.reserveCapacity(columnCount)
+                for c in 0..<columnCount {
+                    if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                        row.append(nil)
+                    } else {
+                        row.append(String(cString: PQgetvalue(result, Int32(r), Int32(c))))
+                    }
+                }
+                rows.append(row)
+            }
+            let tag = String(cString: PQcmdStatus(result))
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return PGResult(columns: columns, values: rows, affectedRows: affected, commandTag: tag)
+        default:
+            func field(_ code: Character) -> String? {
+                guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+                return String(cString: value)
+            }
+            guard let sqlState = field("C") else {
+                throw connectionError(handle, endpoint: endpoint)
+            }
+            throw PGError(
+                kind: .server,
+                message: field("M") ?? PGError.oneLine(String(cString: PQresultErrorMessage(result))),
+                sqlState: sqlState,
+                detail: field("D"),
+                hint: field("H"),
+                constraint: field("n"),
+                table: field("t"),
+                column: field("c"),
+                position: field("P").flatMap { Int($0) },
+                context: field("W")
+            )
+        }
+    }
+}
