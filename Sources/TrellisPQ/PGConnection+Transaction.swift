@@ -1,6 +1,7 @@
 extension PGConnection {
     /// Runs `body` inside `BEGIN … COMMIT`; any thrown error rolls back and is rethrown.
     /// A failed rollback (e.g. the connection died) does not mask the original error.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         isolation: IsolationLevel = .readCommitted,
         _ body: (PGConnection) async throws -> T
@@ -24,6 +25,7 @@ extension PGConnection {
 
     /// Runs `body` inside a savepoint of the current transaction, rolling back to it on
     /// error, so one failed step does not abort the surrounding transaction.
+    @discardableResult
     public func withSavepoint<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await execute(script: "SAVEPOINT trellis_savepoint")
         do {

@@ -1,1 +1,71 @@
+import Foundation
+import TrellisPQ
 import TrellisStore
+
+/// A fresh database for one test: created on the test server, handed to the body, and
+/// dropped afterwards (even when the body throws). Tests never share a database, so they
+/// are independent of order and run in parallel.
+public struct TestDatabase: Sendable {
+    public let name: String
+    public let url: String
+
+    /// Runs `body` with a new, empty database.
+    public static func withEmpty<T: Sendable>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        try await with(migrated: false, body)
+    }
+
+    /// Runs `body` with a new database at the current schema (all migrations and definitions).
+    public static func withMigrated<T: Sendable>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        try await with(migrated: true, body)
+    }
+
+    private static func with<T: Sendable>(migrated: Bool, _ body: (TestDatabase) async throws -> T) async throws -> T {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        let template = migrated ? try await TestCluster.shared.migratedTemplate() : nil
+        let admin = try await PGConnection.connect(try await TestCluster.shared.url(database: "postgres"))
+        do {
+            try await LocalCluster.createDatabase(String(name), template: template, on: admin)
+        } catch {
+            await admin.close()
+            throw error
+        }
+        let database = TestDatabase(name: String(name), url: try await TestCluster.shared.url(database: String(name)))
+        do {
+            if migrated && template == nil {
+                let connection = try await database.connect()
+                try await Migrator(connection: connection).up()
+                await connection.close()
+            }
+            let value = try await body(database)
+            try await drop(database, admin: admin)
+            return value
+        } catch {
+            try? await drop(database, admin: admin)
+            throw error
+        }
+    }
+
+    private static func drop(_ database: TestDatabase, admin: PGConnection) async throws {
+        let quoted = try await admin.quoteIdentifier(database.name)
+        try await admin.execute(script: "DROP DATABASE IF EXISTS \(quoted) WITH (FORCE)")
+        await admin.close()
+    }
+
+    /// Opens a new connection to this database.
+    public func connect() async throws -> PGConnection {
+        try await PGConnection.connect(url)
+    }
+
+    /// Opens a connection, runs `body`, and closes it.
+    public func withConnection<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
+        let connection = try await connect()
+        do {
+            let value = try await body(connection)
+            await connection.close()
+            return value
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}

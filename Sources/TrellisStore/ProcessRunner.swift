@@ -1,0 +1,92 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a helper program (initdb, pg_ctl) to completion and captures its output.
+///
+/// Uses `posix_spawn` and `waitpid` directly: Foundation's `Process.waitUntilExit` can
+/// hang on Linux when called from Swift concurrency threads. PostgreSQL refuses to run as
+/// root, so when we are root the program runs as `runAsUser` through `runuser`.
+public struct ProcessRunner: Sendable {
+    public struct Output: Sendable {
+        public var status: Int32
+        public var output: String
+    }
+
+    public var runAsUser: String?
+
+    public init(runAsUser: String? = nil) {
+        self.runAsUser = runAsUser
+    }
+
+    @discardableResult
+    public func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        var argv = [executable.path] + arguments
+        if let user = runAsUser {
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "runuser"
+            argv = [runuser, "-u", user, "--"] + argv
+        }
+        var env = ProcessInfo.processInfo.environment
+        // Never let a caller's libpq settings redirect our own maintenance commands.
+        for key in env.keys where key.hasPrefix("PG") { env.removeValue(forKey: key) }
+        env["LC_ALL"] = "C"
+        env.merge(environment) { $1 }
+
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw LocalClusterError("pipe() failed: errno \(errno)") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+
+        let pid = try Self.spawn(argv, env: env, actions: &actions)
+        close(pipeFDs[1])
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = read(pipeFDs[0], &buffer, buffer.count)
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(pipeFDs[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Output(status: exitCode, output: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Starts a program with stdio on /dev/null and does not wait for it.
+    public static func spawnDetached(_ argv: [String]) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        _ = try spawn(argv, env: ProcessInfo.processInfo.environment, actions: &actions)
+    }
+
+    private static func spawn(_ argv: [String], env: [String: String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard result == 0 else {
+            throw LocalClusterError("cannot start \(argv[0]): \(String(cString: strerror(result)))")
+        }
+        return pid
+    }
+}

@@ -1,0 +1,242 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisTestSupport
+
+@Suite("PGConnection against a real PostgreSQL")
+struct PGConnectionTests {
+    @Test func bindsParametersIncludingNullsUnicodeAndHostileStrings() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                try await conn.execute(script: "CREATE TABLE notes (id int PRIMARY KEY, body text, extra text)")
+                let hostile = "'; DROP TABLE notes; --"
+                let unicode = "naïve — 日本語 🚀 \"quoted\" \\ backslash\nnewline"
+                try await conn.query("INSERT INTO notes VALUES ($1, $2, $3)", [1, hostile, nil])
+                try await conn.query("INSERT INTO notes VALUES ($1, $2, $3)", [2, unicode, String?.none])
+                let rows = try await conn.query("SELECT id, body, extra FROM notes ORDER BY id").rows
+                #expect(rows.count == 2)
+                #expect(try rows[0].decode("body", as: String.self) == hostile)
+                #expect(try rows[1].decode("body", as: String.self) == unicode)
+                #expect(try rows[0].decodeIfPresent("extra", as: String.self) == nil)
+                #expect(rows[1]["extra"] == nil)
+                // The table survived the hostile string.
+                let count = try await conn.query("SELECT count(*) AS n FROM notes").single().decode("n", as: Int.self)
+                #expect(count == 2)
+            }
+        }
+    }
+
+    @Test func decodesTypedColumns() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                let row = try await conn.query("""
+                    SELECT 42::int4 AS i4, 9007199254740993::int8 AS i8, true AS yes, false AS no,
+                           123456789012345678.123456::numeric AS money, 1.5::float8 AS f,
+                           '2026-11-22 21:58:17.123456+00'::timestamptz AS ts,
+                           'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS id,
+                           '{"b": [1, 2], "a": "x"}'::jsonb AS doc,
+                           ARRAY['x', 'y z', 'q"uote', 'back\\slash'] AS words,
+                           ARRAY[1, 2, 3]::int8[] AS numbers,
+                           '\\xdeadbeef'::bytea AS blob,
+                           NULL::text AS nothing
+                    """).single()
+                #expect(try row.decode("i4", as: Int32.self) == 42)
+                #expect(try row.decode("i8", as: Int64.self) == 9_007_199_254_740_993)
+                #expect(try row.decode("yes", as: Bool.self))
+                #expect(try row.decode("no", as: Bool.self) == false)
+                #expect(try row.decode("money", as: Decimal.self) == Decimal(string: "123456789012345678.123456")!)
+                #expect(try row.decode("f", as: Double.self) == 1.5)
+                let ts = try row.decode("ts", as: Date.self)
+                #expect(abs(ts.timeIntervalSince1970 - 1_795_384_697.123456) < 0.000_001)
+                #expect(try row.decode("id", as: UUID.self) == UUID(uuidString: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"))
+                let doc = try row.decode("doc", as: PGJSON.self)
+                struct Doc: Decodable, Equatable { var a: String; var b: [Int] }
+                #expect(try doc.decode(Doc.self) == Doc(a: "x", b: [1, 2]))
+                #expect(try row.decode("words", as: [String].self) == ["x", "y z", "q\"uote", "back\\slash"])
+                #expect(try row.decode("numbers", as: [Int].self) == [1, 2, 3])
+                #expect(try row.decode("blob", as: Data.self) == Data([0xde, 0xad, 0xbe, 0xef]))
+                #expect(try row.decodeIfPresent("nothing", as: String.self) == nil)
+                #expect(throws: PGError.self) { try row.decode("nothing", as: String.self) }
+                #expect(throws: PGError.self) { try row.decode("doc", as: Int.self) }
+                #expect(throws: PGError.self) { try row.decode("no_such_column", as: Int.self) }
+            }
+        }
+    }
+
+    @Test func roundTripsEncodedValues() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                let date = Date(timeIntervalSince1970: 1_700_000_000.25)
+                let id = UUID()
+                let row = try await conn.query(
+                    "SELECT $1::timestamptz AS ts, $2::uuid AS id, $3::text[] AS tags, $4::jsonb AS doc, $5::bytea AS blob, $6::numeric AS n",
+                    [date, id, ["a", "b,c", "{d}", "NULL"], try PGJSON(encoding: ["k": "v"]), Data([0, 1, 255]), Decimal(string: "0.1")!]
+                ).single()
+                #expect(try row.decode("ts", as: Date.self) == date)
+                #expect(try row.decode("id", as: UUID.self) == id)
+                #expect(try row.decode("tags", as: [String].self) == ["a", "b,c", "{d}", "NULL"])
+                #expect(try row.decode("doc", as: PGJSON.self).text == #"{"k": "v"}"#)
+                #expect(try row.decode("blob", as: Data.self) == Data([0, 1, 255]))
+                #expect(try row.decode("n", as: Decimal.self) == Decimal(string: "0.1")!)
+            }
+        }
+    }
+
+    @Test func refusesNulBytesInParameters() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                let error = await #expect(throws: PGError.self) {
+                    try await conn.query("SELECT $1::text", ["abc\u{0}def"])
+                }
+                #expect(error?.kind == .encoding)
+                #expect(error?.message.contains("$1") == true)
+            }
+        }
+    }
+
+    @Test func surfacesSQLStateAndDiagnostics() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                try await conn.execute(script: "CREATE TABLE users (email text CONSTRAINT users_email_key UNIQUE)")
+                try await conn.query("INSERT INTO users VALUES ($1)", ["a@example.com"])
+                let unique = await #expect(throws: PGError.self) {
+                    try await conn.query("INSERT INTO users VALUES ($1)", ["a@example.com"])
+                }
+                #expect(unique?.sqlState == SQLState.uniqueViolation)
+                #expect(unique?.constraint == "users_email_key")
+                #expect(unique?.table == "users")
+                #expect(unique?.detail?.contains("a@example.com") == true)
+                #expect(unique?.description.contains("23505") == true)
+
+                let syntax = await #expect(throws: PGError.self) { try await conn.query("SELEC 1") }
+                #expect(syntax?.sqlState == SQLState.syntaxError)
+                #expect(syntax?.position == 1)
+
+                let hinted = await #expect(throws: PGError.self) {
+                    try await conn.execute(script: "DO $$ BEGIN RAISE EXCEPTION 'custom' USING ERRCODE = 'TR999', HINT = 'try again'; END $$")
+                }
+                #expect(hinted?.sqlState == "TR999")
+                #expect(hinted?.hint == "try again")
+                // The connection stays usable after errors.
+                #expect(try await conn.query("SELECT 1 AS one").single().decode("one", as: Int.self) == 1)
+            }
+        }
+    }
+
+    @Test func transactionCommitsOrRollsBack() async throws {
+        struct Boom: Error {}
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                try await conn.execute(script: "CREATE TABLE items (name text)")
+                try await conn.withTransaction { tx in
+                    try await tx.query("INSERT INTO items VALUES ($1)", ["kept"])
+                }
+                await #expect(throws: Boom.self) {
+                    try await conn.withTransaction { tx in
+                        try await tx.query("INSERT INTO items VALUES ($1)", ["dropped"])
+                        throw Boom()
+                    }
+                }
+                await #expect(throws: PGError.self) {
+                    try await conn.withTransaction { tx in
+                        try await tx.query("INSERT INTO items VALUES ($1)", ["dropped too"])
+                        try await tx.query("SELECT 1/0")
+                    }
+                }
+                // A savepoint confines a failure to its own step.
+                try await conn.withTransaction { tx in
+                    try await tx.query("INSERT INTO items VALUES ($1)", ["outer"])
+                    _ = try? await tx.withSavepoint { sp in
+                        try await sp.query("INSERT INTO items VALUES ($1)", ["inner"])
+                        try await sp.query("SELECT 1/0")
+                    }
+                }
+                let names = try await conn.query("SELECT name FROM items ORDER BY name").rows.map { try $0.decode("name", as: String.self) }
+                #expect(names == ["kept", "outer"])
+            }
+        }
+    }
+
+    @Test func listenReceivesNotificationsAndTimesOut() async throws {
+        try await TestDatabase.withEmpty { db in
+            let listener = try await db.connect()
+            let sender = try await db.connect()
+            try await listener.listen("run events")  // needs quoting: has a space
+            #expect(try await listener.nextNotification(timeout: .milliseconds(50)) == nil)
+
+            try await sender.notify("run events", payload: "r1:1")
+            try await sender.notify("run events", payload: "r1:2")
+            try await sender.notify("other", payload: "ignored")
+            let first = try await listener.nextNotification(timeout: .seconds(10))
+            let second = try await listener.nextNotification(timeout: .seconds(10))
+            #expect(first?.channel == "run events")
+            #expect(first?.payload == "r1:1")
+            #expect(second?.payload == "r1:2")
+            #expect(first?.senderPID == (try await sender.backendPID()))
+            #expect(try await listener.nextNotification(timeout: .milliseconds(100)) == nil)
+
+            // Notifications sent inside a transaction arrive only on commit.
+            try await sender.withTransaction { tx in
+                try await tx.notify("run events", payload: "r1:3")
+                #expect(try await listener.nextNotification(timeout: .milliseconds(100)) == nil)
+            }
+            #expect(try await listener.nextNotification(timeout: .seconds(10))?.payload == "r1:3")
+
+            try await listener.unlisten("run events")
+            try await sender.notify("run events", payload: "late")
+            #expect(try await listener.nextNotification(timeout: .milliseconds(100)) == nil)
+            await listener.close()
+            await sender.close()
+        }
+    }
+
+    @Test func waitingForNotificationIsCancellable() async throws {
+        try await TestDatabase.withEmpty { db in
+            let listener = try await db.connect()
+            try await listener.listen("nothing")
+            let wait = Task { try await listener.nextNotification(timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(50))
+            wait.cancel()
+            let result = await wait.result
+            #expect(throws: PGError.self) { try result.get() }
+            await listener.close()
+        }
+    }
+
+    @Test func lostConnectionIsReported() async throws {
+        try await TestDatabase.withEmpty { db in
+            let victim = try await db.connect()
+            let killer = try await db.connect()
+            let pid = try await victim.backendPID()
+            try await killer.query("SELECT pg_terminate_backend($1)", [Int(pid)])
+            let error = await #expect(throws: PGError.self) { try await victim.query("SELECT 1") }
+            #expect(error?.kind == .connectionClosed || error?.sqlState == "57P01")
+            #expect(await victim.isOpen == false)
+            await victim.close()
+            await #expect(throws: PGError.self) { try await victim.query("SELECT 1") }
+            await killer.close()
+        }
+    }
+
+    @Test func connectionFailureNamesEndpointButNotPassword() async throws {
+        let error = await #expect(throws: PGError.self) {
+            _ = try await PGConnection.connect("postgresql://alice:s3cret-pw@127.0.0.1:1/orders?connect_timeout=2")
+        }
+        #expect(error?.kind == .connection)
+        let text = error?.description ?? ""
+        #expect(text.contains("\"orders\""))
+        #expect(text.contains("127.0.0.1:1"))
+        #expect(text.contains("alice"))
+        #expect(!text.contains("s3cret-pw"))
+        #expect(!text.contains("\n"))
+    }
+
+    @Test func quotesIdentifiers() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                let quoted = try await conn.quoteIdentifier("we\"ird name")
+                #expect(quoted == "\"we\"\"ird name\"")
+            }
+        }
+    }
+}
