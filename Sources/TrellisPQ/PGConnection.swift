@@ -67,6 +67,9 @@ public final class PGConnection: @unchecked Sendable {
             PQfinish(handle)
             throw PGError(kind: .connection, message: "cannot connect to \(endpoint): \(reason)")
         }
+        // Server notices (e.g. "already exists, skipping") are not errors; libpq would
+        // print them to stderr, in the middle of CLI output.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
         // A user-supplied `options` may have replaced ours; decoding relies on these.
         let dateStyle = PQparameterStatus(handle, "DateStyle").map { String(cString: $0) } ?? ""
         let timeZone = PQparameterStatus(handle, "TimeZone").map { String(cString: $0) } ?? ""

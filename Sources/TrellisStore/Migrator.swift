@@ -22,13 +22,13 @@ public struct Migrator: Sendable {
 
     /// Compares the catalogue with the database without changing anything.
     public func status() async throws -> MigrationStatus {
-        let exists = try await connection.run(Query.Migrator.bookkeepingExists, catalogue: catalogue).single()
+        let exists = try await connection.run(Query.Migrator.bookkeepingExists).single()
         let migrationsTable = try exists.decode("migrations", as: Bool.self)
         let definitionsTable = try exists.decode("definitions", as: Bool.self)
         let appliedRows = migrationsTable
-            ? try await connection.run(Query.Migrator.appliedMigrations, catalogue: catalogue).rows : []
+            ? try await connection.run(Query.Migrator.appliedMigrations).rows : []
         let definitionRows = definitionsTable
-            ? try await connection.run(Query.Migrator.appliedDefinitions, catalogue: catalogue).rows : []
+            ? try await connection.run(Query.Migrator.appliedDefinitions).rows : []
 
         var applied: [Int: PGRow] = [:]
         for row in appliedRows { applied[try row.decode("version", as: Int.self)] = row }
@@ -83,20 +83,20 @@ public struct Migrator: Sendable {
     /// Applies pending migrations and changed definitions under the migration lock.
     @discardableResult
     public func up() async throws -> MigrationReport {
-        try await connection.run(Query.Migrator.lock, [Self.lockKey], catalogue: catalogue)
+        try await connection.run(Query.Migrator.lock, [Self.lockKey])
         do {
             let report = try await upLocked()
-            try await connection.run(Query.Migrator.unlock, [Self.lockKey], catalogue: catalogue)
+            try await connection.run(Query.Migrator.unlock, [Self.lockKey])
             return report
         } catch {
             // Session locks die with the session; unlock anyway so a reused connection is clean.
-            _ = try? await connection.run(Query.Migrator.unlock, [Self.lockKey], catalogue: catalogue)
+            _ = try? await connection.run(Query.Migrator.unlock, [Self.lockKey])
             throw error
         }
     }
 
     private func upLocked() async throws -> MigrationReport {
-        try await connection.execute(script: catalogue.query(Query.Migrator.bootstrap))
+        try await connection.execute(script: SQLCatalogue.embedded.query(Query.Migrator.bootstrap))
         let status = try await status()
         try Self.refuseDrift(status)
         let newestApplied = status.migrations.filter { $0.state == .applied }.map(\.version).max() ?? 0
@@ -117,8 +117,7 @@ public struct Migrator: Sendable {
                     let elapsed = Self.milliseconds(since: started)
                     try await connection.run(
                         Query.Migrator.recordMigration,
-                        [migration.version, migration.name, migration.file.checksum, elapsed],
-                        catalogue: catalogue)
+                        [migration.version, migration.name, migration.file.checksum, elapsed])
                 }
             } catch {
                 throw Self.failure(file: migration.file, error: error, what: "migration")
@@ -141,7 +140,7 @@ public struct Migrator: Sendable {
                         throw Self.failure(file: file, error: error, what: "definition")
                     }
                     let elapsed = Self.milliseconds(since: started)
-                    try await connection.run(Query.Migrator.recordDefinition, [file.path, file.checksum, elapsed], catalogue: catalogue)
+                    try await connection.run(Query.Migrator.recordDefinition, [file.path, file.checksum, elapsed])
                     steps.append(.init(name: file.path, durationMilliseconds: elapsed))
                 }
             }

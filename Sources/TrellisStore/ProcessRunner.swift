@@ -34,8 +34,18 @@ public struct ProcessRunner: Sendable {
         env["LC_ALL"] = "C"
         env.merge(environment) { $1 }
 
+        // Close-on-exec: a child spawned concurrently by another thread (a server that
+        // lives on) must not inherit our pipe and keep it open forever.
         var pipeFDs: [Int32] = [0, 0]
-        guard pipe(&pipeFDs) == 0 else { throw LocalClusterError("pipe() failed: errno \(errno)") }
+        // Glibc's pipe2 is not visible to Swift, so the pipe is made and marked under a
+        // process-wide lock that every spawn here takes too.
+        Self.spawnLock.lock()
+        guard pipe(&pipeFDs) == 0 else {
+            Self.spawnLock.unlock()
+            throw LocalClusterError("pipe() failed: errno \(errno)")
+        }
+        _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -45,8 +55,16 @@ public struct ProcessRunner: Sendable {
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
         posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
 
-        let pid = try Self.spawn(argv, env: env, actions: &actions)
+        let spawned = Result { try Self.spawn(argv, env: env, actions: &actions) }
         close(pipeFDs[1])
+        Self.spawnLock.unlock()
+        let pid: pid_t
+        do {
+            pid = try spawned.get()
+        } catch {
+            close(pipeFDs[0])
+            throw error
+        }
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
@@ -72,8 +90,12 @@ public struct ProcessRunner: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
         _ = try spawn(argv, env: ProcessInfo.processInfo.environment, actions: &actions)
     }
+
+    private static let spawnLock = NSLock()
 
     private static func spawn(_ argv: [String], env: [String: String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {
         let cArgs = argv.map { strdup($0) } + [nil]

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisStore
+
+@Suite("Embedded local cluster")
+struct LocalClusterTests {
+    @Test func startsIsReusedAndStops() async throws {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cluster-\(UUID().uuidString.prefix(8))")
+        let cluster = LocalCluster(directory: directory, settings: ["fsync": "off"], fastInit: true)
+        defer {
+            _ = try? cluster.stop(immediate: true)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        #expect(try cluster.state() == .notInitialized)
+
+        let first = try await cluster.start()
+        #expect(first.started)
+        guard case .running(let port) = try cluster.state() else {
+            Issue.record("cluster not running after start")
+            return
+        }
+        #expect(first.url == LocalCluster.url(port: port))
+        let conn = try await PGConnection.connect(first.url)
+        let database = try await conn.query("SELECT current_database() AS db").single().decode("db", as: String.self)
+        #expect(database == "trellis")
+        await conn.close()
+
+        let again = try await cluster.start()
+        #expect(again.started == false)
+        #expect(again.url == first.url)
+
+        #expect(try cluster.stop())
+        #expect(try cluster.state() == .stopped)
+        #expect(try cluster.stop() == false)
+        await #expect(throws: PGError.self) { _ = try await PGConnection.connect(first.url + "?connect_timeout=2") }
+
+        // Restarting keeps the data and, when still free, the port.
+        let restarted = try await cluster.start()
+        #expect(restarted.started)
+        #expect(restarted.url == first.url)
+        #expect(try cluster.stop())
+    }
+}

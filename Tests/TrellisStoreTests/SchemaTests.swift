@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisStore
+import TrellisTestSupport
+
+@Suite("Schema rules")
+struct SchemaTests {
+    /// Inserts a principal, a workflow and one published version; returns the version id.
+    private func publishFixture(_ conn: PGConnection) async throws -> Int64 {
+        try await conn.query("""
+            WITH p AS (INSERT INTO trellis.principals (name) VALUES ('alice') RETURNING id),
+                 w AS (INSERT INTO trellis.workflows (name, owner_id) SELECT 'demo', id FROM p RETURNING id)
+            INSERT INTO trellis.workflow_versions (workflow_id, version, definition, checksum, author_id)
+            SELECT w.id, 1, '{"name": "demo"}', 'abc', p.id FROM w, p
+            RETURNING id
+            """).single().decode("id")
+    }
+
+    @Test func publishedVersionsAreImmutable() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let id = try await publishFixture(conn)
+                let update = await #expect(throws: PGError.self) {
+                    try await conn.query("UPDATE trellis.workflow_versions SET definition = '{}' WHERE id = $1", [id])
+                }
+                #expect(update?.sqlState == "TR001")
+                #expect(update?.message.contains("workflow_versions is immutable") == true)
+                let delete = await #expect(throws: PGError.self) {
+                    try await conn.query("DELETE FROM trellis.workflow_versions WHERE id = $1", [id])
+                }
+                #expect(delete?.sqlState == "TR001")
+                let definition = try await conn.query("SELECT definition FROM trellis.workflow_versions WHERE id = $1", [id])
+                    .single().decode("definition", as: PGJSON.self)
+                #expect(definition.text == #"{"name": "demo"}"#)
+            }
+        }
+    }
+
+    @Test func eventLogIsAppendOnly() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let version = try await publishFixture(conn)
+                let run = try await conn.query("""
+                    INSERT INTO trellis.workflow_runs (workflow_id, version_id)
+                    SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
+                    """, [version]).single().decode("id", as: UUID.self)
+                try await conn.query("INSERT INTO trellis.run_events (run_id, seq, type) VALUES ($1, 1, 'run.queued')", [run])
+                let error = await #expect(throws: PGError.self) {
+                    try await conn.query("UPDATE trellis.run_events SET type = 'run.started' WHERE run_id = $1", [run])
+                }
+                #expect(error?.sqlState == "TR001")
+                // Retention removes a whole run, and its events with it.
+                try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1", [run])
+                let left = try await conn.query("SELECT count(*) AS n FROM trellis.run_events").single().decode("n", as: Int.self)
+                #expect(left == 0)
+            }
+        }
+    }
+
+    @Test func constraintsRejectBadRows() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let badStatus = await #expect(throws: PGError.self) {
+                    try await conn.query("INSERT INTO trellis.principals (name, kind) VALUES ('bob', 'robot')")
+                }
+                #expect(badStatus?.sqlState == SQLState.checkViolation)
+                #expect(badStatus?.constraint == "principals_kind_check")
+                let badName = await #expect(throws: PGError.self) {
+                    try await conn.query("INSERT INTO trellis.workflows (name) VALUES ($1)", ["has spaces; DROP"])
+                }
+                #expect(badName?.constraint == "workflows_name_format")
+                // History is protected: a principal who authored a version cannot be deleted.
+                _ = try await publishFixture(conn)
+                let restricted = await #expect(throws: PGError.self) {
+                    try await conn.query("DELETE FROM trellis.principals WHERE name = 'alice'")
+                }
+                #expect(restricted?.sqlState == SQLState.foreignKeyViolation)
+            }
+        }
+    }
+}
