@@ -1,1 +1,5 @@
-public enum TrellisCoreVersion { public static let version = "0.1.0" }
+/// The version of this Trellis build, printed by `trellis --version` and stored with
+/// scheduler registrations.
+public enum TrellisVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Output helpers: results go to stdout, notes and errors to stderr (one line each).
+enum Console {
+    static func note(_ message: String) {
+        FileHandle.standardError.write(Data("trellis: \(message)\n".utf8))
+    }
+
+    static func duration(_ milliseconds: Double?) -> String {
+        guard let milliseconds else { return "" }
+        if milliseconds < 1000 { return String(format: "%.1f ms", milliseconds) }
+        return String(format: "%.2f s", milliseconds / 1000)
+    }
+
+    static func timestamp(_ date: Date?) -> String {
+        guard let date else { return "" }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss 'UTC'"
+        return formatter.string(from: date)
+    }
+}
+
+/// A failure the CLI reports as one line and a non-zero exit code.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,16 @@
+import ArgumentParser
+import TrellisCore
+
+@main
+struct Trellis: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trellis",
+        abstract: "SQL-first workflow database with stored run history.",
+        discussion: """
+            Commands that need a database use --database-url, else TRELLIS_DATABASE_URL, \
+            else a private PostgreSQL cluster under ./.trellis (or TRELLIS_HOME), started on demand.
+            """,
+        version: TrellisVersion.current,
+        subcommands: [MigrateCommand.self, DBCommand.self]
+    )
+}
