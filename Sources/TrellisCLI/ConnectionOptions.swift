@@ -18,6 +18,7 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Runs `body` with a connection that is closed afterwards.
+    @discardableResult
     func withConnection<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
         let connection = try await connect()
         do {

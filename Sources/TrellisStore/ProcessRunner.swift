@@ -21,8 +21,15 @@ public struct ProcessRunner: Sendable {
         self.runAsUser = runAsUser
     }
 
+    /// Runs to completion. Output is stdout and stderr together, unless `stderrFile`
+    /// names a file to receive stderr on its own. `environment` entries override the
+    /// inherited ones; `removing` drops inherited variables; `workingDirectory` is
+    /// where the program starts.
     @discardableResult
-    public func run(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+    public func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String] = [:],
+        removing: [String] = [], workingDirectory: URL? = nil, stderrFile: URL? = nil
+    ) throws -> Output {
         var argv = [executable.path] + arguments
         if let user = runAsUser {
             let runuser = ["/usr/sbin/runuser", "/sbin/runuser"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "runuser"
@@ -33,6 +40,8 @@ public struct ProcessRunner: Sendable {
         for key in env.keys where key.hasPrefix("PG") { env.removeValue(forKey: key) }
         env["LC_ALL"] = "C"
         env.merge(environment) { $1 }
+        for key in removing { env.removeValue(forKey: key) }
+        if let workingDirectory { argv = ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", workingDirectory.path] + argv }
 
         // Close-on-exec: a child spawned concurrently by another thread (a server that
         // lives on) must not inherit our pipe and keep it open forever.
@@ -51,7 +60,11 @@ public struct ProcessRunner: Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        if let stderrFile {
+            posix_spawn_file_actions_addopen(&actions, 2, stderrFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        }
         posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
         posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
 

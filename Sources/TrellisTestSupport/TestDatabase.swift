@@ -57,6 +57,7 @@ public struct TestDatabase: Sendable {
     }
 
     /// Opens a connection, runs `body`, and closes it.
+    @discardableResult
     public func withConnection<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
         let connection = try await connect()
         do {

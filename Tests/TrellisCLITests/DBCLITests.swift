@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+import TrellisTestSupport
+
+/// End-to-end: `trellis db …` manages a private cluster, and commands without a URL use it.
+@Suite("trellis db (binary)")
+struct DBCLITests {
+    @Test func localClusterLifecycle() throws {
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-home-\(UUID().uuidString.prefix(8))")
+        let env = ["TRELLIS_HOME": home.path]
+        defer {
+            _ = try? TrellisBinary.run(["db", "stop"], environment: env)
+            try? FileManager.default.removeItem(at: home)
+        }
+        let fresh = try TrellisBinary.run(["db", "status"], environment: env)
+        #expect(fresh.status == 3)
+        #expect(fresh.stdout.contains("not initialised"))
+
+        let start = try TrellisBinary.run(["db", "start"], environment: env)
+        #expect(start.status == 0, "\(start.stderr)")
+        #expect(start.stdout.hasPrefix("started local PostgreSQL in \(home.path)"))
+        let url = start.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(url.hasPrefix("postgresql://trellis@127.0.0.1:"))
+
+        let reused = try TrellisBinary.run(["db", "start"], environment: env)
+        #expect(reused.stdout.hasPrefix("already running"))
+        #expect(try TrellisBinary.run(["db", "url"], environment: env).stdout == url + "\n")
+
+        // No --database-url and no TRELLIS_DATABASE_URL: the local cluster is used.
+        let migrate = try TrellisBinary.run(["migrate", "up"], environment: env)
+        #expect(migrate.status == 0, "\(migrate.stderr)")
+        #expect(migrate.stdout.contains("applied   0001_initial_schema.sql"))
+        #expect(migrate.stderr.isEmpty)
+
+        let stop = try TrellisBinary.run(["db", "stop"], environment: env)
+        #expect(stop.stdout.hasPrefix("stopped"))
+        let stopped = try TrellisBinary.run(["db", "status"], environment: env)
+        #expect(stopped.status == 3)
+        #expect(stopped.stdout.hasPrefix("stopped"))
+
+        // A command that needs the database starts it again, says so on stderr, and
+        // finds the data it left.
+        let status = try TrellisBinary.run(["migrate", "status"], environment: env)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stderr.contains("started local PostgreSQL in \(home.path)"))
+        #expect(status.stdout.contains("up to date"))
+    }
+}

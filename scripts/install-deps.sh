@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Trellis needs on a Debian/Ubuntu machine when it is missing:
+# the PostgreSQL server binaries, libpq headers and pkg-config. Fast when present.
+set -euo pipefail
+
+missing=()
+have_server() {
+  local dir
+  for dir in /usr/lib/postgresql/*/bin; do
+    [[ -x "$dir/initdb" && -x "$dir/pg_ctl" ]] && return 0
+  done
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1
+}
+have_server || missing+=(postgresql)
+[[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "install-deps: the Swift 6 toolchain is required (swift not on PATH)" >&2
+  exit 1
+fi
