@@ -16,11 +16,40 @@ public enum Query {
         public static let databaseExists = "cluster/database_exists"
     }
 
+    public enum Workflows {
+        public static let validate = "workflows/validate"
+        public static let publish = "workflows/publish"
+        public static let list = "workflows/list"
+        public static let version = "workflows/version"
+        public static let versionNodes = "workflows/version_nodes"
+        public static let versionEdges = "workflows/version_edges"
+    }
+
+    public enum Templates {
+        public static let importTemplate = "templates/import"
+        public static let instantiate = "templates/instantiate"
+        public static let list = "templates/list"
+        public static let show = "templates/show"
+    }
+
+    public enum Principals {
+        public static let create = "principals/create"
+        public static let list = "principals/list"
+        public static let grant = "principals/grant"
+        public static let revoke = "principals/revoke"
+        public static let grants = "principals/grants"
+        public static let hasPrivilege = "principals/has_privilege"
+    }
+
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
         Migrator.appliedMigrations, Migrator.appliedDefinitions, Migrator.recordMigration,
         Migrator.recordDefinition, Cluster.databaseExists,
+        Workflows.validate, Workflows.publish, Workflows.list, Workflows.version, Workflows.versionNodes,
+        Workflows.versionEdges, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
+        Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
+        Principals.hasPrivilege,
     ]
 }
 

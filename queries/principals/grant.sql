@@ -1,0 +1,1 @@
+SELECT trellis.grant_privilege($1, $2, $3, $4) AS changed

@@ -1,0 +1,1 @@
+SELECT trellis.revoke_privilege($1, $2, $3, $4) AS changed

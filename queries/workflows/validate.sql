@@ -1,0 +1,1 @@
+SELECT code, item, message FROM trellis.validate_workflow($1::jsonb)
