@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"4.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // The only place C is seen.
@@ -27,7 +28,7 @@ let package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .target(name: "TrellisPQ", dependencies: ["CLibPQ"], swiftSettings: swiftSettings),
-        .target(name: "TrellisCore", swiftSettings: swiftSettings),
+        .target(name: "TrellisCore", dependencies: ["Yams"], swiftSettings: swiftSettings),
         // Turns migrations/, sql/ and queries/ into a Swift source at build time.
         .executableTarget(name: "EmbedSQLTool", swiftSettings: swiftSettings),
         .plugin(name: "EmbedSQLPlugin", capability: .buildTool(), dependencies: ["EmbedSQLTool"]),

@@ -1,8 +1,9 @@
 import Foundation
 import PackagePlugin
 
-/// Embeds `migrations/`, `sql/` and `queries/` into the target as a generated Swift file,
-/// so the `trellis` binary carries its schema and works when copied away from the checkout.
+/// Embeds `migrations/`, `sql/`, `queries/` (`.sql`) and `seeds/` (`.json`, `.yaml`) into
+/// the target as a generated Swift file, so the `trellis` binary carries its schema and
+/// seeds and works when copied away from the checkout.
 ///
 /// SwiftPM re-runs the tool when a listed file changes; a newly added file is seen when
 /// the build is planned again (a clean build, as CI does, or touching Package.swift).
@@ -11,11 +12,11 @@ import PackagePlugin
 struct EmbedSQLPlugin: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) async throws -> [Command] {
         let root = context.package.directoryURL
-        let folders = ["migrations", "sql", "queries"].map { root.appending(path: $0) }
+        let folders = ["migrations", "sql", "queries", "seeds"].map { root.appending(path: $0) }
         var inputs: [URL] = folders
         for folder in folders {
             guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { continue }
-            for case let url as URL in walker where url.pathExtension == "sql" {
+            for case let url as URL in walker where ["sql", "json", "yaml", "yml"].contains(url.pathExtension) {
                 inputs.append(url)
             }
         }

@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
 
-/// One `.sql` file from `migrations/`, `sql/` or `queries/`, with its SHA-256.
+/// One embedded file (`.sql` from `migrations/`, `sql/`, `queries/`; a seed document
+/// from `seeds/`), with its SHA-256.
 public struct SQLFile: Sendable, Hashable {
     /// Path relative to the package root, e.g. `migrations/0001_initial_schema.sql`.
     public var path: String
@@ -32,6 +33,8 @@ public struct SQLCatalogue: Sendable {
     public let migrations: [Migration]
     public let definitions: [SQLFile]
     public let queries: [String: SQLFile]
+    /// Example workflows (`seeds/workflows/`) and templates (`seeds/templates/`), JSON or YAML.
+    public let seeds: [SQLFile]
 
     /// The catalogue embedded in this binary at build time.
     public static let embedded: SQLCatalogue = {
@@ -47,6 +50,7 @@ public struct SQLCatalogue: Sendable {
         var migrations: [Migration] = []
         var definitions: [SQLFile] = []
         var queries: [String: SQLFile] = [:]
+        var seeds: [SQLFile] = []
         for file in files {
             if file.path.hasPrefix("migrations/") {
                 let name = file.fileName
@@ -68,11 +72,14 @@ public struct SQLCatalogue: Sendable {
                 definitions.append(file)
             } else if file.path.hasPrefix("queries/") {
                 queries[String(file.path.dropFirst("queries/".count).dropLast(".sql".count))] = file
+            } else if file.path.hasPrefix("seeds/") {
+                seeds.append(file)
             }
         }
         self.migrations = migrations.sorted { $0.version < $1.version }
         self.definitions = definitions.sorted { $0.path < $1.path }
         self.queries = queries
+        self.seeds = seeds.sorted { $0.path < $1.path }
     }
 
     /// The text of a named query (`queries/<name>.sql`). A missing name is a programming

@@ -12,10 +12,10 @@ struct EmbeddedCatalogueTests {
     /// stale binary instead of letting it ship without the file.
     @Test func matchesTheFilesOnDisk() throws {
         var onDisk: [String: String] = [:]
-        for folder in ["migrations", "sql", "queries"] {
+        for (folder, extensions) in [("migrations", ["sql"]), ("sql", ["sql"]), ("queries", ["sql"]), ("seeds", ["json", "yaml", "yml"])] {
             let base = packageRoot.appending(path: folder)
             guard let walker = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil) else { continue }
-            for case let url as URL in walker where url.pathExtension == "sql" {
+            for case let url as URL in walker where extensions.contains(url.pathExtension) {
                 let relative = folder + "/" + url.standardizedFileURL.path.dropFirst(base.standardizedFileURL.path.count + 1)
                 onDisk[relative] = try String(contentsOf: url, encoding: .utf8)
             }
