@@ -9,6 +9,12 @@ enum Console {
     static func duration(_ milliseconds: Double?) -> String {
         guard let milliseconds else { return "" }
         if milliseconds < 1000 { return String(format: "%.1f ms", milliseconds) }
+        let whole = Int(milliseconds)
+        if Double(whole) == milliseconds {
+            if whole % 3_600_000 == 0 { return "\(whole / 3_600_000)h" }
+            if whole % 60_000 == 0 { return "\(whole / 60_000)m" }
+            if whole % 1000 == 0 { return "\(whole / 1000)s" }
+        }
         return String(format: "%.2f s", milliseconds / 1000)
     }
 

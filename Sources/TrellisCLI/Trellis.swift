@@ -11,6 +11,9 @@ struct Trellis: AsyncParsableCommand {
             else a private PostgreSQL cluster under ./.trellis (or TRELLIS_HOME), started on demand.
             """,
         version: TrellisVersion.current,
-        subcommands: [MigrateCommand.self, DBCommand.self]
+        subcommands: [
+            MigrateCommand.self, DBCommand.self, WorkflowCommand.self, TemplateCommand.self, PrincipalCommand.self,
+            GrantCommand.self, RevokeCommand.self, GrantsCommand.self, SeedCommand.self,
+        ]
     )
 }

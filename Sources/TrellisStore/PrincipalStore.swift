@@ -36,6 +36,12 @@ public struct PrincipalStore: Sendable {
         try await connection.run(Query.Principals.create, [name, kind, displayName, isAdmin, actor]).single().decode("id")
     }
 
+    /// Adds `member` to role principal `role`; false when it already was a member.
+    @discardableResult
+    public func addMember(_ member: String, to role: String, as actor: String) async throws -> Bool {
+        try await connection.run(Query.Principals.addRoleMember, [role, member, actor]).single().decode("added")
+    }
+
     public func list() async throws -> [Principal] {
         try await connection.run(Query.Principals.list).rows.map {
             let roles: String = try $0.decode("roles")

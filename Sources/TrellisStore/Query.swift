@@ -39,6 +39,7 @@ public enum Query {
         public static let revoke = "principals/revoke"
         public static let grants = "principals/grants"
         public static let hasPrivilege = "principals/has_privilege"
+        public static let addRoleMember = "principals/add_role_member"
     }
 
     /// Every name above, for the test that checks each one resolves.
@@ -49,7 +50,7 @@ public enum Query {
         Workflows.validate, Workflows.publish, Workflows.list, Workflows.version, Workflows.versionNodes,
         Workflows.versionEdges, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
-        Principals.hasPrivilege,
+        Principals.hasPrivilege, Principals.addRoleMember,
     ]
 }
 

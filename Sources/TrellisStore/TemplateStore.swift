@@ -34,6 +34,8 @@ public struct TemplateStore: Sendable {
         public var checksum: String
         public var createdAt: Date
         public var author: String?
+        /// The whole template (name, description, parameters, definition) as importable JSON.
+        public var prettyDocument: String
     }
 
     public func importTemplate(_ template: String, as principal: String) async throws -> Imported {
@@ -68,6 +70,7 @@ public struct TemplateStore: Sendable {
         return Template(
             name: try row.decode("name"), version: try row.decode("version"), description: try row.decode("description"),
             parameters: try row.decode("parameters"), definition: try row.decode("definition"),
-            checksum: try row.decode("checksum"), createdAt: try row.decode("created_at"), author: try row.decodeIfPresent("author"))
+            checksum: try row.decode("checksum"), createdAt: try row.decode("created_at"), author: try row.decodeIfPresent("author"),
+            prettyDocument: try row.decode("pretty_document"))
     }
 }

@@ -62,6 +62,9 @@ public struct WorkflowStore: Sendable {
         public var latestVersion: Int
         public var checksum: String
         public var definition: PGJSON
+        /// The definition as PostgreSQL pretty-prints it: exact numbers, so publishing it
+        /// again gives the same checksum.
+        public var prettyDefinition: String
         public var createdAt: Date
         public var author: String?
         public var template: String?
@@ -115,7 +118,8 @@ public struct WorkflowStore: Sendable {
         return Version(
             workflow: try row.decode("name"), description: try row.decode("description"), version: try row.decode("version"),
             latestVersion: try row.decode("latest_version"), checksum: try row.decode("checksum"),
-            definition: try row.decode("definition"), createdAt: try row.decode("created_at"),
+            definition: try row.decode("definition"), prettyDefinition: try row.decode("pretty_definition"),
+            createdAt: try row.decode("created_at"),
             author: try row.decodeIfPresent("author"), template: try row.decodeIfPresent("template"),
             templateVersion: try row.decodeIfPresent("template_version"), nodes: nodes, edges: edges)
     }

@@ -190,7 +190,8 @@ struct WorkflowPublishTests {
                     try await store.publish(definition: broken.definition, as: "admin")
                 }
                 #expect(error?.sqlState == broken.code)
-                #expect(error?.detail?.contains(broken.mentions) == true, "\(String(describing: error))")
+                let reported = (error?.message ?? "") + " " + (error?.detail ?? "")
+                #expect(reported.contains(broken.mentions), "\(String(describing: error))")
                 #expect(try await definitionRowCounts(conn) == [0, 0, 0, 0])
             }
         }

@@ -1,5 +1,6 @@
 -- A version of a workflow: the given one, or the latest when $2 is NULL.
-SELECT w.name, w.description, v.id AS version_id, v.version, v.checksum, v.definition, v.created_at,
+SELECT w.name, w.description, v.id AS version_id, v.version, v.checksum, v.definition,
+       jsonb_pretty(v.definition) AS pretty_definition, v.created_at,
        a.name AS author, t.name AS template, t.version AS template_version,
        (SELECT max(version) FROM trellis.workflow_versions x WHERE x.workflow_id = w.id) AS latest_version
 FROM trellis.workflows w

@@ -22,8 +22,9 @@ BEGIN
         RAISE EXCEPTION USING
             ERRCODE = info -> 'problems' -> 0 ->> 'code',
             MESSAGE = info -> 'problems' -> 0 ->> 'message',
-            DETAIL = format('%s problem(s): %s', problem_count,
-                (SELECT string_agg(p ->> 'message', '; ') FROM jsonb_array_elements(info -> 'problems') p)),
+            DETAIL = CASE WHEN problem_count > 1 THEN format('%s more problem(s): %s', problem_count - 1,
+                (SELECT string_agg(p ->> 'message', '; ') FROM jsonb_array_elements(info -> 'problems') WITH ORDINALITY AS t(p, i) WHERE i > 1))
+                ELSE '' END,
             HINT = '`trellis workflow validate FILE` lists every problem';
     END IF;
 
