@@ -79,4 +79,19 @@ struct SchemaTests {
             }
         }
     }
+
+    @Test func createsTheDatabaseRoles() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let roles = try await conn.query(
+                    "SELECT rolname FROM pg_roles WHERE rolname LIKE 'trellis\\_%' ORDER BY rolname"
+                ).rows.map { try $0.decode("rolname", as: String.self) }
+                #expect(roles == ["trellis_admin", "trellis_analyst", "trellis_scheduler"])
+                let canPublish = try await conn.query(
+                    "SELECT has_function_privilege('trellis_admin', 'trellis.publish_workflow(jsonb, text)', 'EXECUTE') AS ok"
+                ).single().decode("ok", as: Bool.self)
+                #expect(canPublish)
+            }
+        }
+    }
 }
