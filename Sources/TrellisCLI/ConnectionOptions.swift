@@ -11,23 +11,11 @@ struct ConnectionOptions: ParsableArguments {
 
     var locator: DatabaseLocator { DatabaseLocator(explicitURL: databaseURL) }
 
-    /// Opens a connection, starting the local cluster when no URL is configured.
-    func connect() async throws -> PGConnection {
-        let url = try await locator.resolve { Console.note($0) }
-        return try await PGConnection.connect(url)
-    }
-
-    /// Runs `body` with a connection that is closed afterwards.
+    /// Runs `body` with a connection that is closed afterwards, starting the local cluster
+    /// when no URL is configured.
     @discardableResult
     func withConnection<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
-        let connection = try await connect()
-        do {
-            let value = try await body(connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        let url = try await locator.resolve { Console.note($0) }
+        return try await PGConnection.withConnection(url, body)
     }
 }

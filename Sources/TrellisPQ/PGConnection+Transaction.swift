@@ -44,3 +44,19 @@ extension PGConnection {
         case serializable = "SERIALIZABLE"
     }
 }
+
+extension PGConnection {
+    /// Opens a connection, runs `body` with it, and closes it whether `body` returns or throws.
+    @discardableResult
+    public static func withConnection<T: Sendable>(_ conninfo: String, _ body: (PGConnection) async throws -> T) async throws -> T {
+        let connection = try await connect(conninfo)
+        do {
+            let value = try await body(connection)
+            await connection.close()
+            return value
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+}

@@ -141,13 +141,8 @@ public struct LocalCluster: Sendable {
 
     /// Creates database `name` when missing (connecting to the `postgres` maintenance database).
     public func ensureDatabase(port: Int, name: String) async throws {
-        let connection = try await PGConnection.connect(Self.url(port: port, database: "postgres"))
-        do {
+        try await PGConnection.withConnection(Self.url(port: port, database: "postgres")) { connection in
             try await Self.createDatabase(name, on: connection)
-            await connection.close()
-        } catch {
-            await connection.close()
-            throw error
         }
     }
 

@@ -39,12 +39,12 @@ public actor TestCluster {
         if let template { return try await template.value }
         let task = Task { () throws -> String in
             let name = "trellis_template"
-            let admin = try await PGConnection.connect(try await self.url(database: "postgres"))
-            try await LocalCluster.createDatabase(name, on: admin)
-            await admin.close()
-            let connection = try await PGConnection.connect(try await self.url(database: name))
-            try await Migrator(connection: connection).up()
-            await connection.close()
+            try await PGConnection.withConnection(try await self.url(database: "postgres")) { admin in
+                try await LocalCluster.createDatabase(name, on: admin)
+            }
+            try await PGConnection.withConnection(try await self.url(database: name)) { connection in
+                try await Migrator(connection: connection).up()
+            }
             return name
         }
         template = task

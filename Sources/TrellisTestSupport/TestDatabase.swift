@@ -32,9 +32,7 @@ public struct TestDatabase: Sendable {
         let database = TestDatabase(name: String(name), url: try await TestCluster.shared.url(database: String(name)))
         do {
             if migrated && template == nil {
-                let connection = try await database.connect()
-                try await Migrator(connection: connection).up()
-                await connection.close()
+                try await database.withConnection { try await Migrator(connection: $0).up() }
             }
             let value = try await body(database)
             try await drop(database, admin: admin)
@@ -59,14 +57,6 @@ public struct TestDatabase: Sendable {
     /// Opens a connection, runs `body`, and closes it.
     @discardableResult
     public func withConnection<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
-        let connection = try await connect()
-        do {
-            let value = try await body(connection)
-            await connection.close()
-            return value
-        } catch {
-            await connection.close()
-            throw error
-        }
+        try await PGConnection.withConnection(url, body)
     }
 }
