@@ -42,6 +42,17 @@ public enum Query {
         public static let addRoleMember = "principals/add_role_member"
     }
 
+    public enum Runs {
+        public static let start = "runs/start"
+        public static let registerScheduler = "runs/register_scheduler"
+        public static let claim = "runs/claim"
+        public static let complete = "runs/complete"
+        public static let fail = "runs/fail"
+        public static let get = "runs/get"
+        public static let nodes = "runs/nodes"
+        public static let events = "runs/events"
+    }
+
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
@@ -50,7 +61,8 @@ public enum Query {
         Workflows.validate, Workflows.publish, Workflows.list, Workflows.version, Workflows.versionNodes,
         Workflows.versionEdges, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
-        Principals.hasPrivilege, Principals.addRoleMember,
+        Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
+        Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events,
     ]
 }
 

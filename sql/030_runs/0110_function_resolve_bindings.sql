@@ -1,0 +1,48 @@
+-- Resolves a node's input template against the run data
+-- {"input": …, "context": …, "<node_key>": output…}: every string `$root.path[0].x`
+-- becomes the value at that path (JSON null when absent); `$$…` becomes the literal `$…`;
+-- anything else is kept as is.
+CREATE OR REPLACE FUNCTION trellis.resolve_bindings(template jsonb, data jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $fn$
+DECLARE
+    text_value text;
+    root text;
+    path text[];
+BEGIN
+    CASE jsonb_typeof(template)
+    WHEN 'object' THEN
+        RETURN coalesce((SELECT jsonb_object_agg(key, trellis.resolve_bindings(value, data)) FROM jsonb_each(template)), '{}'::jsonb);
+    WHEN 'array' THEN
+        RETURN coalesce((SELECT jsonb_agg(trellis.resolve_bindings(value, data) ORDER BY ord)
+                         FROM jsonb_array_elements(template) WITH ORDINALITY AS t(value, ord)), '[]'::jsonb);
+    WHEN 'string' THEN
+        text_value := template #>> '{}';
+        IF left(text_value, 2) = '$$' THEN
+            RETURN to_jsonb(substr(text_value, 2));
+        END IF;
+        root := trellis.binding_root(text_value);
+        IF root IS NULL THEN
+            RETURN template;
+        END IF;
+        SELECT ARRAY[root] || coalesce(array_agg(coalesce(m[1], m[2]) ORDER BY ord), '{}')
+        INTO path
+        FROM regexp_matches(substr(text_value, length(root) + 2), '\.([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]', 'g')
+             WITH ORDINALITY AS t(m, ord);
+        RETURN coalesce(data #> path, 'null'::jsonb);
+    ELSE
+        RETURN template;
+    END CASE;
+END;
+$fn$;
+
+-- The data bindings and predicates of a run see: input, context and each finished node's output.
+CREATE OR REPLACE FUNCTION trellis.run_data(run uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $fn$
+    SELECT jsonb_build_object('input', r.input, 'context', r.context)
+        || coalesce((SELECT jsonb_object_agg(n.node_key, n.output)
+                     FROM trellis.node_runs n
+                     WHERE n.run_id = run AND n.parent_id IS NULL AND n.status IN ('succeeded', 'failed')
+                       AND n.output IS NOT NULL), '{}'::jsonb)
+    FROM trellis.workflow_runs r
+    WHERE r.id = run
+$fn$;

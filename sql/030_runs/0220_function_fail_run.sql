@@ -1,0 +1,31 @@
+-- A node failed with on_error = fail: record why, cancel every node run that is not yet
+-- terminal (running ones are told through NOTIFY trellis_cancel and their late results
+-- are refused), and let advance_run finish the run as failed.
+CREATE OR REPLACE FUNCTION trellis.fail_run(run uuid, node_key text, node_error jsonb) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    victim trellis.node_runs;
+BEGIN
+    UPDATE trellis.workflow_runs
+    SET failed_node = coalesce(failed_node, node_key),
+        error = coalesce(error, jsonb_build_object('node_key', node_key) || coalesce(node_error, '{}'::jsonb))
+    WHERE id = run;
+    FOR victim IN
+        SELECT * FROM trellis.node_runs n
+        WHERE n.run_id = run AND n.status IN ('pending', 'ready', 'held', 'running')
+        ORDER BY n.id FOR UPDATE
+    LOOP
+        IF victim.status = 'running' THEN
+            UPDATE trellis.node_attempts SET outcome = 'cancelled', finished_at = now()
+            WHERE node_run_id = victim.id AND attempt = victim.attempt;
+            PERFORM pg_notify('trellis_cancel', victim.id::text);
+        END IF;
+        UPDATE trellis.node_runs SET status = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = victim.id;
+        UPDATE trellis.workflow_runs SET nodes_remaining = nodes_remaining - 1 WHERE id = run;
+        IF victim.parent_id IS NULL THEN
+            PERFORM trellis.append_event(run, 'node.finished', jsonb_build_object(
+                'node_key', victim.node_key, 'node_run_id', victim.id, 'attempt', victim.attempt, 'status', 'cancelled'));
+        END IF;
+    END LOOP;
+END;
+$fn$;

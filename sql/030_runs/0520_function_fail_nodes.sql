@@ -1,0 +1,80 @@
+-- Reports failures in a batch: [{"id", "attempt", "error": {"code", "message"},
+-- "retryable": bool (default true), "cost"}]. Fenced like complete_nodes. With attempts
+-- left and a retryable error the node is ready again after the backoff (ready_at in the
+-- future, node.retry_scheduled); otherwise on_error decides: `continue` settles it as
+-- failed with {"error": …} as output and the run goes on; `fail` fails the run.
+-- outcome: retry_scheduled | continued | failed_run | refused.
+CREATE OR REPLACE FUNCTION trellis.fail_nodes(scheduler bigint, failures jsonb)
+RETURNS TABLE (node_run_id bigint, accepted boolean, outcome text, reason text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    item record;
+    nr trellis.node_runs;
+    wn trellis.workflow_nodes;
+    failure jsonb;
+    delay bigint;
+    runs uuid[] := '{}';
+    touched uuid;
+BEGIN
+    IF jsonb_typeof(failures) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'failures must be a JSON array of {id, attempt, error, retryable, cost}';
+    END IF;
+    FOR item IN
+        SELECT (e ->> 'id')::bigint AS id, (e ->> 'attempt')::int AS attempt,
+               coalesce(e -> 'error', '{"message": "handler failed"}'::jsonb) AS error,
+               coalesce((e ->> 'retryable')::boolean, true) AS retryable,
+               coalesce((e ->> 'cost')::numeric, 0) AS cost
+        FROM jsonb_array_elements(failures) AS e
+        LEFT JOIN trellis.node_runs n ON n.id = (e ->> 'id')::bigint
+        ORDER BY n.run_id, (e ->> 'id')::bigint
+    LOOP
+        node_run_id := item.id;
+        SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = item.id FOR UPDATE;
+        IF nr.id IS NULL THEN
+            accepted := false; outcome := 'refused'; reason := 'unknown node run';
+            RETURN NEXT;
+            CONTINUE;
+        ELSIF nr.status <> 'running' OR nr.attempt IS DISTINCT FROM item.attempt THEN
+            accepted := false; outcome := 'refused';
+            reason := format('stale result: attempt %s, but the node run is %s at attempt %s', item.attempt, nr.status, nr.attempt);
+            RETURN NEXT;
+            CONTINUE;
+        ELSIF nr.scheduler_id IS DISTINCT FROM scheduler THEN
+            accepted := false; outcome := 'refused'; reason := format('claimed by scheduler %s, not %s', nr.scheduler_id, scheduler);
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        failure := CASE WHEN jsonb_typeof(item.error) = 'object' THEN item.error ELSE jsonb_build_object('message', item.error) END;
+        UPDATE trellis.node_attempts a
+        SET outcome = CASE WHEN failure ->> 'code' = 'timeout' THEN 'timed_out' ELSE 'failed' END,
+            error = failure, finished_at = now(), cost = item.cost
+        WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
+        UPDATE trellis.node_runs SET cost = cost + item.cost WHERE id = nr.id;
+        SELECT * INTO wn FROM trellis.workflow_nodes WHERE id = nr.node_id;
+        IF item.retryable AND nr.attempt < nr.max_attempts THEN
+            delay := trellis.retry_delay_ms(nr.attempt, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
+            UPDATE trellis.node_runs
+            SET status = 'ready', ready_at = now() + delay * interval '1 millisecond', lease_expires_at = NULL,
+                scheduler_id = NULL, error = failure
+            WHERE id = nr.id;
+            PERFORM trellis.append_event(nr.run_id, 'node.retry_scheduled', jsonb_build_object(
+                'node_key', nr.node_key, 'attempt', nr.attempt, 'error', failure,
+                'next_attempt_at', now() + delay * interval '1 millisecond', 'delay_ms', delay));
+            outcome := 'retry_scheduled';
+        ELSIF wn.on_error = 'continue' THEN
+            PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
+            outcome := 'continued';
+        ELSE
+            PERFORM trellis.settle_node(nr.id, 'failed', NULL, failure);
+            PERFORM trellis.fail_run(nr.run_id, nr.node_key, failure);
+            outcome := 'failed_run';
+        END IF;
+        IF NOT nr.run_id = ANY (runs) THEN runs := runs || nr.run_id; END IF;
+        accepted := true; reason := NULL;
+        RETURN NEXT;
+    END LOOP;
+    FOREACH touched IN ARRAY runs LOOP
+        PERFORM trellis.advance_run(touched);
+    END LOOP;
+END;
+$fn$;
