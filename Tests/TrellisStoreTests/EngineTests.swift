@@ -1,0 +1,360 @@
+import Foundation
+import Testing
+import TrellisCore
+import TrellisPQ
+@testable import TrellisStore
+import TrellisTestSupport
+
+/// Drives runs the way a scheduler would, without one: claim every ready node and
+/// complete it with `respond(claim)` (default: echo the input), until nothing is ready.
+struct Driver {
+    let store: RunStore
+    let scheduler: Int64
+    static let handlers = ["echo", "sleep", "http", "sql", "fail"]
+
+    static func make(_ conn: PGConnection, name: String = "test-scheduler") async throws -> Driver {
+        let store = RunStore(connection: conn)
+        return Driver(store: store, scheduler: try await store.registerScheduler(name: name, handlers: handlers))
+    }
+
+    /// Claims once; returns the claims.
+    func claim(max: Int = 100) async throws -> [RunStore.Claim] {
+        try await store.claim(scheduler: scheduler, handlers: Self.handlers, max: max)
+    }
+
+    func echo(_ claim: RunStore.Claim) throws -> JSONValue {
+        try claim.input.decode(JSONValue.self)
+    }
+
+    @discardableResult
+    func drain(_ respond: ((RunStore.Claim) throws -> JSONValue)? = nil) async throws -> [String] {
+        var order: [String] = []
+        for _ in 0..<100 {
+            let claims = try await claim()
+            if claims.isEmpty { return order }
+            order += claims.map(\.nodeKey)
+            let results = try claims.map { RunStore.Success(id: $0.nodeRunID, attempt: $0.attempt, output: try (respond ?? echo)($0)) }
+            let reports = try await store.complete(scheduler: scheduler, results)
+            #expect(reports.filter { !$0.accepted }.isEmpty, "\(reports)")
+        }
+        Issue.record("runs did not drain in 100 rounds")
+        return order
+    }
+}
+
+func statuses(_ store: RunStore, _ run: UUID) async throws -> [String: String] {
+    Dictionary(uniqueKeysWithValues: try await store.nodes(of: run).map { ($0.key, $0.status) })
+}
+
+@Suite("Execution engine (SQL)")
+struct EngineTests {
+    @Test func linearRunResolvesBindingsAndRecordsEveryEvent() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let started = try await driver.store.start(
+                    "linear-pipeline", input: #"{"record": {"id": 7}, "source": "crm"}"#, as: "admin")
+                #expect(started.status == "queued")
+
+                let first = try await driver.claim()
+                #expect(first.map(\.nodeKey) == ["extract"])
+                #expect(try first[0].input.decode(JSONValue.self) == .object(["record": .object(["id": .number(7)]), "source": .string("crm")]))
+                #expect(first[0].attempt == 1)
+                #expect(first[0].timeoutMilliseconds == 30_000)
+                _ = try await driver.store.complete(scheduler: driver.scheduler, [
+                    .init(id: first[0].nodeRunID, attempt: 1, output: .object(["record": .object(["id": .number(7), "name": .string("Ada")])]), cost: 0.25),
+                ])
+                let second = try await driver.claim()
+                #expect(second.map(\.nodeKey) == ["transform"])
+                #expect(try second[0].input.decode(JSONValue.self)["record"]?["name"] == .string("Ada"))
+                _ = try await driver.store.complete(scheduler: driver.scheduler, [
+                    .init(id: second[0].nodeRunID, attempt: 1, output: .object(["record": .string("ADA")])),
+                ])
+                #expect(try await driver.drain() == ["load"])
+
+                let run = try await driver.store.run(started.runID)
+                #expect(run.status == "succeeded")
+                #expect(run.totalCost == Decimal(string: "0.25"))
+                #expect(try run.output?.decode(JSONValue.self)["load"]?["table"] == .string("analytics.records"))
+                let events = try await driver.store.events(of: started.runID)
+                #expect(events.map(\.seq) == Array(1...Int64(events.count)))
+                #expect(events.map(\.type) == [
+                    "run.queued", "run.started", "node.started", "node.finished", "node.output",
+                    "node.started", "node.finished", "node.output", "node.started", "node.finished", "node.output", "run.finished",
+                ])
+                #expect(run.lastSeq == Int64(events.count))
+                let finished = try events.last!.data.decode(JSONValue.self)
+                #expect(finished["status"] == .string("succeeded"))
+                #expect(finished["summary"]?["succeeded"] == .number(3))
+            }
+        }
+    }
+
+    @Test func fanOutRunsBranchesTogetherAndJoinMergesThem() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("fan-out-fan-in", input: #"{"topic": "graphs"}"#, as: "admin").runID
+                #expect(try await driver.drain { claim in
+                    claim.nodeKey == "plan" ? .object(["topic": .string("graphs")]) : .object(["from": .string(claim.nodeKey)])
+                } == ["plan", "search_web", "search_papers", "search_code", "report"])
+                let nodes = try await driver.store.nodes(of: run)
+                let gather = try #require(nodes.first { $0.key == "gather" })
+                #expect(gather.status == "succeeded")
+                #expect(Set((try gather.output?.decode([String: JSONValue].self) ?? [:]).keys) == ["search_web", "search_papers", "search_code"])
+                let report = try #require(nodes.first { $0.key == "report" })
+                #expect(try report.input?.decode(JSONValue.self)["papers"]?["from"] == .string("search_papers"))
+                #expect(try await driver.store.run(run).status == "succeeded")
+            }
+        }
+    }
+
+    @Test(arguments: [(90, "manual_review", "ship"), (10, "ship", "manual_review")])
+    func conditionTakesOneBranchAndSkipsTheOther(score: Int, taken: String, skipped: String) async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("condition-branch", input: #"{"order": "A-1", "score": \#(score)}"#, as: "admin").runID
+                #expect(try await driver.drain() == ["score", taken])
+                let status = try await statuses(driver.store, run)
+                #expect(status["risky"] == "succeeded")
+                #expect(status[taken] == "succeeded")
+                #expect(status[skipped] == "skipped")
+                #expect(status["notify"] == "succeeded")  // a join counts the skipped input as done
+                #expect(try await driver.store.run(run).status == "succeeded")
+            }
+        }
+    }
+
+    @Test func joinModesAndSkipPropagation() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "joins", "nodes": [
+                      {"key": "a", "kind": "tool_call", "handler": "echo"},
+                      {"key": "b", "kind": "tool_call", "handler": "echo"},
+                      {"key": "c", "kind": "tool_call", "handler": "echo"},
+                      {"key": "gate", "kind": "condition", "predicate": "$.input.go == true"},
+                      {"key": "never", "kind": "tool_call", "handler": "echo"},
+                      {"key": "after_never", "kind": "tool_call", "handler": "echo"},
+                      {"key": "any_of", "kind": "join", "mode": "any"},
+                      {"key": "two_of", "kind": "join", "mode": "n", "n": 2},
+                      {"key": "all_skipped", "kind": "join", "mode": "all"},
+                      {"key": "never2", "kind": "tool_call", "handler": "echo"}],
+                     "edges": [
+                      {"from": "a", "to": "any_of"}, {"from": "b", "to": "any_of"},
+                      {"from": "a", "to": "two_of"}, {"from": "b", "to": "two_of"}, {"from": "c", "to": "two_of"},
+                      {"from": "gate", "to": "never", "label": "true"}, {"from": "gate", "to": "never2", "label": "false"},
+                      {"from": "never", "to": "after_never"},
+                      {"from": "after_never", "to": "all_skipped"}, {"from": "never2", "to": "all_skipped"}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("joins", input: #"{"go": false}"#, as: "admin").runID
+                var status = try await statuses(driver.store, run)
+                #expect(status["never"] == "skipped")
+                #expect(status["after_never"] == "skipped")   // skips propagate
+                #expect(status["never2"] == "ready")
+
+                // Complete only `a`: `any_of` fires at once, `two_of` waits for a second input.
+                let claims = try await driver.claim()
+                let a = try #require(claims.first { $0.nodeKey == "a" })
+                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: a.nodeRunID, attempt: 1, output: .string("A"))])
+                status = try await statuses(driver.store, run)
+                #expect(status["any_of"] == "succeeded")
+                #expect(status["two_of"] == "pending")
+                let b = try #require(claims.first { $0.nodeKey == "b" })
+                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: b.nodeRunID, attempt: 1, output: .string("B"))])
+                #expect(try await statuses(driver.store, run)["two_of"] == "succeeded")
+                let rest = claims.filter { $0.nodeKey != "a" && $0.nodeKey != "b" }
+                _ = try await driver.store.complete(scheduler: driver.scheduler, rest.map { .init(id: $0.nodeRunID, attempt: 1, output: .null) })
+                status = try await statuses(driver.store, run)
+                #expect(status["all_skipped"] == "succeeded")  // never2 ran; after_never skipped counts as done
+                #expect(try await driver.store.run(run).status == "succeeded")
+
+                // With go = true the false branch is skipped and `all_skipped` still runs on the taken one.
+                let second = try await driver.store.start("joins", input: #"{"go": true}"#, as: "admin").runID
+                try await driver.drain()
+                let final = try await statuses(driver.store, second)
+                #expect(final["never2"] == "skipped")
+                #expect(final["after_never"] == "succeeded")
+                #expect(final["all_skipped"] == "succeeded")
+            }
+        }
+    }
+
+    @Test func retriesBackOffThenFailTheRun() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "flaky", "nodes": [
+                      {"key": "call", "kind": "tool_call", "handler": "http",
+                       "retry": {"max_attempts": 3, "initial_delay": "10s", "multiplier": 3, "max_delay": "20s", "jitter": false}},
+                      {"key": "other", "kind": "tool_call", "handler": "echo"},
+                      {"key": "after", "kind": "tool_call", "handler": "echo"}],
+                     "edges": [{"from": "call", "to": "after"}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("flaky", as: "admin").runID
+                var expectedDelays: [Double] = [10, 20]  // 10 s, then 10 × 3 = 30 capped at 20 s
+                for attempt in 1...3 {
+                    let claim = try #require(try await driver.claim().first { $0.nodeKey == "call" })
+                    #expect(claim.attempt == attempt)
+                    let report = try await driver.store.fail(scheduler: driver.scheduler, [
+                        .init(id: claim.nodeRunID, attempt: attempt, error: .init(code: "http_503", message: "service unavailable")),
+                    ])
+                    if attempt < 3 {
+                        #expect(report[0].outcome == "retry_scheduled")
+                        let delay = try await conn.query("""
+                            SELECT extract(epoch FROM n.ready_at - a.finished_at)::float8 AS delay
+                            FROM trellis.node_runs n JOIN trellis.node_attempts a ON a.node_run_id = n.id AND a.attempt = n.attempt
+                            WHERE n.id = $1
+                            """, [claim.nodeRunID]).single().decode("delay", as: Double.self)
+                        let expected = expectedDelays.removeFirst()
+                        #expect(delay >= expected - 0.05 && delay <= expected + 0.05, "attempt \(attempt): \(delay)")
+                        #expect(try await driver.claim().isEmpty)  // not before ready_at
+                        // Time travel instead of sleeping: make the retry due now.
+                        try await conn.query("UPDATE trellis.node_runs SET ready_at = now() WHERE id = $1", [claim.nodeRunID])
+                    } else {
+                        #expect(report[0].outcome == "failed_run")
+                    }
+                }
+                let final = try await driver.store.run(run)
+                #expect(final.status == "failed")
+                #expect(try final.error?.decode(JSONValue.self)["node_key"] == .string("call"))
+                let status = try await statuses(driver.store, run)
+                #expect(status["call"] == "failed")
+                #expect(status["other"] == "cancelled")   // was ready: cancelled with the run
+                #expect(status["after"] == "cancelled")
+                let outcomes = try await conn.query("""
+                    SELECT n.node_key || ':' || a.outcome AS o FROM trellis.node_attempts a
+                    JOIN trellis.node_runs n ON n.id = a.node_run_id WHERE a.run_id = $1 ORDER BY n.node_key, a.attempt
+                    """, [run]).rows.map { try $0.decode("o", as: String.self) }
+                // `other` was running when the run failed: its attempt is cancelled, its late result refused.
+                #expect(outcomes == ["call:failed", "call:failed", "call:failed", "other:cancelled"])
+                let types = try await driver.store.events(of: run).map(\.type)
+                #expect(types.filter { $0 == "node.retry_scheduled" }.count == 2)
+                #expect(types.last == "run.finished")
+            }
+        }
+    }
+
+    @Test func onErrorContinuePassesTheErrorOn() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "tolerant", "nodes": [
+                      {"key": "risky", "kind": "tool_call", "handler": "http", "on_error": "continue"},
+                      {"key": "report", "kind": "tool_call", "handler": "echo", "input": {"problem": "$risky.error.message"}}],
+                     "edges": [{"from": "risky", "to": "report"}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("tolerant", as: "admin").runID
+                let claim = try #require(try await driver.claim().first)
+                let report = try await driver.store.fail(scheduler: driver.scheduler, [
+                    .init(id: claim.nodeRunID, attempt: 1, error: .init(code: "bad_request", message: "no such city"), retryable: false),
+                ])
+                #expect(report[0].outcome == "continued")
+                let next = try #require(try await driver.claim().first)
+                #expect(try next.input.decode(JSONValue.self)["problem"] == .string("no such city"))
+                try await driver.store.complete(scheduler: driver.scheduler, [.init(id: next.nodeRunID, attempt: 1, output: .null)])
+                    .forEach { #expect($0.accepted) }
+                #expect(try await driver.store.run(run).status == "succeeded")
+                #expect(try await statuses(driver.store, run)["risky"] == "failed")
+            }
+        }
+    }
+
+    @Test func staleAndDuplicateResultsAreRefused() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let other = try await Driver.make(conn, name: "other-scheduler")
+                let run = try await driver.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
+                let claim = try #require(try await driver.claim().first)
+
+                let wrongAttempt = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 2, output: .null)])
+                #expect(wrongAttempt[0].accepted == false)
+                #expect(wrongAttempt[0].reason == "stale result: attempt 2, but the node run is running at attempt 1")
+                let wrongScheduler = try await other.store.complete(scheduler: other.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .null)])
+                #expect(wrongScheduler[0].accepted == false)
+                let unknown = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: 999_999, attempt: 1, output: .null)])
+                #expect(unknown[0].reason == "unknown node run")
+
+                let ok = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .string("first"))])
+                #expect(ok[0].accepted)
+                let duplicate = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .string("second"))])
+                #expect(duplicate[0].accepted == false)
+                let lateFailure = try await driver.store.fail(scheduler: driver.scheduler, [
+                    .init(id: claim.nodeRunID, attempt: 1, error: .init(code: "x", message: "late")),
+                ])
+                #expect(lateFailure[0].outcome == "refused")
+                let extract = try #require(try await driver.store.nodes(of: run).first { $0.key == "extract" })
+                #expect(try extract.output?.decode(JSONValue.self) == .string("first"))
+                let finishedEvents = try await driver.store.events(of: run).filter { $0.type == "node.finished" }
+                #expect(finishedEvents.count == 1)
+            }
+        }
+    }
+
+    @Test func startRunChecksItsInputs() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let store = RunStore(connection: conn)
+                let first = try await store.start("linear-pipeline", as: "admin", idempotencyKey: "order-42")
+                let again = try await store.start("linear-pipeline", input: #"{"other": true}"#, as: "admin", idempotencyKey: "order-42")
+                #expect(again.runID == first.runID)
+                #expect(again.created == false)
+
+                try await PrincipalStore(connection: conn).create("bob", as: "admin")
+                let cases: [(() async throws -> Void, String, String)] = [
+                    ({ _ = try await store.start("linear-pipeline", as: "bob") }, "42501", #"lacks the "run" privilege"#),
+                    ({ _ = try await store.start("nope", as: "admin") }, "TR404", #"unknown workflow "nope""#),
+                    ({ _ = try await store.start("linear-pipeline", input: "[1]", as: "admin") }, "22023", "run input must be a JSON object"),
+                    ({ _ = try await store.start("linear-pipeline", as: "admin", version: 7) }, "TR404", "has no version 7"),
+                    ({ _ = try await store.start("human-approval", as: "admin") }, "0A000", "human_gate"),
+                ]
+                for (call, code, message) in cases {
+                    let error = await #expect(throws: PGError.self) { try await call() }
+                    #expect(error?.sqlState == code)
+                    #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+                }
+                let runs = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
+                #expect(runs == 1)
+            }
+        }
+    }
+
+    @Test func claimUsesTheReadyIndexOnALargeHistory() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let run = try await RunStore(connection: conn).start("linear-pipeline", as: "admin").runID
+                // 100k finished node runs beside the one ready node.
+                try await conn.query("""
+                    INSERT INTO trellis.node_runs (run_id, node_id, node_key, kind, handler, status, item_index, finished_at)
+                    SELECT $1::uuid, n.node_id, n.node_key, n.kind, n.handler, 'succeeded', g, now()
+                    FROM trellis.node_runs n, generate_series(1, 100000) g
+                    WHERE n.run_id = $1::uuid AND n.node_key = 'load'
+                    """, [run])
+                try await conn.execute(script: "ANALYZE trellis.node_runs")
+                // The claim's selection, as in sql/030_runs/0400_function_claim_nodes.sql.
+                let plan = try await conn.query("""
+                    EXPLAIN SELECT n.id FROM trellis.node_runs n
+                    WHERE n.status = 'ready' AND n.ready_at <= now() AND n.handler = ANY ($1::text[])
+                    ORDER BY n.priority DESC, n.ready_at, n.id
+                    LIMIT 32 FOR UPDATE SKIP LOCKED
+                    """, [["echo"]]).rows.map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
+                #expect(plan.contains("node_runs_ready_idx"), "\(plan)")
+                #expect(!plan.contains("Seq Scan"), "\(plan)")
+            }
+        }
+    }
+}
