@@ -51,6 +51,9 @@ public enum Query {
         public static let get = "runs/get"
         public static let nodes = "runs/nodes"
         public static let events = "runs/events"
+        public static let heartbeat = "runs/heartbeat"
+        public static let reclaimExpired = "runs/reclaim_expired"
+        public static let stopScheduler = "runs/stop_scheduler"
     }
 
     /// Every name above, for the test that checks each one resolves.
@@ -62,7 +65,8 @@ public enum Query {
         Workflows.versionEdges, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
-        Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events,
+        Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
+        Runs.stopScheduler,
     ]
 }
 

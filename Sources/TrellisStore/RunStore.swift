@@ -179,4 +179,26 @@ public struct RunStore: Sendable {
             Event(seq: try $0.decode("seq"), type: try $0.decode("type"), timestamp: try $0.decode("ts"), data: try $0.decode("data"))
         }
     }
+
+    /// Extends the leases this scheduler still holds; returns the ids it no longer holds.
+    public func heartbeat(scheduler: Int64, nodeRunIDs: [Int64], leaseSeconds: Int = 30) async throws -> Set<Int64> {
+        let rows = try await connection.run(Query.Runs.heartbeat, [scheduler, nodeRunIDs, "\(leaseSeconds) seconds"]).rows
+        var lost: Set<Int64> = []
+        for row in rows where !(try row.decode("held", as: Bool.self)) {
+            lost.insert(try row.decode("node_run_id"))
+        }
+        return lost
+    }
+
+    /// Returns expired leases to the retry policy; safe from every instance at once.
+    @discardableResult
+    public func reclaimExpired(max: Int = 100) async throws -> Int {
+        try await connection.run(Query.Runs.reclaimExpired, [max]).single().decode("reclaimed")
+    }
+
+    /// Marks the scheduler stopped and releases the nodes it still holds.
+    @discardableResult
+    public func stopScheduler(_ scheduler: Int64) async throws -> Int {
+        try await connection.run(Query.Runs.stopScheduler, [scheduler]).single().decode("released")
+    }
 }

@@ -10,9 +10,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     item record;
     nr trellis.node_runs;
-    wn trellis.workflow_nodes;
     failure jsonb;
-    delay bigint;
     runs uuid[] := '{}';
     touched uuid;
 BEGIN
@@ -45,30 +43,10 @@ BEGIN
             CONTINUE;
         END IF;
         failure := CASE WHEN jsonb_typeof(item.error) = 'object' THEN item.error ELSE jsonb_build_object('message', item.error) END;
-        UPDATE trellis.node_attempts a
-        SET outcome = CASE WHEN failure ->> 'code' = 'timeout' THEN 'timed_out' ELSE 'failed' END,
-            error = failure, finished_at = now(), cost = item.cost
-        WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
         UPDATE trellis.node_runs SET cost = cost + item.cost WHERE id = nr.id;
-        SELECT * INTO wn FROM trellis.workflow_nodes WHERE id = nr.node_id;
-        IF item.retryable AND nr.attempt < nr.max_attempts THEN
-            delay := trellis.retry_delay_ms(nr.attempt, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
-            UPDATE trellis.node_runs
-            SET status = 'ready', ready_at = now() + delay * interval '1 millisecond', lease_expires_at = NULL,
-                scheduler_id = NULL, error = failure
-            WHERE id = nr.id;
-            PERFORM trellis.append_event(nr.run_id, 'node.retry_scheduled', jsonb_build_object(
-                'node_key', nr.node_key, 'attempt', nr.attempt, 'error', failure,
-                'next_attempt_at', now() + delay * interval '1 millisecond', 'delay_ms', delay));
-            outcome := 'retry_scheduled';
-        ELSIF wn.on_error = 'continue' THEN
-            PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
-            outcome := 'continued';
-        ELSE
-            PERFORM trellis.settle_node(nr.id, 'failed', NULL, failure);
-            PERFORM trellis.fail_run(nr.run_id, nr.node_key, failure);
-            outcome := 'failed_run';
-        END IF;
+        UPDATE trellis.node_attempts a SET cost = item.cost WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
+        outcome := trellis.apply_failure(nr.id, failure, item.retryable,
+                                         CASE WHEN failure ->> 'code' = 'timeout' THEN 'timed_out' ELSE 'failed' END);
         IF NOT nr.run_id = ANY (runs) THEN runs := runs || nr.run_id; END IF;
         accepted := true; reason := NULL;
         RETURN NEXT;

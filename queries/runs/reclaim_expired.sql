@@ -1,0 +1,1 @@
+SELECT trellis.reclaim_expired($1::integer) AS reclaimed

@@ -1,0 +1,1 @@
+SELECT trellis.stop_scheduler($1::bigint) AS released

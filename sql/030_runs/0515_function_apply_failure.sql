@@ -1,0 +1,38 @@
+-- What happens to a running node run whose attempt failed (reported, timed out, or its
+-- lease lost): the attempt is closed with `attempt_outcome`; with attempts left and a
+-- retryable error the node is ready again after the backoff; otherwise on_error decides
+-- (`continue`: settled as failed with {"error": …} as output; `fail`: the run fails).
+-- Returns retry_scheduled, continued or failed_run. The caller holds the row lock and
+-- advances the run afterwards.
+CREATE OR REPLACE FUNCTION trellis.apply_failure(node_run_id bigint, failure jsonb, retryable boolean, attempt_outcome text)
+RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    nr trellis.node_runs;
+    wn trellis.workflow_nodes;
+    delay bigint;
+BEGIN
+    SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = node_run_id;
+    SELECT * INTO wn FROM trellis.workflow_nodes w WHERE w.id = nr.node_id;
+    UPDATE trellis.node_attempts a SET outcome = attempt_outcome, error = failure, finished_at = now()
+    WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
+    IF retryable AND nr.attempt < nr.max_attempts THEN
+        delay := trellis.retry_delay_ms(nr.attempt, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
+        UPDATE trellis.node_runs
+        SET status = 'ready', ready_at = now() + delay * interval '1 millisecond', lease_expires_at = NULL,
+            scheduler_id = NULL, error = failure
+        WHERE id = nr.id;
+        PERFORM trellis.append_event(nr.run_id, 'node.retry_scheduled', jsonb_build_object(
+            'node_key', nr.node_key, 'attempt', nr.attempt, 'error', failure,
+            'next_attempt_at', now() + delay * interval '1 millisecond', 'delay_ms', delay));
+        PERFORM pg_notify('trellis_ready', nr.handler);
+        RETURN 'retry_scheduled';
+    ELSIF wn.on_error = 'continue' THEN
+        PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
+        RETURN 'continued';
+    END IF;
+    PERFORM trellis.settle_node(nr.id, 'failed', NULL, failure);
+    PERFORM trellis.fail_run(nr.run_id, nr.node_key, failure);
+    RETURN 'failed_run';
+END;
+$fn$;
