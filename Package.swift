@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "TrellisPQ", targets: ["TrellisPQ"]),
         .library(name: "TrellisCore", targets: ["TrellisCore"]),
         .library(name: "TrellisStore", targets: ["TrellisStore"]),
+        .library(name: "TrellisScheduler", targets: ["TrellisScheduler"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -41,10 +42,15 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: ["EmbedSQLPlugin"]
         ),
+        .target(
+            name: "TrellisScheduler",
+            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "TrellisCLI",
             dependencies: [
-                "TrellisStore", "TrellisPQ", "TrellisCore",
+                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -60,6 +66,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TrellisSchedulerTests",
+            dependencies: ["TrellisScheduler", "TrellisStore", "TrellisTestSupport", "TrellisCLI"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TrellisStoreTests",
             dependencies: ["TrellisStore", "TrellisPQ", "TrellisTestSupport"],

@@ -13,7 +13,8 @@ struct Trellis: AsyncParsableCommand {
         version: TrellisVersion.current,
         subcommands: [
             MigrateCommand.self, DBCommand.self, WorkflowCommand.self, TemplateCommand.self, PrincipalCommand.self,
-            GrantCommand.self, RevokeCommand.self, GrantsCommand.self, SeedCommand.self,
+            GrantCommand.self, RevokeCommand.self, GrantsCommand.self, SeedCommand.self, RunCommand.self,
+            SchedulerCommand.self,
         ]
     )
 }

@@ -108,6 +108,31 @@ public struct ProcessRunner: Sendable {
         _ = try spawn(argv, env: ProcessInfo.processInfo.environment, actions: &actions)
     }
 
+    /// Starts a program in the background with stdin and stdout on /dev/null and stderr
+    /// appended to `stderrFile`; returns its pid (the caller waits for it).
+    public static func spawnBackground(_ argv: [String], environment: [String: String] = [:], removing: [String] = [],
+                                       stderrFile: URL) throws -> pid_t {
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        for key in removing { env.removeValue(forKey: key) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderrFile.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
+        return try spawn(argv, env: env, actions: &actions)
+    }
+
+    /// Waits for a child started with `spawnBackground`; its exit code (128+signal when killed).
+    public static func waitForExit(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
     private static let spawnLock = NSLock()
 
     private static func spawn(_ argv: [String], env: [String: String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import TrellisCore
+import TrellisStore
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start runs and inspect them.",
+        subcommands: [Start.self, Show.self]
+    )
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a run of a workflow's latest (or a given) version.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Workflow name.") var workflow: String
+        @Option(help: "Run input: a JSON object, or @FILE.") var input = "{}"
+        @Option(help: "Claim order among ready nodes (higher first).") var priority: Int?
+        @Option(help: "Starting again with the same key returns the same run.") var idempotencyKey: String?
+        @Option(help: "Pin a version (default: the latest).") var version: Int?
+        @Flag(help: "Wait until the run finishes (a scheduler must be running) and show it.") var wait = false
+        @Option(help: "With --wait: give up after this many seconds.") var timeout = 300
+
+        func run() async throws {
+            let inputJSON = input.hasPrefix("@") ? try InputFile.json(String(input.dropFirst())) : input
+            try await connection.withConnection { conn in
+                let store = RunStore(connection: conn)
+                let started = try await CLIErrors.json("--input") {
+                    try await store.start(workflow, input: inputJSON, as: actor.name, priority: priority,
+                                          idempotencyKey: idempotencyKey, version: version)
+                }
+                let id = started.runID.uuidString.lowercased()
+                print(started.created ? "started run \(id) of \(workflow)" : "existing run \(id) of \(workflow) (same idempotency key)")
+                guard wait else { return }
+                let deadline = ContinuousClock.now + .seconds(timeout)
+                while true {
+                    let run = try await store.run(started.runID)
+                    if run.finishedAt != nil {
+                        print(RunCommand.render(run, nodes: try await store.nodes(of: started.runID)))
+                        if run.status != "succeeded" { throw ExitCode.failure }
+                        return
+                    }
+                    if ContinuousClock.now >= deadline {
+                        throw CLIError("run \(id) is still \(run.status) after \(timeout) s; is a scheduler running (`trellis scheduler`)?")
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a run: status, times, cost and a per-node timeline.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Run id.") var id: String
+
+        func run() async throws {
+            guard let uuid = UUID(uuidString: id) else { throw CLIError("\"\(id)\" is not a run id (a UUID)") }
+            let (run, nodes) = try await connection.withConnection { conn in
+                let store = RunStore(connection: conn)
+                return (try await store.run(uuid), try await store.nodes(of: uuid))
+            }
+            print(RunCommand.render(run, nodes: nodes))
+        }
+    }
+
+    static func render(_ run: RunStore.Run, nodes: [RunStore.NodeRun]) -> String {
+        var lines = ["run \(run.id.uuidString.lowercased())  \(run.workflow) v\(run.version)  \(run.status)"]
+        var facts = ["started by \(run.startedBy ?? "?")", "created \(Console.timestamp(run.createdAt))"]
+        if let finished = run.finishedAt {
+            facts.append("took \(Console.duration(finished.timeIntervalSince(run.createdAt) * 1000))")
+        }
+        facts.append("cost \(run.totalCost)")
+        lines.append(facts.joined(separator: ", "))
+        var table = TextTable(headers: ["NODE", "KIND", "STATUS", "ATTEMPTS", "ERROR"])
+        for node in nodes {
+            let message = (try? node.error?.decode(JSONValue.self))??["message"]?.stringValue ?? ""
+            table.append([node.key, node.kind, node.status, String(node.attempt), message])
+        }
+        lines.append("")
+        lines.append(table.render())
+        if let output = run.output?.text { lines.append(""); lines.append("output: \(output)") }
+        if let error = run.error?.text { lines.append("error: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+}

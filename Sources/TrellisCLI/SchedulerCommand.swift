@@ -1,0 +1,58 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import TrellisScheduler
+
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler",
+        abstract: "Run a scheduler instance: claim ready nodes, run their handlers, report results.",
+        discussion: """
+            Run as many instances as you like, on any machines, against one database. \
+            SIGINT/SIGTERM stop claiming, let handlers in flight finish (or release them after \
+            the lease), deregister, and exit 0. Built-in handlers: echo, sleep, fail.
+            """)
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Handlers in flight at most.") var concurrency = 8
+    @Option(help: "Nodes claimed per statement at most.") var batch = 32
+    @Option(help: "Serve only these handlers (comma-separated). Default: all built-in.") var handlers: String?
+    @Option(help: "Lease in seconds; a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
+    @Option(help: "Fallback poll interval in milliseconds.") var pollInterval = 1000
+    @Flag(help: "Never LISTEN (behind connection poolers); poll only.") var pollOnly = false
+    @Option(help: "Instance name (default: host-pid).") var name: String?
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
+        guard lease >= 2 else { throw ValidationError("--lease must be at least 2 seconds") }
+        guard pollInterval >= 10 else { throw ValidationError("--poll-interval must be at least 10 ms") }
+    }
+
+    func run() async throws {
+        var options = SchedulerOptions(name: name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        options.concurrency = concurrency
+        options.batch = batch
+        options.handlers = handlers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        options.leaseSeconds = lease
+        options.pollInterval = .milliseconds(pollInterval)
+        options.pollOnly = pollOnly
+        options.shutdownGrace = .seconds(lease)
+        let url = try await connection.locator.resolve { Console.note($0) }
+        let scheduler = Scheduler(databaseURL: url, registry: .builtIn, options: options) { Console.note($0) }
+
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { scheduler.requestStop() }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        do {
+            _ = try await scheduler.run()
+        } catch let error as HandlerError {
+            throw CLIError(error.message)
+        }
+    }
+}

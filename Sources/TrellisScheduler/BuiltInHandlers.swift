@@ -1,0 +1,40 @@
+import Foundation
+import TrellisCore
+
+/// Returns its input as its output.
+public struct EchoHandler: NodeHandler {
+    public let name = "echo"
+    public init() {}
+    public func run(_ context: NodeContext) async throws -> HandlerOutput {
+        HandlerOutput(context.input)
+    }
+}
+
+/// Sleeps `config.ms` (or `input.ms`) milliseconds, then echoes its input. Cancellable.
+public struct SleepHandler: NodeHandler {
+    public let name = "sleep"
+    public init() {}
+    public func run(_ context: NodeContext) async throws -> HandlerOutput {
+        let ms = context.config["ms"]?.doubleValue ?? context.input["ms"]?.doubleValue ?? 100
+        guard ms >= 0, ms <= 86_400_000 else {
+            throw HandlerError(code: "bad_config", message: "sleep: ms must be 0 to 86400000, got \(ms)", retryable: false)
+        }
+        try await Task.sleep(for: .milliseconds(Int64(ms)))
+        return HandlerOutput(context.input)
+    }
+}
+
+/// Fails its first `config.times` attempts (default: every attempt) with a retryable
+/// error, then echoes its input — for exercising retries.
+public struct FailHandler: NodeHandler {
+    public let name = "fail"
+    public init() {}
+    public func run(_ context: NodeContext) async throws -> HandlerOutput {
+        let times = context.config["times"]?.doubleValue.map(Int.init) ?? Int.max
+        if context.attempt <= times {
+            let message = context.config["message"]?.stringValue ?? "failing on purpose (attempt \(context.attempt))"
+            throw HandlerError(code: "fail", message: message, retryable: true)
+        }
+        return HandlerOutput(context.input)
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import TrellisCore
+
+/// What a handler is given for one attempt of one node.
+public struct NodeContext: Sendable {
+    public var nodeRunID: Int64
+    public var runID: UUID
+    public var nodeKey: String
+    /// 1 on the first try; also the fencing token the scheduler reports with.
+    public var attempt: Int
+    public var input: JSONValue
+    public var config: JSONValue
+    /// Stable across retries of the same node (and item): hand it to external systems
+    /// so a repeated call after a crash is recognised (at-least-once, made safe).
+    public var idempotencyKey: String
+    public var itemIndex: Int?
+}
+
+/// A handler's successful result.
+public struct HandlerOutput: Sendable {
+    public var output: JSONValue
+    public var cost: Decimal?
+
+    public init(_ output: JSONValue, cost: Decimal? = nil) {
+        self.output = output
+        self.cost = cost
+    }
+}
+
+/// A handler's failure: `code` and `message` are stored with the attempt; `retryable`
+/// false skips the remaining attempts.
+public struct HandlerError: Error, Sendable, CustomStringConvertible {
+    public var code: String
+    public var message: String
+    public var retryable: Bool
+
+    public init(code: String, message: String, retryable: Bool = true) {
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// Work a scheduler runs for `agent_call`, `tool_call` and `parallel` nodes whose
+/// `handler` is this handler's name. Handlers must honour task cancellation (timeouts,
+/// run cancellation, shutdown) and may run again for the same node after a crash.
+public protocol NodeHandler: Sendable {
+    var name: String { get }
+    func run(_ context: NodeContext) async throws -> HandlerOutput
+}
+
+/// The handlers a scheduler serves, by name.
+public struct HandlerRegistry: Sendable {
+    private var handlers: [String: any NodeHandler] = [:]
+
+    public init(_ handlers: [any NodeHandler] = []) {
+        for handler in handlers { register(handler) }
+    }
+
+    public mutating func register(_ handler: any NodeHandler) {
+        handlers[handler.name] = handler
+    }
+
+    public func handler(named name: String) -> (any NodeHandler)? { handlers[name] }
+    public var names: [String] { handlers.keys.sorted() }
+
+    /// `echo`, `sleep` and `fail`.
+    public static var builtIn: HandlerRegistry {
+        HandlerRegistry([EchoHandler(), SleepHandler(), FailHandler()])
+    }
+}

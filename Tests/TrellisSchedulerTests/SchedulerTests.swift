@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import TrellisCore
+import TrellisPQ
+@testable import TrellisScheduler
+import TrellisStore
+import TrellisTestSupport
+
+@Suite("Scheduler in process")
+struct SchedulerTests {
+    /// Runs an in-process scheduler until `done` holds, then stops it.
+    func withScheduler(_ db: TestDatabase, options: SchedulerOptions = SchedulerOptions(name: "in-process"),
+                       until done: @escaping () async throws -> Bool) async throws -> SchedulerSummary {
+        var options = options
+        options.pollInterval = .milliseconds(50)
+        let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options)
+        let running = Task { try await scheduler.run() }
+        try await waitUntil(timeout: .seconds(60), "the scheduler's work", done)
+        scheduler.requestStop()
+        return try await running.value
+    }
+
+    @Test func timeoutsCancelHandlersAndFailTheRun() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "too-slow", "nodes": [{"key": "nap", "kind": "tool_call", "handler": "sleep",
+                      "config": {"ms": 60000}, "timeout": "200ms", "retry": {"max_attempts": 2, "initial_delay": 0}}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let run = try await RunStore(connection: conn).start("too-slow", as: "admin").runID
+                let started = ContinuousClock.now
+                let summary = try await withScheduler(db) {
+                    try await RunStore(connection: conn).run(run).finishedAt != nil
+                }
+                #expect(ContinuousClock.now - started < .seconds(30))  // the 60 s sleep was cancelled
+                #expect(summary.failed == 2)
+                let final = try await RunStore(connection: conn).run(run)
+                #expect(final.status == "failed")
+                #expect(try final.error?.decode(JSONValue.self)["code"] == .string("timeout"))
+                let outcomes = try await conn.query("SELECT outcome FROM trellis.node_attempts ORDER BY attempt").rows
+                    .map { try $0.decode("outcome", as: String.self) }
+                #expect(outcomes == ["timed_out", "timed_out"])
+            }
+        }
+    }
+
+    @Test func failHandlerSucceedsAfterRetries() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "flaky", "nodes": [{"key": "f", "kind": "tool_call", "handler": "fail",
+                      "config": {"times": 2}, "input": {"v": 1}, "retry": {"max_attempts": 3, "initial_delay": "10ms", "jitter": false}}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let run = try await RunStore(connection: conn).start("flaky", as: "admin").runID
+                let summary = try await withScheduler(db) { try await RunStore(connection: conn).run(run).finishedAt != nil }
+                #expect(summary.failed == 2)
+                #expect(summary.succeeded == 1)
+                #expect(try await RunStore(connection: conn).run(run).status == "succeeded")
+            }
+        }
+    }
+
+    @Test func unknownHandlerIsRefusedAtStart() async throws {
+        try await TestDatabase.withMigrated { db in
+            var options = SchedulerOptions(name: "picky")
+            options.handlers = ["echo", "teleport"]
+            let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options)
+            let error = await #expect(throws: HandlerError.self) { _ = try await scheduler.run() }
+            #expect(error?.message.contains("teleport") == true)
+        }
+    }
+}
