@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end demo behind `make demo`: a private PostgreSQL under ./.trellis, the
 # schema migrated, the example workflows and templates seeded and shown, a template
-# instantiated and a grant made. It grows into running workflows with the engine.
+# instantiated and a grant made, two schedulers started, real runs executed and their
+# history queried with SQL, and everything stopped cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trellis=".build/debug/trellis"
@@ -28,6 +29,31 @@ step "trellis principal create demo-reviewer; trellis grant approve deploy-gate 
 $trellis principal create demo-reviewer 2>/dev/null || echo "(demo-reviewer exists)"
 $trellis grant approve deploy-gate demo-reviewer
 $trellis grants deploy-gate
+step "two schedulers in the background: trellis scheduler --name demo-1 / demo-2"
+log_dir=$(mktemp -d)
+$trellis scheduler --name demo-1 --concurrency 4 2>"$log_dir/demo-1.log" &
+s1=$!
+$trellis scheduler --name demo-2 --concurrency 4 2>"$log_dir/demo-2.log" &
+s2=$!
+trap 'kill -TERM $s1 $s2 2>/dev/null || true' EXIT
+
+step "trellis run start fan-out-fan-in --input '{\"topic\": \"graph databases\"}' --wait"
+$trellis run start fan-out-fan-in --input '{"topic": "graph databases"}' --wait
+step "trellis run start condition-branch --input '{\"order\": \"A-17\", \"score\": 91}' --wait"
+$trellis run start condition-branch --input '{"order": "A-17", "score": 91}' --wait
+step "the event log of the last run (SQL)"
+psql "$($trellis db url)" -X -q -c "SELECT e.seq, e.type, e.data ->> 'node_key' AS node, e.data ->> 'status' AS status
+  FROM trellis.run_events e WHERE e.run_id = (SELECT id FROM trellis.workflow_runs ORDER BY created_at DESC LIMIT 1) ORDER BY e.seq"
+step "who ran what (SQL over node_attempts)"
+psql "$($trellis db url)" -X -q -c "SELECT scheduler_name, outcome, count(*) FROM trellis.node_attempts GROUP BY 1, 2 ORDER BY 1, 2"
+
+step "stopping the schedulers (SIGTERM: finish in-flight work, deregister)"
+kill -TERM $s1 $s2
+wait $s1 $s2
+trap - EXIT
+cat "$log_dir/demo-1.log" "$log_dir/demo-2.log"
+rm -rf "$log_dir"
+
 step "trellis workflow validate (a broken definition: every problem listed, exit 1)"
 broken=$(mktemp --suffix=.json)
 echo '{"name": "broken", "nodes": [{"key": "a", "kind": "tool_call"}, {"key": "b", "kind": "join"}], "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]}' > "$broken"
