@@ -7,7 +7,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Start runs and inspect them.",
-        subcommands: [Start.self, Show.self]
+        subcommands: [Start.self, Show.self, List.self, Cancel.self, Pause.self, Resume.self]
     )
 
     struct Start: AsyncParsableCommand {
@@ -63,6 +63,69 @@ struct RunCommand: AsyncParsableCommand {
             }
             print(RunCommand.render(run, nodes: nodes))
         }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List recent runs, newest first.")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "Only this workflow.") var workflow: String?
+        @Option(help: "Only this status (queued, running, paused, waiting, succeeded, failed, cancelled).") var status: String?
+        @Option(help: "At most this many.") var limit = 20
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1 to 10000") }
+            let statuses = ["queued", "running", "paused", "waiting", "succeeded", "failed", "cancelled"]
+            if let status, !statuses.contains(status) {
+                throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
+            }
+        }
+
+        func run() async throws {
+            let runs = try await connection.withConnection { try await RunStore(connection: $0).list(workflow: workflow, status: status, limit: limit) }
+            var table = TextTable(headers: ["RUN", "WORKFLOW", "VERSION", "STATUS", "STARTED BY", "CREATED AT", "DURATION", "COST"])
+            for run in runs {
+                table.append([
+                    run.id.uuidString.lowercased(), run.workflow, "v\(run.version)", run.status, run.startedBy ?? "",
+                    Console.timestamp(run.createdAt),
+                    run.finishedAt.map { Console.duration($0.timeIntervalSince(run.createdAt) * 1000) } ?? "", "\(run.totalCost)",
+                ])
+            }
+            print(table.render())
+        }
+    }
+
+    /// `run cancel|pause|resume ID [--reason]`.
+    struct ControlOptions: ParsableArguments {
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Run id.") var id: String
+        @Option(help: "Why (recorded in the event log).") var reason: String?
+
+        func perform(_ operation: RunStore.Control) async throws {
+            guard let uuid = UUID(uuidString: id) else { throw CLIError("\"\(id)\" is not a run id (a UUID)") }
+            let status = try await connection.withConnection {
+                try await RunStore(connection: $0).control(operation, run: uuid, as: actor.name, reason: reason)
+            }
+            print("run \(uuid.uuidString.lowercased()) \(status)")
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a run: open nodes are cancelled, running handlers told.")
+        @OptionGroup var options: ControlOptions
+        func run() async throws { try await options.perform(.cancel) }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pause a run: ready nodes are held; running ones finish.")
+        @OptionGroup var options: ControlOptions
+        func run() async throws { try await options.perform(.pause) }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused run.")
+        @OptionGroup var options: ControlOptions
+        func run() async throws { try await options.perform(.resume) }
     }
 
     static func render(_ run: RunStore.Run, nodes: [RunStore.NodeRun]) -> String {

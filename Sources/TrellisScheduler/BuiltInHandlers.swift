@@ -11,11 +11,17 @@ public struct EchoHandler: NodeHandler {
 }
 
 /// Sleeps `config.ms` (or `input.ms`) milliseconds, then echoes its input. Cancellable.
+/// `ms` may be an array: attempt N sleeps its Nth element (the last one repeats), which
+/// lets a test make a first attempt hang and a retry finish.
 public struct SleepHandler: NodeHandler {
     public let name = "sleep"
     public init() {}
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
-        let ms = context.config["ms"]?.doubleValue ?? context.input["ms"]?.doubleValue ?? 100
+        let setting = context.config["ms"] ?? context.input["ms"]
+        var ms = setting?.doubleValue ?? 100
+        if case .array(let steps)? = setting, !steps.isEmpty {
+            ms = steps[min(context.attempt, steps.count) - 1].doubleValue ?? 100
+        }
         guard ms >= 0, ms <= 86_400_000 else {
             throw HandlerError(code: "bad_config", message: "sleep: ms must be 0 to 86400000, got \(ms)", retryable: false)
         }

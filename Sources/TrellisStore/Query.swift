@@ -54,6 +54,8 @@ public enum Query {
         public static let heartbeat = "runs/heartbeat"
         public static let reclaimExpired = "runs/reclaim_expired"
         public static let stopScheduler = "runs/stop_scheduler"
+        public static let control = "runs/control"
+        public static let list = "runs/list"
     }
 
     /// Every name above, for the test that checks each one resolves.
@@ -66,7 +68,7 @@ public enum Query {
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
-        Runs.stopScheduler,
+        Runs.stopScheduler, Runs.control, Runs.list,
     ]
 }
 

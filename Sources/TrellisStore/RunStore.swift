@@ -201,4 +201,35 @@ public struct RunStore: Sendable {
     public func stopScheduler(_ scheduler: Int64) async throws -> Int {
         try await connection.run(Query.Runs.stopScheduler, [scheduler]).single().decode("released")
     }
+
+    public enum Control: String, Sendable, CaseIterable {
+        case cancel, pause, resume
+    }
+
+    /// Cancels, pauses or resumes a run; returns its new status. A finished run is SQLSTATE TR409.
+    @discardableResult
+    public func control(_ operation: Control, run: UUID, as principal: String, reason: String? = nil) async throws -> String {
+        try await connection.run(Query.Runs.control, [operation.rawValue, run, principal, reason]).single().decode("status")
+    }
+
+    public struct Listed: Sendable {
+        public var id: UUID
+        public var workflow: String
+        public var version: Int
+        public var status: String
+        public var startedBy: String?
+        public var createdAt: Date
+        public var finishedAt: Date?
+        public var totalCost: Decimal
+        public var nodes: Int
+    }
+
+    public func list(workflow: String? = nil, status: String? = nil, limit: Int = 20) async throws -> [Listed] {
+        try await connection.run(Query.Runs.list, [workflow, status, limit]).rows.map {
+            Listed(id: try $0.decode("id"), workflow: try $0.decode("workflow"), version: try $0.decode("version"),
+                   status: try $0.decode("status"), startedBy: try $0.decodeIfPresent("started_by"),
+                   createdAt: try $0.decode("created_at"), finishedAt: try $0.decodeIfPresent("finished_at"),
+                   totalCost: try $0.decode("total_cost"), nodes: try $0.decode("nodes"))
+        }
+    }
 }

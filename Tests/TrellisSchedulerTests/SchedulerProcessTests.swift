@@ -56,16 +56,18 @@ struct SchedulerProcessTests {
             try await db.withConnection { conn in
                 let definition = """
                     {"name": "slow", "nodes": [
-                      {"key": "long", "kind": "tool_call", "handler": "sleep", "config": {"ms": 1500},
+                      {"key": "long", "kind": "tool_call", "handler": "sleep", "config": {"ms": [600000, 200]},
                        "retry": {"max_attempts": 3, "initial_delay": "100ms", "jitter": false}},
                       {"key": "after", "kind": "tool_call", "handler": "echo"}],
                      "edges": [{"from": "long", "to": "after"}]}
                     """
                 _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
-                let victim = try BackgroundProcess(trellis: ["scheduler", "--name", "victim", "--lease", "2", "--database-url", db.url])
+                // The victim serves only `sleep`, and its attempt would sleep ten minutes: it is
+                // certainly still running the node when it is killed.
+                let victim = try BackgroundProcess(trellis: ["scheduler", "--name", "victim", "--handlers", "sleep", "--lease", "2", "--database-url", db.url])
                 let run = try await RunStore(connection: conn).start("slow", as: "admin").runID
                 try await waitUntil(timeout: .seconds(30), "the victim to claim the slow node") {
-                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim'") == 1
+                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim' AND outcome = 'running'") == 1
                 }
                 #expect(victim.stop(SIGKILL) == 128 + SIGKILL)
 

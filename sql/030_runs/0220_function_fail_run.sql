@@ -3,13 +3,23 @@
 -- are refused), and let advance_run finish the run as failed.
 CREATE OR REPLACE FUNCTION trellis.fail_run(run uuid, node_key text, node_error jsonb) RETURNS void
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    victim trellis.node_runs;
 BEGIN
     UPDATE trellis.workflow_runs
     SET failed_node = coalesce(failed_node, node_key),
         error = coalesce(error, jsonb_build_object('node_key', node_key) || coalesce(node_error, '{}'::jsonb))
     WHERE id = run;
+    PERFORM trellis.cancel_open_nodes(run);
+END;
+$fn$;
+
+-- Cancels every node run of `run` that is not terminal yet: running handlers are told
+-- (NOTIFY trellis_cancel '<node_run_id>') and their attempts recorded as cancelled; a
+-- late result presents a stale attempt and is refused.
+CREATE OR REPLACE FUNCTION trellis.cancel_open_nodes(run uuid) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    victim trellis.node_runs;
+BEGIN
     FOR victim IN
         SELECT * FROM trellis.node_runs n
         WHERE n.run_id = run AND n.status IN ('pending', 'ready', 'held', 'running')

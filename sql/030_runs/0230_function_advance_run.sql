@@ -12,6 +12,7 @@ DECLARE
     verdict boolean;
     merged jsonb;
     needed int;
+    paused boolean := (SELECT r.status = 'paused' FROM trellis.workflow_runs r WHERE r.id = run);
 BEGIN
     LOOP
         progressed := false;
@@ -55,11 +56,14 @@ BEGIN
                 IF position('"$' IN candidate.template::text) > 0 THEN
                     data := coalesce(data, trellis.run_data(run));
                 END IF;
+                -- While the run is paused, work that becomes due is held instead.
                 UPDATE trellis.node_runs
-                SET status = 'ready', ready_at = now(),
+                SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = now(),
                     input = CASE WHEN data IS NULL THEN candidate.template ELSE trellis.resolve_bindings(candidate.template, data) END
                 WHERE id = candidate.id;
-                PERFORM pg_notify('trellis_ready', candidate.handler);
+                IF NOT paused THEN
+                    PERFORM pg_notify('trellis_ready', candidate.handler);
+                END IF;
             END IF;
             -- Settling changes the run data and dependents: rescan.
             IF candidate.kind IN ('join', 'condition') OR candidate.taken_deps < candidate.upstream_count THEN

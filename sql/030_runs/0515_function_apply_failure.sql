@@ -19,7 +19,9 @@ BEGIN
     IF retryable AND nr.attempt < nr.max_attempts THEN
         delay := trellis.retry_delay_ms(nr.attempt, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
         UPDATE trellis.node_runs
-        SET status = 'ready', ready_at = now() + delay * interval '1 millisecond', lease_expires_at = NULL,
+        SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = nr.run_id) = 'paused'
+                          THEN 'held' ELSE 'ready' END,
+            ready_at = now() + delay * interval '1 millisecond', lease_expires_at = NULL,
             scheduler_id = NULL, error = failure
         WHERE id = nr.id;
         PERFORM trellis.append_event(nr.run_id, 'node.retry_scheduled', jsonb_build_object(

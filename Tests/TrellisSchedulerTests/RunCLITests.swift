@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisStore
+import TrellisTestSupport
+
+/// End-to-end: `trellis run …` with a real scheduler process.
+@Suite("trellis run (binary)")
+struct RunCLITests {
+    @Test func startWaitShowListAndControl() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+            }
+            let url = ["--database-url", db.url]
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "cli", "--poll-interval", "100"] + url)
+
+            let started = try TrellisBinary.run(["run", "start", "condition-branch", "--input", #"{"order": "B-2", "score": 12}"#, "--wait"] + url)
+            #expect(started.status == 0, "\(started.stderr)")
+            #expect(started.stdout.contains("condition-branch v1  succeeded"))
+            #expect(started.stdout.contains("ship           tool_call  succeeded  1"))
+            #expect(started.stdout.contains("manual_review  tool_call  skipped    0"))
+            let id = try #require(started.stdout.split(separator: "\n").first?.split(separator: " ").dropFirst(2).first.map(String.init))
+
+            let show = try TrellisBinary.run(["run", "show", id] + url)
+            #expect(show.stdout.hasPrefix("run \(id)  condition-branch v1  succeeded"))
+            let list = try TrellisBinary.run(["run", "list", "--workflow", "condition-branch"] + url)
+            #expect(list.stdout.contains("\(id)  condition-branch  v1       succeeded  admin"))
+
+            let cancelFinished = try TrellisBinary.run(["run", "cancel", id] + url)
+            #expect(cancelFinished.status == 1)
+            #expect(cancelFinished.stderr.contains("cannot cancel run \(id): it already succeeded (SQLSTATE TR409)"))
+
+            let again = try TrellisBinary.run(["run", "start", "condition-branch", "--idempotency-key", "k", "--input", #"{"score": 1}"#] + url)
+            let same = try TrellisBinary.run(["run", "start", "condition-branch", "--idempotency-key", "k", "--input", #"{"score": 1}"#] + url)
+            #expect(same.stdout.hasPrefix("existing run "))
+            #expect(again.stdout.split(separator: " ")[2] == same.stdout.split(separator: " ")[2])
+
+            let badInput = try TrellisBinary.run(["run", "start", "condition-branch", "--input", "{nope"] + url)
+            #expect(badInput.status == 1)
+            #expect(badInput.stderr.hasPrefix("Error: --input is not valid JSON"))
+            let badID = try TrellisBinary.run(["run", "show", "42"] + url)
+            #expect(badID.stderr == "Error: \"42\" is not a run id (a UUID)\n")
+            let unknownWorkflow = try TrellisBinary.run(["run", "start", "nope"] + url)
+            #expect(unknownWorkflow.stderr.contains(#"unknown workflow "nope" (SQLSTATE TR404)"#))
+
+            #expect(scheduler.stop() == 0, "\(scheduler.log)")
+            #expect(scheduler.log.contains("scheduler cli stopped:"))
+        }
+    }
+}
