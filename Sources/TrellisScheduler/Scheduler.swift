@@ -149,6 +149,8 @@ public final class Scheduler: Sendable {
                 if clock.now - lastReclaim >= lease / 2 {
                     let reclaimed = try await store.reclaimExpired()
                     if reclaimed > 0 { log("reclaimed \(reclaimed) node(s) with expired leases") }
+                    let expired = try await ApprovalStore(connection: connection).expireDue()
+                    if expired > 0 { log("applied the expiry outcome of \(expired) approval(s)") }
                     lastReclaim = clock.now
                 }
                 if claimed == 0 && finished.isEmpty {

@@ -58,6 +58,12 @@ public enum Query {
         public static let list = "runs/list"
     }
 
+    public enum Approvals {
+        public static let list = "approvals/list"
+        public static let decide = "approvals/decide"
+        public static let expire = "approvals/expire"
+    }
+
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
@@ -68,7 +74,7 @@ public enum Query {
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
-        Runs.stopScheduler, Runs.control, Runs.list,
+        Runs.stopScheduler, Runs.control, Runs.list, Approvals.list, Approvals.decide, Approvals.expire,
     ]
 }
 

@@ -319,7 +319,7 @@ struct EngineTests {
                     ({ _ = try await store.start("nope", as: "admin") }, "TR404", #"unknown workflow "nope""#),
                     ({ _ = try await store.start("linear-pipeline", input: "[1]", as: "admin") }, "22023", "run input must be a JSON object"),
                     ({ _ = try await store.start("linear-pipeline", as: "admin", version: 7) }, "TR404", "has no version 7"),
-                    ({ _ = try await store.start("human-approval", as: "admin") }, "0A000", "human_gate"),
+                    ({ _ = try await store.start("parallel-items", as: "admin") }, "0A000", "parallel"),
                 ]
                 for (call, code, message) in cases {
                     let error = await #expect(throws: PGError.self) { try await call() }

@@ -22,13 +22,17 @@ DECLARE
 BEGIN
     FOR victim IN
         SELECT * FROM trellis.node_runs n
-        WHERE n.run_id = run AND n.status IN ('pending', 'ready', 'held', 'running')
+        WHERE n.run_id = run AND n.status IN ('pending', 'ready', 'held', 'running', 'waiting')
         ORDER BY n.id FOR UPDATE
     LOOP
         IF victim.status = 'running' THEN
             UPDATE trellis.node_attempts SET outcome = 'cancelled', finished_at = now()
             WHERE node_run_id = victim.id AND attempt = victim.attempt;
             PERFORM pg_notify('trellis_cancel', victim.id::text);
+        END IF;
+        IF victim.status = 'waiting' THEN
+            UPDATE trellis.approvals SET status = 'expired', decided_at = now(), comment = 'run ended before a decision'
+            WHERE node_run_id = victim.id AND status = 'pending';
         END IF;
         UPDATE trellis.node_runs SET status = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = victim.id;
         UPDATE trellis.workflow_runs SET nodes_remaining = nodes_remaining - 1 WHERE id = run;

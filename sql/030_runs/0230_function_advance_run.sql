@@ -51,6 +51,8 @@ BEGIN
                     verdict := true;
                 END IF;
                 PERFORM trellis.settle_node(candidate.id, 'succeeded', jsonb_build_object('result', verdict), NULL);
+            ELSIF candidate.kind = 'human_gate' THEN
+                PERFORM trellis.open_approval(candidate.id);
             ELSE
                 -- Work nodes: resolve the input now, so a claim reads one row.
                 IF position('"$' IN candidate.template::text) > 0 THEN

@@ -59,7 +59,7 @@ BEGIN
             ELSE format('workflow "%s" has no published version', workflow) END;
     END IF;
     SELECT string_agg(DISTINCT wn.kind, ', ') INTO unsupported FROM trellis.workflow_nodes wn
-    WHERE wn.version_id = pinned.id AND wn.kind IN ('human_gate', 'parallel');
+    WHERE wn.version_id = pinned.id AND wn.kind IN ('parallel');
     IF unsupported IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = '0A000',
             MESSAGE = format('workflow "%s" version %s uses node kinds this engine does not run yet: %s', workflow, pinned.version, unsupported);

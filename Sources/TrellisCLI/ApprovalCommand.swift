@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import TrellisCore
+import TrellisStore
+
+struct ApprovalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approval",
+        abstract: "List and decide human-gate approvals.",
+        subcommands: [List.self, Approve.self, Reject.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List approvals (pending by default).")
+        @OptionGroup var connection: ConnectionOptions
+        @Option(help: "pending, approved, rejected, expired or all.") var status = "pending"
+        @Option(help: "Only this run.") var run: String?
+
+        func run() async throws {
+            guard ["pending", "approved", "rejected", "expired", "all"].contains(status) else {
+                throw CLIError("--status must be pending, approved, rejected, expired or all")
+            }
+            let runID = try run.map { text -> UUID in
+                guard let id = UUID(uuidString: text) else { throw CLIError("\"\(text)\" is not a run id (a UUID)") }
+                return id
+            }
+            let approvals = try await connection.withConnection {
+                try await ApprovalStore(connection: $0).list(status: status == "all" ? nil : status, run: runID)
+            }
+            var table = TextTable(headers: ["APPROVAL", "WORKFLOW", "NODE", "STATUS", "VOTES", "STARTED BY", "EXPIRES AT", "PROMPT"])
+            for a in approvals {
+                table.append([a.id.uuidString.lowercased(), a.workflow, a.nodeKey, a.status, "\(a.approvals)/\(a.required)",
+                              a.startedBy ?? "", Console.timestamp(a.expiresAt), a.prompt])
+            }
+            print(table.render())
+        }
+    }
+
+    struct DecisionOptions: ParsableArguments {
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Approval id.") var id: String
+        @Option(help: "Recorded with the decision.") var comment: String?
+
+        func decide(_ decision: ApprovalStore.Decision) async throws {
+            guard let uuid = UUID(uuidString: id) else { throw CLIError("\"\(id)\" is not an approval id (a UUID)") }
+            let status = try await connection.withConnection {
+                try await ApprovalStore(connection: $0).decide(uuid, decision, as: actor.name, comment: comment)
+            }
+            print(status == "pending"
+                  ? "\(actor.name) approved \(uuid.uuidString.lowercased()); more approvals are needed"
+                  : "approval \(uuid.uuidString.lowercased()) \(status) by \(actor.name)")
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve (needs the approve privilege; not on a run you started).")
+        @OptionGroup var options: DecisionOptions
+        func run() async throws { try await options.decide(.approve) }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reject: the gate fails and its on_error applies.")
+        @OptionGroup var options: DecisionOptions
+        func run() async throws { try await options.decide(.reject) }
+    }
+}

@@ -1,0 +1,1 @@
+SELECT trellis.expire_approvals($1::integer) AS expired

@@ -1,0 +1,36 @@
+-- A human_gate node became due: it waits (status `waiting`), an approvals row records
+-- what is needed (required count, eligible approvers, self-approval, expiry), the run is
+-- `waiting`, and approval.requested / run.waiting are appended.
+CREATE OR REPLACE FUNCTION trellis.open_approval(node_run_id bigint) RETURNS uuid
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    nr trellis.node_runs;
+    settings jsonb;
+    approval uuid;
+    expiry bigint;
+    prompt text;
+BEGIN
+    UPDATE trellis.node_runs n SET status = 'waiting', started_at = now() WHERE n.id = node_run_id RETURNING * INTO nr;
+    SELECT coalesce(wn.config -> 'approvals', '{}'), coalesce(wn.config ->> 'prompt', '') INTO settings, prompt
+    FROM trellis.workflow_nodes wn WHERE wn.id = nr.node_id;
+    expiry := trellis.parse_duration_ms(settings -> 'expires_in');
+    INSERT INTO trellis.approvals (run_id, node_run_id, prompt, required_approvals, eligible_principals,
+                                   allow_self_approval, expires_at, expiry_outcome)
+    VALUES (nr.run_id, nr.id, prompt, coalesce((settings ->> 'required')::int, 1),
+            CASE WHEN settings ? 'approvers' THEN ARRAY(
+                SELECT p.id FROM trellis.principals p
+                WHERE p.name IN (SELECT jsonb_array_elements_text(settings -> 'approvers'))) END,
+            coalesce((settings ->> 'allow_self_approval')::boolean, false),
+            CASE WHEN expiry IS NOT NULL THEN now() + expiry * interval '1 millisecond' END,
+            coalesce(settings ->> 'on_expiry', 'reject'))
+    RETURNING id INTO approval;
+    UPDATE trellis.workflow_runs SET status = 'waiting' WHERE id = nr.run_id AND status IN ('queued', 'running');
+    PERFORM trellis.append_event(nr.run_id, 'approval.requested', jsonb_strip_nulls(jsonb_build_object(
+        'approval_id', approval, 'node_key', nr.node_key, 'prompt', prompt,
+        'required', coalesce((settings ->> 'required')::int, 1),
+        'expires_at', CASE WHEN expiry IS NOT NULL THEN now() + expiry * interval '1 millisecond' END)));
+    PERFORM trellis.append_event(nr.run_id, 'run.waiting', jsonb_build_object('node_key', nr.node_key, 'reason', 'approval'));
+    PERFORM pg_notify('trellis_approvals', approval::text);
+    RETURN approval;
+END;
+$fn$;

@@ -1,0 +1,48 @@
+-- Ends a pending approval with `final_status` (approved, rejected, expired) and moves its
+-- gate on: approved → the node succeeds with {"approved": true, ...}; rejected or expired
+-- → the node fails (code rejected/expired) and its on_error applies. The run leaves
+-- `waiting` when no other approval is open, and advances.
+CREATE OR REPLACE FUNCTION trellis.close_approval(approval uuid, final_status text, decided_by bigint, decision_comment text)
+RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    a trellis.approvals;
+    nr trellis.node_runs;
+    continues boolean;
+    failure jsonb;
+BEGIN
+    UPDATE trellis.approvals ap
+    SET status = final_status, decided_by = close_approval.decided_by, decided_at = now(), comment = decision_comment
+    WHERE ap.id = approval
+    RETURNING * INTO a;
+    SELECT * INTO nr FROM trellis.node_runs WHERE id = a.node_run_id FOR UPDATE;
+    PERFORM trellis.append_event(a.run_id, 'approval.decided', jsonb_strip_nulls(jsonb_build_object(
+        'approval_id', a.id, 'node_key', nr.node_key,
+        'decision', CASE final_status WHEN 'approved' THEN 'approve' WHEN 'rejected' THEN 'reject' ELSE 'expired' END,
+        'decided_by', (SELECT name FROM trellis.principals WHERE id = close_approval.decided_by), 'comment', decision_comment)));
+    IF NOT EXISTS (SELECT 1 FROM trellis.approvals o WHERE o.run_id = a.run_id AND o.status = 'pending') THEN
+        UPDATE trellis.workflow_runs SET status = CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running' END
+        WHERE id = a.run_id AND status = 'waiting';
+    END IF;
+    IF final_status = 'approved' THEN
+        PERFORM trellis.settle_node(nr.id, 'succeeded', jsonb_strip_nulls(jsonb_build_object(
+            'approved', true, 'comment', decision_comment,
+            'approvers', (SELECT jsonb_agg(p.name ORDER BY d.decided_at) FROM trellis.approval_decisions d
+                          JOIN trellis.principals p ON p.id = d.principal_id
+                          WHERE d.approval_id = a.id AND d.decision = 'approve'))), NULL);
+    ELSE
+        failure := jsonb_strip_nulls(jsonb_build_object(
+            'code', CASE final_status WHEN 'rejected' THEN 'rejected' ELSE 'expired' END,
+            'message', CASE final_status WHEN 'rejected' THEN coalesce('rejected: ' || decision_comment, 'rejected')
+                                         ELSE 'the approval expired' END));
+        SELECT wn.on_error = 'continue' INTO continues FROM trellis.workflow_nodes wn WHERE wn.id = nr.node_id;
+        IF continues THEN
+            PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
+        ELSE
+            PERFORM trellis.settle_node(nr.id, 'failed', NULL, failure);
+            PERFORM trellis.fail_run(nr.run_id, nr.node_key, failure);
+        END IF;
+    END IF;
+    PERFORM trellis.advance_run(a.run_id);
+END;
+$fn$;
