@@ -41,9 +41,33 @@ step "trellis run start fan-out-fan-in --input '{\"topic\": \"graph databases\"}
 $trellis run start fan-out-fan-in --input '{"topic": "graph databases"}' --wait
 step "trellis run start condition-branch --input '{\"order\": \"A-17\", \"score\": 91}' --wait"
 $trellis run start condition-branch --input '{"order": "A-17", "score": 91}' --wait
+step "a human gate: demo-requester starts human-approval, demo-reviewer approves it"
+$trellis principal create demo-requester 2>/dev/null || true
+$trellis grant run human-approval demo-requester >/dev/null
+$trellis grant approve human-approval demo-reviewer >/dev/null
+$trellis grant approve human-approval demo-requester >/dev/null
+gated=$($trellis run start human-approval --input '{"version": "1.4", "notes": "faster claims"}' --as demo-requester | awk '{print $3}')
+echo "started run $gated as demo-requester"
+approval=""
+for _ in $(seq 1 100); do
+  approval=$($trellis approval list --run "$gated" | awk 'NR == 2 {print $1}')
+  [ -n "$approval" ] && break
+  sleep 0.1
+done
+$trellis approval list --run "$gated"
+echo "\$ trellis approval approve $approval --as demo-requester   # self-approval is refused"
+$trellis approval approve "$approval" --as demo-requester || true
+echo "\$ trellis approval approve $approval --as demo-reviewer --comment 'ship it'"
+$trellis approval approve "$approval" --as demo-reviewer --comment "ship it"
+for _ in $(seq 1 100); do
+  $trellis run show "$gated" | head -1 | grep -q succeeded && break
+  sleep 0.1
+done
+$trellis run show "$gated"
+
 step "the event log of the last run (SQL)"
 psql "$($trellis db url)" -X -q -c "SELECT e.seq, e.type, e.data ->> 'node_key' AS node, e.data ->> 'status' AS status
-  FROM trellis.run_events e WHERE e.run_id = (SELECT id FROM trellis.workflow_runs ORDER BY created_at DESC LIMIT 1) ORDER BY e.seq"
+  FROM trellis.run_events e WHERE e.run_id = '$gated' ORDER BY e.seq"
 step "who ran what (SQL over node_attempts)"
 psql "$($trellis db url)" -X -q -c "SELECT scheduler_name, outcome, count(*) FROM trellis.node_attempts GROUP BY 1, 2 ORDER BY 1, 2"
 

@@ -49,3 +49,45 @@ struct RunCLITests {
         }
     }
 }
+
+@Suite("trellis approval (binary)")
+struct ApprovalCLITests {
+    @Test func gatedRunStartedByOnePrincipalApprovedByAnother() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+            }
+            let url = ["--database-url", db.url]
+            for name in ["requester", "reviewer"] {
+                #expect(try TrellisBinary.run(["principal", "create", name] + url).status == 0)
+            }
+            #expect(try TrellisBinary.run(["grant", "run", "human-approval", "requester"] + url).status == 0)
+            #expect(try TrellisBinary.run(["grant", "approve", "human-approval", "requester"] + url).status == 0)
+            #expect(try TrellisBinary.run(["grant", "approve", "human-approval", "reviewer"] + url).status == 0)
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "gate", "--poll-interval", "100"] + url)
+
+            let started = try TrellisBinary.run(["run", "start", "human-approval", "--input", #"{"version": "1.2", "notes": "fixes"}"#, "--as", "requester"] + url)
+            #expect(started.status == 0, "\(started.stderr)")
+            let run = try #require(started.stdout.split(separator: " ").dropFirst(2).first.map(String.init))
+            var approval = ""
+            try await waitUntil(timeout: .seconds(30), "the approval to open") {
+                let list = try TrellisBinary.run(["approval", "list", "--run", run] + url)
+                guard let row = list.stdout.split(separator: "\n").dropFirst().first else { return false }
+                approval = String(row.split(separator: " ")[0])
+                return row.contains("human-approval  review  pending  0/1")
+            }
+            let own = try TrellisBinary.run(["approval", "approve", approval, "--as", "requester"] + url)
+            #expect(own.status == 1)
+            #expect(own.stderr.contains(#"principal "requester" started run"#))
+            let approved = try TrellisBinary.run(["approval", "approve", approval, "--as", "reviewer", "--comment", "ship it"] + url)
+            #expect(approved.stdout == "approval \(approval) approved by reviewer\n", "\(approved.stderr)")
+            try await waitUntil(timeout: .seconds(30), "the run to finish") {
+                try TrellisBinary.run(["run", "show", run] + url).stdout.contains("human-approval v1  succeeded")
+            }
+            let twice = try TrellisBinary.run(["approval", "reject", approval, "--as", "reviewer"] + url)
+            #expect(twice.status == 1)
+            #expect(twice.stderr.contains("is already approved (SQLSTATE TR409)"))
+            #expect(scheduler.stop() == 0)
+        }
+    }
+}
