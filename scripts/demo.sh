@@ -41,6 +41,9 @@ step "trellis run start fan-out-fan-in --input '{\"topic\": \"graph databases\"}
 $trellis run start fan-out-fan-in --input '{"topic": "graph databases"}' --wait
 step "trellis run start condition-branch --input '{\"order\": \"A-17\", \"score\": 91}' --wait"
 $trellis run start condition-branch --input '{"order": "A-17", "score": 91}' --wait
+step "trellis run start parallel-items --input '{\"items\": [\"a\", \"b\", \"c\", \"d\", \"e\"]}' --wait"
+$trellis run start parallel-items --input '{"items": ["a", "b", "c", "d", "e"]}' --wait
+
 step "a human gate: demo-requester starts human-approval, demo-reviewer approves it"
 $trellis principal create demo-requester 2>/dev/null || true
 $trellis grant run human-approval demo-requester >/dev/null

@@ -35,8 +35,9 @@ BEGIN
             WHERE node_run_id = victim.id AND status = 'pending';
         END IF;
         UPDATE trellis.node_runs SET status = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = victim.id;
-        UPDATE trellis.workflow_runs SET nodes_remaining = nodes_remaining - 1 WHERE id = run;
         IF victim.parent_id IS NULL THEN
+            -- nodes_remaining counts top-level nodes; items of a parallel node do not.
+            UPDATE trellis.workflow_runs SET nodes_remaining = nodes_remaining - 1 WHERE id = run;
             PERFORM trellis.append_event(run, 'node.finished', jsonb_build_object(
                 'node_key', victim.node_key, 'node_run_id', victim.id, 'attempt', victim.attempt, 'status', 'cancelled'));
         END IF;

@@ -53,6 +53,8 @@ BEGIN
                 PERFORM trellis.settle_node(candidate.id, 'succeeded', jsonb_build_object('result', verdict), NULL);
             ELSIF candidate.kind = 'human_gate' THEN
                 PERFORM trellis.open_approval(candidate.id);
+            ELSIF candidate.kind = 'parallel' THEN
+                PERFORM trellis.start_parallel(candidate.id);
             ELSE
                 -- Work nodes: resolve the input now, so a claim reads one row.
                 IF position('"$' IN candidate.template::text) > 0 THEN
@@ -68,7 +70,7 @@ BEGIN
                 END IF;
             END IF;
             -- Settling changes the run data and dependents: rescan.
-            IF candidate.kind IN ('join', 'condition') OR candidate.taken_deps < candidate.upstream_count THEN
+            IF candidate.kind IN ('join', 'condition', 'parallel') OR candidate.taken_deps < candidate.upstream_count THEN
                 EXIT;
             END IF;
         END LOOP;

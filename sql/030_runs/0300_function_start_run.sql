@@ -15,7 +15,6 @@ DECLARE
     pinned trellis.workflow_versions;
     new_run uuid;
     existing trellis.workflow_runs;
-    unsupported text;
 BEGIN
     PERFORM trellis.require_privilege(actor_id, wf_id, 'run');
     input := coalesce(input, '{}');
@@ -57,12 +56,6 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = CASE WHEN opts ? 'version'
             THEN format('workflow "%s" has no version %s', workflow, opts ->> 'version')
             ELSE format('workflow "%s" has no published version', workflow) END;
-    END IF;
-    SELECT string_agg(DISTINCT wn.kind, ', ') INTO unsupported FROM trellis.workflow_nodes wn
-    WHERE wn.version_id = pinned.id AND wn.kind IN ('parallel');
-    IF unsupported IS NOT NULL THEN
-        RAISE EXCEPTION USING ERRCODE = '0A000',
-            MESSAGE = format('workflow "%s" version %s uses node kinds this engine does not run yet: %s', workflow, pinned.version, unsupported);
     END IF;
 
     INSERT INTO trellis.workflow_runs (workflow_id, version_id, input, context, started_by, priority, idempotency_key, nodes_remaining)

@@ -35,7 +35,11 @@ BEGIN
             UPDATE trellis.node_attempts SET outcome = 'succeeded', finished_at = now(), cost = item.cost
             WHERE node_attempts.node_run_id = nr.id AND node_attempts.attempt = nr.attempt;
             UPDATE trellis.node_runs SET cost = cost + item.cost WHERE id = nr.id;
-            PERFORM trellis.settle_node(nr.id, 'succeeded', coalesce(item.output, 'null'::jsonb), NULL);
+            IF nr.parent_id IS NULL THEN
+                PERFORM trellis.settle_node(nr.id, 'succeeded', coalesce(item.output, 'null'::jsonb), NULL);
+            ELSE
+                PERFORM trellis.settle_child(nr.id, 'succeeded', coalesce(item.output, 'null'::jsonb), NULL);
+            END IF;
             IF NOT nr.run_id = ANY (runs) THEN runs := runs || nr.run_id; END IF;
             accepted := true; reason := NULL;
         END IF;

@@ -29,6 +29,16 @@ BEGIN
             'next_attempt_at', now() + delay * interval '1 millisecond', 'delay_ms', delay));
         PERFORM pg_notify('trellis_ready', nr.handler);
         RETURN 'retry_scheduled';
+    ELSIF nr.parent_id IS NOT NULL THEN
+        -- An item of a parallel node: with on_error = continue its error becomes its
+        -- result; otherwise it fails the parallel node (settle_child decides).
+        IF wn.on_error = 'continue' THEN
+            PERFORM trellis.settle_child(nr.id, 'failed', jsonb_build_object('error', failure), failure);
+            RETURN 'continued';
+        END IF;
+        PERFORM trellis.settle_child(nr.id, 'failed', NULL, failure);
+        RETURN CASE WHEN (SELECT r.failed_node IS NOT NULL FROM trellis.workflow_runs r WHERE r.id = nr.run_id)
+                    THEN 'failed_run' ELSE 'continued' END;
     ELSIF wn.on_error = 'continue' THEN
         PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
         RETURN 'continued';

@@ -1,0 +1,45 @@
+-- A `parallel` node became due: its `items` binding is resolved against the run data and
+-- one child node run is created per element (input = the element, item_index = its
+-- position). The first `concurrency` children are ready, the rest wait their turn; the
+-- parent waits (not claimable) until every child is done. An empty array succeeds at
+-- once with []; a binding that is not an array fails the node (code items_not_array).
+CREATE OR REPLACE FUNCTION trellis.start_parallel(parallel_node_run_id bigint) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    parent trellis.node_runs;
+    settings jsonb;
+    items jsonb;
+    cap int;
+    failure jsonb;
+BEGIN
+    SELECT * INTO parent FROM trellis.node_runs n WHERE n.id = parallel_node_run_id;
+    SELECT wn.config INTO settings FROM trellis.workflow_nodes wn WHERE wn.id = parent.node_id;
+    items := trellis.resolve_bindings(settings -> 'items', trellis.run_data(parent.run_id));
+    IF jsonb_typeof(items) IS DISTINCT FROM 'array' THEN
+        failure := jsonb_build_object('code', 'items_not_array',
+            'message', format('items %s resolved to %s, not an array', settings ->> 'items', coalesce(jsonb_typeof(items), 'nothing')));
+        UPDATE trellis.node_runs SET started_at = now() WHERE id = parent.id;
+        IF (SELECT wn.on_error FROM trellis.workflow_nodes wn WHERE wn.id = parent.node_id) = 'continue' THEN
+            PERFORM trellis.settle_node(parent.id, 'failed', jsonb_build_object('error', failure), failure);
+        ELSE
+            PERFORM trellis.settle_node(parent.id, 'failed', NULL, failure);
+            PERFORM trellis.fail_run(parent.run_id, parent.node_key, failure);
+        END IF;
+        RETURN;
+    END IF;
+    IF jsonb_array_length(items) = 0 THEN
+        UPDATE trellis.node_runs SET started_at = now() WHERE id = parent.id;
+        PERFORM trellis.settle_node(parent.id, 'succeeded', '[]'::jsonb, NULL);
+        RETURN;
+    END IF;
+    cap := coalesce((settings ->> 'concurrency')::int, 2147483647);
+    UPDATE trellis.node_runs SET status = 'waiting', started_at = now() WHERE id = parent.id;
+    INSERT INTO trellis.node_runs (run_id, node_id, parent_id, item_index, node_key, kind, handler, status, priority,
+                                   max_attempts, ready_at, input)
+    SELECT parent.run_id, parent.node_id, parent.id, t.ordinality::int - 1, parent.node_key, parent.kind, parent.handler,
+           CASE WHEN t.ordinality <= cap THEN 'ready' ELSE 'pending' END, parent.priority, parent.max_attempts,
+           CASE WHEN t.ordinality <= cap THEN now() END, t.item
+    FROM jsonb_array_elements(items) WITH ORDINALITY AS t(item, ordinality);
+    PERFORM pg_notify('trellis_ready', parent.handler);
+END;
+$fn$;
