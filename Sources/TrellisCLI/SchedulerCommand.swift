@@ -10,16 +10,18 @@ struct SchedulerCommand: AsyncParsableCommand {
         discussion: """
             Run as many instances as you like, on any machines, against one database. \
             SIGINT/SIGTERM stop claiming, let handlers in flight finish (or release them after \
-            the lease), deregister, and exit 0. Built-in handlers: echo, sleep, fail.
+            the lease), deregister, and exit 0. Built-in handlers: echo, sleep, fail, sql, and shell \
+            with --allow-shell.
             """)
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Handlers in flight at most.") var concurrency = 8
     @Option(help: "Nodes claimed per statement at most.") var batch = 32
-    @Option(help: "Serve only these handlers (comma-separated). Default: all built-in.") var handlers: String?
+    @Option(help: "Serve only these handlers (comma-separated). Default: all registered.") var handlers: String?
     @Option(help: "Lease in seconds; a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
     @Option(help: "Fallback poll interval in milliseconds.") var pollInterval = 1000
     @Flag(help: "Never LISTEN (behind connection poolers); poll only.") var pollOnly = false
     @Option(help: "Instance name (default: host-pid).") var name: String?
+    @Flag(help: "Serve the shell handler (runs config.argv without a shell). Off by default.") var allowShell = false
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
@@ -38,7 +40,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.pollOnly = pollOnly
         options.shutdownGrace = .seconds(lease)
         let url = try await connection.locator.resolve { Console.note($0) }
-        let scheduler = Scheduler(databaseURL: url, registry: .builtIn, options: options) { Console.note($0) }
+        let registry = HandlerRegistry.standard(databaseURL: url, allowShell: allowShell)
+        let scheduler = Scheduler(databaseURL: url, registry: registry, options: options) { Console.note($0) }
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)

@@ -70,4 +70,12 @@ public struct HandlerRegistry: Sendable {
     public static var builtIn: HandlerRegistry {
         HandlerRegistry([EchoHandler(), SleepHandler(), FailHandler()])
     }
+
+    /// The built-ins plus `sql` (on `databaseURL`) and, only when allowed, `shell`.
+    public static func standard(databaseURL: String, allowShell: Bool) -> HandlerRegistry {
+        var registry = builtIn
+        registry.register(SQLHandler(databaseURL: databaseURL))
+        if allowShell { registry.register(ShellHandler()) }
+        return registry
+    }
 }

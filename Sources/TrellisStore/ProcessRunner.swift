@@ -108,10 +108,11 @@ public struct ProcessRunner: Sendable {
         _ = try spawn(argv, env: ProcessInfo.processInfo.environment, actions: &actions)
     }
 
-    /// Starts a program in the background with stdin and stdout on /dev/null and stderr
-    /// appended to `stderrFile`; returns its pid (the caller waits for it).
+    /// Starts a program in the background with stdin on /dev/null, stdout appended to
+    /// `stdoutFile` (or discarded) and stderr to `stderrFile`; returns its pid (the caller
+    /// waits for it).
     public static func spawnBackground(_ argv: [String], environment: [String: String] = [:], removing: [String] = [],
-                                       stderrFile: URL) throws -> pid_t {
+                                       stdoutFile: URL? = nil, stderrFile: URL) throws -> pid_t {
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         for key in removing { env.removeValue(forKey: key) }
@@ -119,7 +120,7 @@ public struct ProcessRunner: Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdoutFile?.path ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderrFile.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         spawnLock.lock()
         defer { spawnLock.unlock() }
