@@ -71,10 +71,11 @@ public struct HandlerRegistry: Sendable {
         HandlerRegistry([EchoHandler(), SleepHandler(), FailHandler()])
     }
 
-    /// The built-ins plus `sql` (on `databaseURL`) and, only when allowed, `shell`.
+    /// The built-ins plus `http`, `sql` (on `databaseURL`) and, only when allowed, `shell`.
     public static func standard(databaseURL: String, allowShell: Bool) -> HandlerRegistry {
         var registry = builtIn
         registry.register(SQLHandler(databaseURL: databaseURL))
+        registry.register(HTTPHandler())
         if allowShell { registry.register(ShellHandler()) }
         return registry
     }

@@ -82,3 +82,72 @@ struct HandlerTests {
         }
     }
 }
+
+@Suite("http handler against a local server")
+struct HTTPHandlerTests {
+    @Test func successErrorsAndTimeouts() async throws {
+        let server = try TestHTTPServer()
+        defer { server.stop() }
+        let handler = HTTPHandler()
+
+        let ok = try await handler.run(context(config: .object(["url": .string(server.baseURL + "/ok"), "method": .string("POST")]),
+                                               input: .object(["q": .string("graphs")])))
+        #expect(ok.output["status"] == .number(200))
+        #expect(ok.output["body"] == .object(["q": .string("graphs")]))
+        #expect(server.requests.last?.headers["idempotency-key"] == "k")
+        #expect(server.requests.last?.headers["content-type"] == "application/json")
+
+        let serverError = await #expect(throws: HandlerError.self) {
+            try await handler.run(context(config: .object(["url": .string(server.baseURL + "/status/503")])))
+        }
+        #expect(serverError?.code == "http_503")
+        #expect(serverError?.retryable == true)
+        let clientError = await #expect(throws: HandlerError.self) {
+            try await handler.run(context(config: .object(["url": .string(server.baseURL + "/status/404")])))
+        }
+        #expect(clientError?.retryable == false)
+        let badURL = await #expect(throws: HandlerError.self) {
+            try await handler.run(context(config: .object(["url": .string("ftp://example.com")])))
+        }
+        #expect(badURL?.code == "bad_config")
+        let refused = await #expect(throws: HandlerError.self) {
+            try await handler.run(context(config: .object(["url": .string("http://127.0.0.1:1/")])))
+        }
+        #expect(refused?.code == "http_unreachable")
+        #expect(refused?.retryable == true)
+    }
+
+    @Test func a500IsRetriedAndASlowCallTimesOutThroughTheScheduler() async throws {
+        let server = try TestHTTPServer()
+        defer { server.stop() }
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "calls", "nodes": [
+                      {"key": "flaky", "kind": "tool_call", "handler": "http", "config": {"url": "\(server.baseURL)/status/500"},
+                       "retry": {"max_attempts": 2, "initial_delay": 0}, "on_error": "continue"},
+                      {"key": "slow", "kind": "tool_call", "handler": "http", "config": {"url": "\(server.baseURL)/slow"},
+                       "timeout": "300ms", "on_error": "continue"},
+                      {"key": "fine", "kind": "tool_call", "handler": "http", "config": {"url": "\(server.baseURL)/ok"}}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let run = try await RunStore(connection: conn).start("calls", as: "admin").runID
+                var options = SchedulerOptions(name: "http-test")
+                options.pollInterval = .milliseconds(50)
+                let scheduler = Scheduler(databaseURL: db.url, registry: .standard(databaseURL: db.url, allowShell: false), options: options)
+                let running = Task { try await scheduler.run() }
+                try await waitUntil(timeout: .seconds(60), "the run to finish") {
+                    try await RunStore(connection: conn).run(run).finishedAt != nil
+                }
+                scheduler.requestStop()
+                _ = try await running.value
+                let attempts = try await conn.query("""
+                    SELECT n.node_key || ':' || a.outcome || ':' || coalesce(a.error ->> 'code', '-') AS o
+                    FROM trellis.node_attempts a JOIN trellis.node_runs n ON n.id = a.node_run_id ORDER BY n.node_key, a.attempt
+                    """).rows.map { try $0.decode("o", as: String.self) }
+                #expect(attempts == ["fine:succeeded:-", "flaky:failed:http_500", "flaky:failed:http_500", "slow:timed_out:timeout"])
+                #expect(server.requests.filter { $0.path == "/status/500" }.count == 2)
+            }
+        }
+    }
+}

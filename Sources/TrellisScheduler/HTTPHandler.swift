@@ -1,0 +1,71 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TrellisCore
+
+/// `http`: a JSON request — the agent/tool protocol. `config.url` (required),
+/// `config.method` (default POST when there is a body, else GET), `config.headers`; the
+/// body is `input.body`, or the whole input for POST/PUT/PATCH. Returns `{"status",
+/// "body"}` (body parsed as JSON when it is JSON). A non-2xx status fails the attempt:
+/// 5xx, 408 and 429 are retryable, other 4xx are not; network errors and timeouts are
+/// retryable. The node's `timeout` cancels the request (the scheduler enforces it).
+public struct HTTPHandler: NodeHandler {
+    public let name = "http"
+    private let session: URLSession
+
+    public init(session: URLSession = URLSession(configuration: .ephemeral)) {
+        self.session = session
+    }
+
+    public func run(_ context: NodeContext) async throws -> HandlerOutput {
+        guard let text = context.config["url"]?.stringValue, let url = URL(string: text),
+              let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme)
+        else {
+            throw HandlerError(code: "bad_config", message: "http: config.url must be an http(s) URL", retryable: false)
+        }
+        var body: JSONValue? = context.input["body"]
+        let method = context.config["method"]?.stringValue?.uppercased() ?? (body == nil ? "GET" : "POST")
+        if body == nil, ["POST", "PUT", "PATCH"].contains(method), context.input != .object([:]) {
+            body = context.input
+        }
+        guard ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(method) else {
+            throw HandlerError(code: "bad_config", message: "http: unsupported method \(method)", retryable: false)
+        }
+        if method == "GET" || method == "HEAD" { body = nil }
+
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue(context.idempotencyKey, forHTTPHeaderField: "Idempotency-Key")
+        if case .object(let headers)? = context.config["headers"] {
+            for (name, value) in headers {
+                if let value = value.stringValue { request.setValue(value, forHTTPHeaderField: name) }
+            }
+        }
+        if let body {
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONEncoder().encode(body)
+        }
+
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await session.data(for: request)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw HandlerError(code: "http_unreachable", message: "http: \(method) \(text) failed: \(error.localizedDescription)", retryable: true)
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let parsed: JSONValue = (try? JSONDecoder().decode(JSONValue.self, from: data))
+            ?? .string(String(decoding: data.prefix(65_536), as: UTF8.self))
+        guard (200..<300).contains(status) else {
+            let retryable = status >= 500 || status == 408 || status == 429
+            let snippet = String(decoding: data.prefix(200), as: UTF8.self)
+            throw HandlerError(code: "http_\(status)", message: "http: \(method) \(text) returned \(status): \(snippet)", retryable: retryable)
+        }
+        return HandlerOutput(.object(["status": .number(Double(status)), "body": parsed]))
+    }
+}
