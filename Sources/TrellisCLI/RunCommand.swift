@@ -20,6 +20,7 @@ struct RunCommand: AsyncParsableCommand {
         @Option(help: "Starting again with the same key returns the same run.") var idempotencyKey: String?
         @Option(help: "Pin a version (default: the latest).") var version: Int?
         @Flag(help: "Wait until the run finishes (a scheduler must be running) and show it.") var wait = false
+        @Flag(help: "Stream the run's events (one line each) until it finishes.") var follow = false
         @Option(help: "With --wait: give up after this many seconds.") var timeout = 300
 
         func run() async throws {
@@ -32,11 +33,19 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 let id = started.runID.uuidString.lowercased()
                 print(started.created ? "started run \(id) of \(workflow)" : "existing run \(id) of \(workflow) (same idempotency key)")
-                guard wait else { return }
+                guard wait || follow else { return }
                 let deadline = ContinuousClock.now + .seconds(timeout)
+                var cursor: Int64 = 0
                 while true {
+                    if follow {
+                        for event in try await store.events(of: started.runID, after: cursor) {
+                            print(RunCommand.describe(event))
+                            cursor = event.seq
+                        }
+                    }
                     let run = try await store.run(started.runID)
-                    if run.finishedAt != nil {
+                    if run.finishedAt != nil, run.lastSeq <= cursor || !follow {
+                        if follow { print("") }
                         print(RunCommand.render(run, nodes: try await store.nodes(of: started.runID)))
                         if run.status != "succeeded" { throw ExitCode.failure }
                         return
@@ -126,6 +135,30 @@ struct RunCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused run.")
         @OptionGroup var options: ControlOptions
         func run() async throws { try await options.perform(.resume) }
+    }
+
+    /// One line per event for `--follow`: time, seq, type, node and the facts that matter.
+    static func describe(_ event: RunStore.Event) -> String {
+        let data = (try? event.data.decode(JSONValue.self)) ?? .object([:])
+        var facts: [String] = []
+        if let node = data["node_key"]?.stringValue {
+            facts.append(node + (data["item_index"]?.doubleValue.map { "[\(Int($0))]" } ?? ""))
+        }
+        if let status = data["status"]?.stringValue { facts.append(status) }
+        if let attempt = data["attempt"]?.doubleValue, event.type == "node.started" || event.type == "node.retry_scheduled" {
+            facts.append("attempt \(Int(attempt))")
+        }
+        if let scheduler = data["scheduler"]?.stringValue { facts.append("on \(scheduler)") }
+        if let ms = data["duration_ms"]?.doubleValue { facts.append(Console.duration(ms)) }
+        if let message = data["error"]?["message"]?.stringValue { facts.append("error: \(message)") }
+        if let delay = data["delay_ms"]?.doubleValue { facts.append("retry in \(Console.duration(delay))") }
+        if let prompt = data["prompt"]?.stringValue { facts.append("\"\(prompt)\"") }
+        if let approval = data["approval_id"]?.stringValue, event.type == "approval.requested" { facts.append("approval \(approval)") }
+        if let decision = data["decision"]?.stringValue { facts.append(decision + (data["decided_by"]?.stringValue.map { " by \($0)" } ?? "")) }
+        let time = Console.timestamp(event.timestamp).split(separator: " ").dropFirst().first.map(String.init) ?? ""
+        let type = event.type.padding(toLength: 19, withPad: " ", startingAt: 0)
+        let seq = "#\(event.seq)".padding(toLength: 5, withPad: " ", startingAt: 0)
+        return "\(time)  \(seq) \(type) \(facts.joined(separator: "  "))"
     }
 
     static func render(_ run: RunStore.Run, nodes: [RunStore.NodeRun]) -> String {

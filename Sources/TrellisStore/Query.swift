@@ -64,6 +64,16 @@ public enum Query {
         public static let expire = "approvals/expire"
     }
 
+    public enum Bench {
+        public static let setup = "bench/setup"
+        public static let commitRow = "bench/commit_row"
+        public static let teardown = "bench/teardown"
+        public static let startRuns = "bench/start_runs"
+        public static let openRuns = "bench/open_runs"
+        public static let pickupLatency = "bench/pickup_latency"
+        public static let settings = "bench/settings"
+    }
+
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
@@ -75,6 +85,7 @@ public enum Query {
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.list, Approvals.list, Approvals.decide, Approvals.expire,
+        Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
     ]
 }
 

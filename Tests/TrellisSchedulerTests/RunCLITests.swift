@@ -22,6 +22,14 @@ struct RunCLITests {
             #expect(started.stdout.contains("manual_review  tool_call  skipped    0"))
             let id = try #require(started.stdout.split(separator: "\n").first?.split(separator: " ").dropFirst(2).first.map(String.init))
 
+            let followed = try TrellisBinary.run(["run", "start", "linear-pipeline", "--input", #"{"record": 5}"#, "--follow"] + url)
+            #expect(followed.status == 0, "\(followed.stderr)")
+            let lines = followed.stdout.split(separator: "\n").map(String.init)
+            #expect(lines.contains { $0.contains("#1    run.queued") })
+            #expect(lines.contains { $0.contains("node.started        extract  attempt 1  on cli") })
+            #expect(lines.contains { $0.contains("run.finished        succeeded") })
+            #expect(lines.contains { $0.hasPrefix("run ") && $0.hasSuffix("linear-pipeline v1  succeeded") })
+
             let show = try TrellisBinary.run(["run", "show", id] + url)
             #expect(show.stdout.hasPrefix("run \(id)  condition-branch v1  succeeded"))
             let list = try TrellisBinary.run(["run", "list", "--workflow", "condition-branch"] + url)

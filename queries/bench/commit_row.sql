@@ -1,0 +1,1 @@
+INSERT INTO trellis_bench.commits (id) VALUES ($1::bigint)
