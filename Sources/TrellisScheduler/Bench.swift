@@ -48,7 +48,8 @@ public struct Bench: Sendable {
             let fanout = "bench-fanout-\(suffix)"
             _ = try await WorkflowStore(connection: conn).publish(definition: Self.fanOut(name: fanout, width: width), as: "admin")
             log("throughput: \(runs) runs × \(width + 1) no-op nodes, \(schedulers) scheduler(s), concurrency \(concurrency), batch \(batch)")
-            try await conn.run(Query.Bench.startRuns, [fanout, runs])
+            let started = try await conn.run(Query.Bench.startRuns, [fanout, runs]).single().decode("started", as: Int.self)
+            guard started == runs else { throw StoreError(code: .invalidInput, message: "bench: started \(started) of \(runs) runs") }
             let throughputStart = ContinuousClock.now
             try await withSchedulers(count: schedulers) {
                 while try await conn.run(Query.Bench.openRuns, [fanout]).single().decode("open", as: Int.self) > 0 {
@@ -56,6 +57,8 @@ public struct Bench: Sendable {
                 }
             }
             let throughputSeconds = Self.seconds(ContinuousClock.now - throughputStart)
+            // Count what really ran, not what was asked for.
+            let nodesRun = try await conn.run(Query.Bench.finishedNodes, [fanout]).single().decode("nodes", as: Int.self)
 
             // Pickup latency: one idle scheduler, one single-node run at a time.
             let single = "bench-pickup-\(suffix)"
@@ -65,7 +68,8 @@ public struct Bench: Sendable {
             try await withSchedulers(count: 1) {
                 try await Task.sleep(for: .milliseconds(300))  // let it register and LISTEN
                 for _ in 0..<pickups {
-                    try await conn.run(Query.Bench.startRuns, [single, 1])
+                    let started = try await conn.run(Query.Bench.startRuns, [single, 1]).single().decode("started", as: Int.self)
+                    guard started == 1 else { throw StoreError(code: .invalidInput, message: "bench: could not start a pickup run") }
                     while try await conn.run(Query.Bench.openRuns, [single]).single().decode("open", as: Int.self) > 0 {
                         try await Task.sleep(for: .milliseconds(1))
                     }
@@ -75,7 +79,7 @@ public struct Bench: Sendable {
             return Report(
                 fsync: try settings.decode("fsync"), synchronousCommit: try settings.decode("synchronous_commit"),
                 serverVersion: try settings.decode("version"), commitsPerSecond: Double(commits) / commitSeconds,
-                nodes: runs * (width + 1), throughputSeconds: throughputSeconds,
+                nodes: nodesRun, throughputSeconds: throughputSeconds,
                 pickupP50: Self.percentile(latencies, 0.50), pickupP99: Self.percentile(latencies, 0.99), pickupSamples: latencies.count)
         }
     }

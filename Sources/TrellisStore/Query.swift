@@ -72,6 +72,7 @@ public enum Query {
         public static let openRuns = "bench/open_runs"
         public static let pickupLatency = "bench/pickup_latency"
         public static let settings = "bench/settings"
+        public static let finishedNodes = "bench/finished_nodes"
     }
 
     /// Every name above, for the test that checks each one resolves.
@@ -86,6 +87,7 @@ public enum Query {
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.list, Approvals.list, Approvals.decide, Approvals.expire,
         Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
+        Bench.finishedNodes,
     ]
 }
 

@@ -92,6 +92,9 @@ struct BenchTests {
                 // Every bench run finished and succeeded; the baseline schema was dropped.
                 let open = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE status <> 'succeeded'").single().decode("n", as: Int.self)
                 #expect(open == 0)
+                // 10 fan-out runs and 10 pickup runs really ran.
+                let runs = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
+                #expect(runs == 20)
                 let schema = try await conn.query("SELECT to_regnamespace('trellis_bench') IS NULL AS gone").single().decode("gone", as: Bool.self)
                 #expect(schema)
             }
