@@ -20,10 +20,7 @@ struct ApprovalCommand: AsyncParsableCommand {
             guard ["pending", "approved", "rejected", "expired", "all"].contains(status) else {
                 throw CLIError("--status must be pending, approved, rejected, expired or all")
             }
-            let runID = try run.map { text -> UUID in
-                guard let id = UUID(uuidString: text) else { throw CLIError("\"\(text)\" is not a run id (a UUID)") }
-                return id
-            }
+            let runID = try run.map { try Console.uuid($0, "a run id") }
             let approvals = try await connection.withConnection {
                 try await ApprovalStore(connection: $0).list(status: status == "all" ? nil : status, run: runID)
             }
@@ -43,7 +40,7 @@ struct ApprovalCommand: AsyncParsableCommand {
         @Option(help: "Recorded with the decision.") var comment: String?
 
         func decide(_ decision: ApprovalStore.Decision) async throws {
-            guard let uuid = UUID(uuidString: id) else { throw CLIError("\"\(id)\" is not an approval id (a UUID)") }
+            let uuid = try Console.uuid(id, "an approval id")
             let status = try await connection.withConnection {
                 try await ApprovalStore(connection: $0).decide(uuid, decision, as: actor.name, comment: comment)
             }

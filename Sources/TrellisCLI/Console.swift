@@ -28,6 +28,14 @@ enum Console {
     }
 }
 
+extension Console {
+    /// Parses an id given on the command line, or fails naming what was expected.
+    static func uuid(_ text: String, _ what: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw CLIError("\"\(text)\" is not \(what) (a UUID)") }
+        return id
+    }
+}
+
 /// A failure the CLI reports as one line and a non-zero exit code.
 struct CLIError: Error, CustomStringConvertible {
     var description: String

@@ -65,7 +65,7 @@ struct RunCommand: AsyncParsableCommand {
         @Argument(help: "Run id.") var id: String
 
         func run() async throws {
-            guard let uuid = UUID(uuidString: id) else { throw CLIError("\"\(id)\" is not a run id (a UUID)") }
+            let uuid = try Console.uuid(id, "a run id")
             let (run, nodes) = try await connection.withConnection { conn in
                 let store = RunStore(connection: conn)
                 return (try await store.run(uuid), try await store.nodes(of: uuid))
@@ -111,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
         @Option(help: "Why (recorded in the event log).") var reason: String?
 
         func perform(_ operation: RunStore.Control) async throws {
-            guard let uuid = UUID(uuidString: id) else { throw CLIError("\"\(id)\" is not a run id (a UUID)") }
+            let uuid = try Console.uuid(id, "a run id")
             let status = try await connection.withConnection {
                 try await RunStore(connection: $0).control(operation, run: uuid, as: actor.name, reason: reason)
             }

@@ -24,13 +24,9 @@ BEGIN
     LOOP
         node_run_id := item.id;
         SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = item.id FOR UPDATE;
-        IF nr.id IS NULL THEN
-            accepted := false; reason := 'unknown node run';
-        ELSIF nr.status <> 'running' OR nr.attempt IS DISTINCT FROM item.attempt THEN
+        reason := trellis.stale_result_reason(nr, item.attempt, scheduler);
+        IF reason IS NOT NULL THEN
             accepted := false;
-            reason := format('stale result: attempt %s, but the node run is %s at attempt %s', item.attempt, nr.status, nr.attempt);
-        ELSIF nr.scheduler_id IS DISTINCT FROM scheduler THEN
-            accepted := false; reason := format('claimed by scheduler %s, not %s', nr.scheduler_id, scheduler);
         ELSE
             UPDATE trellis.node_attempts SET outcome = 'succeeded', finished_at = now(), cost = item.cost
             WHERE node_attempts.node_run_id = nr.id AND node_attempts.attempt = nr.attempt;
@@ -41,7 +37,7 @@ BEGIN
                 PERFORM trellis.settle_child(nr.id, 'succeeded', coalesce(item.output, 'null'::jsonb), NULL);
             END IF;
             IF NOT nr.run_id = ANY (runs) THEN runs := runs || nr.run_id; END IF;
-            accepted := true; reason := NULL;
+            accepted := true;
         END IF;
         RETURN NEXT;
         nr := NULL;

@@ -39,12 +39,7 @@ BEGIN
         PERFORM trellis.settle_child(nr.id, 'failed', NULL, failure);
         RETURN CASE WHEN (SELECT r.failed_node IS NOT NULL FROM trellis.workflow_runs r WHERE r.id = nr.run_id)
                     THEN 'failed_run' ELSE 'continued' END;
-    ELSIF wn.on_error = 'continue' THEN
-        PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
-        RETURN 'continued';
     END IF;
-    PERFORM trellis.settle_node(nr.id, 'failed', NULL, failure);
-    PERFORM trellis.fail_run(nr.run_id, nr.node_key, failure);
-    RETURN 'failed_run';
+    RETURN trellis.settle_failed(nr.id, failure);
 END;
 $fn$;

@@ -28,18 +28,11 @@ BEGIN
     LOOP
         node_run_id := item.id;
         SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = item.id FOR UPDATE;
-        IF nr.id IS NULL THEN
-            accepted := false; outcome := 'refused'; reason := 'unknown node run';
-            RETURN NEXT;
-            CONTINUE;
-        ELSIF nr.status <> 'running' OR nr.attempt IS DISTINCT FROM item.attempt THEN
+        reason := trellis.stale_result_reason(nr, item.attempt, scheduler);
+        IF reason IS NOT NULL THEN
             accepted := false; outcome := 'refused';
-            reason := format('stale result: attempt %s, but the node run is %s at attempt %s', item.attempt, nr.status, nr.attempt);
             RETURN NEXT;
-            CONTINUE;
-        ELSIF nr.scheduler_id IS DISTINCT FROM scheduler THEN
-            accepted := false; outcome := 'refused'; reason := format('claimed by scheduler %s, not %s', nr.scheduler_id, scheduler);
-            RETURN NEXT;
+            nr := NULL;
             CONTINUE;
         END IF;
         failure := CASE WHEN jsonb_typeof(item.error) = 'object' THEN item.error ELSE jsonb_build_object('message', item.error) END;

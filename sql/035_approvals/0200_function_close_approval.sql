@@ -8,7 +8,6 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     a trellis.approvals;
     nr trellis.node_runs;
-    continues boolean;
     failure jsonb;
 BEGIN
     UPDATE trellis.approvals ap
@@ -35,13 +34,7 @@ BEGIN
             'code', CASE final_status WHEN 'rejected' THEN 'rejected' ELSE 'expired' END,
             'message', CASE final_status WHEN 'rejected' THEN coalesce('rejected: ' || decision_comment, 'rejected')
                                          ELSE 'the approval expired' END));
-        SELECT wn.on_error = 'continue' INTO continues FROM trellis.workflow_nodes wn WHERE wn.id = nr.node_id;
-        IF continues THEN
-            PERFORM trellis.settle_node(nr.id, 'failed', jsonb_build_object('error', failure), failure);
-        ELSE
-            PERFORM trellis.settle_node(nr.id, 'failed', NULL, failure);
-            PERFORM trellis.fail_run(nr.run_id, nr.node_key, failure);
-        END IF;
+        PERFORM trellis.settle_failed(nr.id, failure);
     END IF;
     PERFORM trellis.advance_run(a.run_id);
 END;

@@ -19,12 +19,7 @@ BEGIN
         failure := jsonb_build_object('code', 'items_not_array',
             'message', format('items %s resolved to %s, not an array', settings ->> 'items', coalesce(jsonb_typeof(items), 'nothing')));
         UPDATE trellis.node_runs SET started_at = now() WHERE id = parent.id;
-        IF (SELECT wn.on_error FROM trellis.workflow_nodes wn WHERE wn.id = parent.node_id) = 'continue' THEN
-            PERFORM trellis.settle_node(parent.id, 'failed', jsonb_build_object('error', failure), failure);
-        ELSE
-            PERFORM trellis.settle_node(parent.id, 'failed', NULL, failure);
-            PERFORM trellis.fail_run(parent.run_id, parent.node_key, failure);
-        END IF;
+        PERFORM trellis.settle_failed(parent.id, failure);
         RETURN;
     END IF;
     IF jsonb_array_length(items) = 0 THEN

@@ -38,12 +38,7 @@ BEGIN
         failure := jsonb_build_object('code', 'item_failed', 'item_index', child.item_index,
                                       'message', format('item %s failed: %s', child.item_index, coalesce(child_error ->> 'message', 'error')));
         UPDATE trellis.node_runs SET cost = (SELECT coalesce(sum(cost), 0) FROM trellis.node_runs WHERE parent_id = parent.id) WHERE id = parent.id;
-        IF (SELECT wn.on_error FROM trellis.workflow_nodes wn WHERE wn.id = parent.node_id) = 'continue' THEN
-            PERFORM trellis.settle_node(parent.id, 'failed', jsonb_build_object('error', failure), failure);
-        ELSE
-            PERFORM trellis.settle_node(parent.id, 'failed', NULL, failure);
-            PERFORM trellis.fail_run(parent.run_id, parent.node_key, failure);
-        END IF;
+        PERFORM trellis.settle_failed(parent.id, failure);
         RETURN;
     END IF;
 
