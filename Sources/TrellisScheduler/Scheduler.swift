@@ -95,8 +95,8 @@ public final class Scheduler: Sendable {
         for name in served where registry.handler(named: name) == nil {
             throw HandlerError(code: "unknown_handler", message: "no handler named \"\(name)\" is registered (known: \(registry.names.joined(separator: ", ")))", retryable: false)
         }
-        let connection = try await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler \(options.name)")
-        let store = RunStore(connection: connection)
+        var connection = try await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler \(options.name)")
+        var store = RunStore(connection: connection)
         let id = try await store.registerScheduler(
             name: options.name, handlers: served, concurrency: options.concurrency,
             hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()), version: TrellisVersion.current)
@@ -110,13 +110,19 @@ public final class Scheduler: Sendable {
         var stopDeadline: ContinuousClock.Instant?
         let lease = Duration.seconds(options.leaseSeconds)
 
-        do {
-            while true {
+        while true {
+            do {
                 let (finished, cancels) = await inbox.drain()
                 for id in cancels { inFlight[id]?.cancel() }
                 if !finished.isEmpty {
                     for item in finished { inFlight[item.claim.nodeRunID] = nil }
-                    try await report(finished, store: store, scheduler: id, summary: &summary)
+                    do {
+                        try await report(finished, store: store, scheduler: id, summary: &summary)
+                    } catch {
+                        // Keep the results for the next attempt (after a reconnect).
+                        for item in finished { await inbox.put(item) }
+                        throw error
+                    }
                 }
                 if stopping.load(ordering: .relaxed) {
                     if stopDeadline == nil {
@@ -156,14 +162,29 @@ public final class Scheduler: Sendable {
                 if claimed == 0 && finished.isEmpty {
                     await wakeup.wait(timeout: stopping.load(ordering: .relaxed) ? .milliseconds(100) : options.pollInterval)
                 }
+            } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
+                // The database went away (restart, failover, network): keep the handlers
+                // running, reconnect with backoff, and carry on under the same scheduler id
+                // so their results are still accepted while their leases hold.
+                log("database connection lost: \(error); reconnecting")
+                await connection.close()
+                guard let fresh = await reconnect() else { break }
+                connection = fresh
+                store = RunStore(connection: fresh)
+            } catch {
+                listener?.cancel()
+                inFlight.values.forEach { $0.cancel() }
+                await connection.close()
+                throw error
             }
+        }
+        do {
             // Report what finished during the last round, then give back anything left.
             let (finished, _) = await inbox.drain()
             try await report(finished, store: store, scheduler: id, summary: &summary)
             summary.released = try await store.stopScheduler(id)
         } catch {
             listener?.cancel()
-            inFlight.values.forEach { $0.cancel() }
             await connection.close()
             throw error
         }
@@ -171,6 +192,21 @@ public final class Scheduler: Sendable {
         await connection.close()
         log("scheduler \(options.name) stopped: \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.released) released")
         return summary
+    }
+
+    /// Opens a new main connection, retrying with backoff (100 ms doubling to 5 s) until it
+    /// works or a stop is requested (nil).
+    private func reconnect() async -> PGConnection? {
+        var backoff = Duration.milliseconds(100)
+        while !stopping.load(ordering: .relaxed) {
+            if let connection = try? await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler \(options.name)") {
+                log("reconnected to the database")
+                return connection
+            }
+            await wakeup.wait(timeout: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+        return nil
     }
 
     private func start(_ claim: RunStore.Claim) -> Task<Void, Never> {
