@@ -98,6 +98,7 @@ struct PermissionTests {
                 #expect(badName?.sqlState == "22023")
                 let nonAdminCreate = await #expect(throws: PGError.self) { try await principals.create("eve", as: "alice") }
                 #expect(nonAdminCreate?.sqlState == "42501")
+                #expect(nonAdminCreate?.message == #"principal "alice" may not create principals (administrators only)"#)
 
                 #expect(try await principals.grants(workflow: "pipeline").map(\.principal) == ["alice"])
                 #expect(try await principals.list().map(\.name) == ["admin", "alice", "mallory"])

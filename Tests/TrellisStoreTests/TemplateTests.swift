@@ -105,6 +105,7 @@ struct TemplateTests {
                 try await PrincipalStore(connection: conn).create("bob", as: "admin")
                 let notAdmin = await #expect(throws: PGError.self) { try await templates.importTemplate(etlTemplate, as: "bob") }
                 #expect(notAdmin?.sqlState == "42501")
+                #expect(notAdmin?.message == #"principal "bob" may not import templates (administrators only)"#)
                 #expect(try await templates.list().isEmpty)
             }
         }

@@ -8,10 +8,7 @@ DECLARE
     actor_id bigint := trellis.principal_id(actor);
     new_id bigint;
 BEGIN
-    IF NOT (SELECT p.is_admin FROM trellis.principals p WHERE p.id = actor_id) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501',
-            MESSAGE = format('principal "%s" may not create principals (administrators only)', actor);
-    END IF;
+    PERFORM trellis.require_administrator(actor_id, 'create principals');
     IF name IS NULL OR name !~ '^[a-z0-9][a-z0-9_.@-]{0,62}$' THEN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = format('invalid principal name "%s": use 1-63 lower-case letters, digits, "_", ".", "@" or "-"', name);

@@ -8,9 +8,7 @@ DECLARE
     member_id bigint := trellis.principal_id(member);
     added int;
 BEGIN
-    IF NOT (SELECT p.is_admin FROM trellis.principals p WHERE p.id = actor_id) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('principal "%s" may not change role membership', actor);
-    END IF;
+    PERFORM trellis.require_administrator(actor_id, 'change role membership');
     IF (SELECT kind FROM trellis.principals WHERE id = role_id) <> 'role' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('principal "%s" is not a role', role);
     END IF;

@@ -17,9 +17,7 @@ DECLARE
     next_version int;
     field text;
 BEGIN
-    IF NOT (SELECT p.is_admin FROM trellis.principals p WHERE p.id = author_id) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('principal "%s" may not import templates (administrators only)', author);
-    END IF;
+    PERFORM trellis.require_administrator(author_id, 'import templates');
     IF template IS NULL OR jsonb_typeof(template) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = 'TR120', MESSAGE = 'a template must be a JSON object';
     END IF;
