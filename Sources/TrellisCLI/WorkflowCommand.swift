@@ -8,7 +8,7 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Validate, publish and inspect workflow definitions (JSON or YAML).",
-        subcommands: [Validate.self, Publish.self, List.self, Show.self, Export.self]
+        subcommands: [Validate.self, Publish.self, List.self, Show.self, Export.self, Limits.self]
     )
 
     struct Validate: AsyncParsableCommand {
@@ -89,6 +89,45 @@ struct WorkflowCommand: AsyncParsableCommand {
         func run() async throws {
             let detail = try await connection.withConnection { try await WorkflowStore(connection: $0).version(name, version: version) }
             print(detail.prettyDefinition)
+        }
+    }
+
+    struct Limits: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or set a workflow's concurrency limits (runs started at once, nodes running at once).",
+            discussion: """
+                Without options, prints the limits and what holds them now. --max-runs N keeps later runs \
+                queued until a slot frees (admitted in claim order); --max-nodes N caps the workflow's running \
+                nodes across all its runs; `none` removes a limit. Options not given keep their value. \
+                Needs admin on the workflow.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Workflow name.") var name: String
+        @Option(help: ArgumentHelp("Runs started and not finished at once, or none.", valueName: "n|none")) var maxRuns: LimitValue?
+        @Option(help: ArgumentHelp("Node runs running at once, or none.", valueName: "n|none")) var maxNodes: LimitValue?
+
+        func run() async throws {
+            let limits = try await connection.withConnection { conn in
+                let store = WorkflowStore(connection: conn)
+                if maxRuns == nil && maxNodes == nil { return try await store.limits(name) }
+                let current = try await store.limits(name)
+                return try await store.setLimits(
+                    name, maxRuns: maxRuns.map(\.value) ?? current.maxConcurrentRuns,
+                    maxNodes: maxNodes.map(\.value) ?? current.maxConcurrentNodes, as: actor.name)
+            }
+            print("\(name): max concurrent runs \(limits.maxConcurrentRuns.map(String.init) ?? "none") (\(limits.activeRuns) active), "
+                  + "max concurrent nodes \(limits.maxConcurrentNodes.map(String.init) ?? "none") (\(limits.runningNodes) running)")
+        }
+    }
+
+    /// A limit on the command line: a positive number, or `none` to remove it.
+    struct LimitValue: ExpressibleByArgument {
+        var value: Int?
+        init?(argument: String) {
+            if argument == "none" { value = nil; return }
+            guard let number = Int(argument), number >= 1 else { return nil }
+            value = number
         }
     }
 

@@ -81,5 +81,17 @@ public enum SQLState {
     public static let lockNotAvailable = "55P03"
     public static let serializationFailure = "40001"
     public static let deadlockDetected = "40P01"
+    public static let queryCanceled = "57014"
+}
+
+extension PGError {
+    /// A failure that says nothing about the statement itself — a deadlock victim, a
+    /// serialization conflict, a lock or statement timeout — so the same transaction may
+    /// simply be tried again.
+    public var isTransient: Bool {
+        guard kind == .server, let state = sqlState else { return false }
+        return [SQLState.deadlockDetected, SQLState.serializationFailure, SQLState.lockNotAvailable, SQLState.queryCanceled]
+            .contains(state)
+    }
 }
 

@@ -171,6 +171,11 @@ public final class Scheduler: Sendable {
                 guard let fresh = await reconnect() else { break }
                 connection = fresh
                 store = RunStore(connection: fresh)
+            } catch let error as PGError where error.isTransient {
+                // A deadlock victim or lock timeout (say, against a cancel of the same run):
+                // the unreported results are back in the inbox; try again shortly.
+                log("transient database error, retrying: \(error)")
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
             } catch {
                 listener?.cancel()
                 inFlight.values.forEach { $0.cancel() }

@@ -23,6 +23,8 @@ public enum Query {
         public static let version = "workflows/version"
         public static let versionNodes = "workflows/version_nodes"
         public static let versionEdges = "workflows/version_edges"
+        public static let setLimits = "workflows/set_limits"
+        public static let limits = "workflows/limits"
     }
 
     public enum Templates {
@@ -81,7 +83,7 @@ public enum Query {
         Migrator.appliedMigrations, Migrator.appliedDefinitions, Migrator.recordMigration,
         Migrator.recordDefinition, Cluster.databaseExists,
         Workflows.validate, Workflows.publish, Workflows.list, Workflows.version, Workflows.versionNodes,
-        Workflows.versionEdges, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
+        Workflows.versionEdges, Workflows.setLimits, Workflows.limits, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,

@@ -125,6 +125,31 @@ public struct WorkflowStore: Sendable {
     }
 }
 
+extension WorkflowStore {
+    /// Per-workflow concurrency limits (nil: unlimited) and what holds them now.
+    public struct Limits: Sendable, Hashable {
+        public var maxConcurrentRuns: Int?
+        public var maxConcurrentNodes: Int?
+        public var activeRuns: Int
+        public var runningNodes: Int
+    }
+
+    /// Sets both limits at once (nil clears one); `actor` needs admin on the workflow.
+    public func setLimits(_ workflow: String, maxRuns: Int?, maxNodes: Int?, as actor: String) async throws -> Limits {
+        _ = try await connection.run(Query.Workflows.setLimits, [workflow, maxRuns, maxNodes, actor]).single()
+        return try await limits(workflow)
+    }
+
+    public func limits(_ workflow: String) async throws -> Limits {
+        guard let row = try await connection.run(Query.Workflows.limits, [workflow]).rows.first else {
+            throw StoreError(code: .notFound, message: "unknown workflow \"\(workflow)\"")
+        }
+        return Limits(
+            maxConcurrentRuns: try row.decodeIfPresent("max_concurrent_runs"), maxConcurrentNodes: try row.decodeIfPresent("max_concurrent_nodes"),
+            activeRuns: try row.decode("active_runs"), runningNodes: try row.decode("running_nodes"))
+    }
+}
+
 /// A store-level failure that is not a SQL error (e.g. nothing found by a read).
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {

@@ -60,6 +60,29 @@ struct DefinitionCLITests {
         }
     }
 
+    @Test func limitsShowSetAndClear() async throws {
+        try await TestDatabase.withMigrated { db in
+            let url = ["--database-url", db.url]
+            _ = try TrellisBinary.run(["workflow", "publish", try temporaryFile("hello.yaml", yaml)] + url)
+            let shown = try TrellisBinary.run(["workflow", "limits", "hello"] + url)
+            #expect(shown.stdout == "hello: max concurrent runs none (0 active), max concurrent nodes none (0 running)\n")
+            let set = try TrellisBinary.run(["workflow", "limits", "hello", "--max-runs", "2", "--max-nodes", "5"] + url)
+            #expect(set.status == 0, "\(set.stderr)")
+            #expect(set.stdout == "hello: max concurrent runs 2 (0 active), max concurrent nodes 5 (0 running)\n")
+            let cleared = try TrellisBinary.run(["workflow", "limits", "hello", "--max-runs", "none"] + url)
+            #expect(cleared.stdout == "hello: max concurrent runs none (0 active), max concurrent nodes 5 (0 running)\n")
+
+            let zero = try TrellisBinary.run(["workflow", "limits", "hello", "--max-nodes", "0"] + url)
+            #expect(zero.status != 0)
+            #expect(zero.stderr.contains("--max-nodes"), "\(zero.stderr)")
+            let unknown = try TrellisBinary.run(["workflow", "limits", "nope", "--max-runs", "1"] + url)
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr == "Error: unknown workflow \"nope\"\n")
+            let after = try TrellisBinary.run(["workflow", "limits", "hello"] + url)
+            #expect(after.stdout.contains("max concurrent nodes 5"), "refused changes wrote nothing")
+        }
+    }
+
     @Test func invalidDefinitionsFailWithOneLineAndWriteNothing() async throws {
         try await TestDatabase.withMigrated { db in
             let url = ["--database-url", db.url]

@@ -317,7 +317,7 @@ struct EngineTests {
                 _ = try await Seeder(connection: conn).load(as: "admin")
                 let store = RunStore(connection: conn)
                 let first = try await store.start("linear-pipeline", as: "admin", idempotencyKey: "order-42")
-                let again = try await store.start("linear-pipeline", input: #"{"other": true}"#, as: "admin", idempotencyKey: "order-42")
+                let again = try await store.start("linear-pipeline", as: "admin", idempotencyKey: "order-42")
                 #expect(again.runID == first.runID)
                 #expect(again.created == false)
 
@@ -327,6 +327,8 @@ struct EngineTests {
                     ({ _ = try await store.start("nope", as: "admin") }, "TR404", #"unknown workflow "nope""#),
                     ({ _ = try await store.start("linear-pipeline", input: "[1]", as: "admin") }, "22023", "run input must be a JSON object"),
                     ({ _ = try await store.start("linear-pipeline", as: "admin", version: 7) }, "TR404", "has no version 7"),
+                    ({ _ = try await store.start("linear-pipeline", input: #"{"other": true}"#, as: "admin", idempotencyKey: "order-42") },
+                     "TR409", #"idempotency key "order-42" already started run \#(first.runID.uuidString.lowercased()) with a different input"#),
                 ]
                 for (call, code, message) in cases {
                     let error = await #expect(throws: PGError.self) { try await call() }
@@ -346,8 +348,8 @@ struct EngineTests {
                 let run = try await RunStore(connection: conn).start("linear-pipeline", as: "admin").runID
                 // 100k finished node runs beside the one ready node.
                 try await conn.query("""
-                    INSERT INTO trellis.node_runs (run_id, node_id, node_key, kind, handler, status, item_index, finished_at)
-                    SELECT $1::uuid, n.node_id, n.node_key, n.kind, n.handler, 'succeeded', g, now()
+                    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, status, item_index, finished_at)
+                    SELECT $1::uuid, n.workflow_id, n.node_id, n.node_key, n.kind, n.handler, 'succeeded', g, now()
                     FROM trellis.node_runs n, generate_series(1, 100000) g
                     WHERE n.run_id = $1::uuid AND n.node_key = 'load'
                     """, [run])

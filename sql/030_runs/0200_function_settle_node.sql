@@ -1,55 +1,82 @@
--- Moves a node run to a terminal status, records its events, and passes the outcome to
--- its dependents: each outgoing edge decrements the dependent's remaining_deps, and
--- counts as taken when the node passed (succeeded, or failed with on_error = continue),
--- the condition branch matches (edges labelled "true"/"false" after a condition node)
--- and the edge's own condition, if any, holds over the run data.
--- Callers hold the node run's row lock; advance_run then moves dependents on.
-CREATE OR REPLACE FUNCTION trellis.settle_node(node_run_id bigint, final_status text, node_output jsonb, node_error jsonb)
+-- Moves node runs to terminal statuses in one set-based pass (the hot path settles a
+-- whole completed batch at once): each row's status, output, error and added cost; the
+-- runs' remaining-node counters; node.finished (+ node.output) events in array order;
+-- and the outcome passed to dependents: each outgoing edge decrements the dependent's
+-- remaining_deps, and counts as taken when the node passed (succeeded, or failed with
+-- on_error = continue), the condition branch matches (edges labelled "true"/"false"
+-- after a condition node) and the edge's own condition, if any, holds over the run data.
+-- Callers hold the node runs' row locks; advance_run then moves dependents on.
+CREATE OR REPLACE FUNCTION trellis.settle_nodes(node_run_ids bigint[], final_statuses text[], node_outputs jsonb[],
+                                                node_errors jsonb[], added_costs numeric[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $fn$
-DECLARE
-    nr trellis.node_runs;
-    continues boolean;
-    passes boolean;
-    edge record;
-    data jsonb;
-    taken boolean;
-    output_bytes int;
 BEGIN
     UPDATE trellis.node_runs n
-    SET status = final_status, output = node_output, error = node_error, finished_at = now(), lease_expires_at = NULL
-    WHERE n.id = node_run_id
-    RETURNING * INTO nr;
-    UPDATE trellis.workflow_runs SET nodes_remaining = nodes_remaining - 1 WHERE id = nr.run_id;
+    SET status = s.status, output = s.output, error = s.error, finished_at = now(), lease_expires_at = NULL,
+        cost = n.cost + coalesce(s.cost, 0)
+    FROM unnest(node_run_ids, final_statuses, node_outputs, node_errors, coalesce(added_costs, '{}'))
+         AS s(id, status, output, error, cost)
+    WHERE n.id = s.id;
 
-    output_bytes := coalesce(octet_length(node_output::text), 0);
-    PERFORM trellis.append_event(nr.run_id, 'node.finished', jsonb_strip_nulls(jsonb_build_object(
-        'node_key', nr.node_key, 'node_run_id', nr.id, 'attempt', nr.attempt, 'status', final_status,
-        'duration_ms', CASE WHEN nr.started_at IS NOT NULL
-                            THEN round(extract(epoch FROM nr.finished_at - nr.started_at) * 1000)::bigint END,
-        'item_count', CASE WHEN jsonb_typeof(node_output) = 'array' THEN jsonb_array_length(node_output) END,
-        'output_bytes', output_bytes, 'cost', nr.cost, 'error', node_error)));
-    IF node_output IS NOT NULL THEN
-        PERFORM trellis.append_event(nr.run_id, 'node.output', jsonb_build_object(
-            'node_key', nr.node_key, 'attempt', nr.attempt, 'output_bytes', output_bytes,
-            'truncated', output_bytes > 65536,
-            'output', CASE WHEN output_bytes > 65536 THEN NULL ELSE node_output END));
-    END IF;
+    -- Run counters, with the run rows locked in id order (no deadlock between batches).
+    PERFORM 1 FROM trellis.workflow_runs r
+    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids))
+    ORDER BY r.id FOR NO KEY UPDATE;
+    UPDATE trellis.workflow_runs r SET nodes_remaining = r.nodes_remaining - c.n
+    FROM (SELECT n.run_id, count(*) AS n FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids) GROUP BY n.run_id) c
+    WHERE r.id = c.run_id;
 
-    SELECT wn.on_error = 'continue' INTO continues FROM trellis.workflow_nodes wn WHERE wn.id = nr.node_id;
-    passes := final_status = 'succeeded' OR (final_status = 'failed' AND continues);
-    FOR edge IN SELECT e.to_node_id, e.label, e.condition FROM trellis.workflow_edges e WHERE e.from_node_id = nr.node_id LOOP
-        taken := passes;
-        IF taken AND nr.kind = 'condition' AND edge.label IN ('true', 'false') THEN
-            taken := (edge.label = 'true') = coalesce((node_output ->> 'result')::boolean, false);
-        END IF;
-        IF taken AND edge.condition IS NOT NULL THEN
-            data := coalesce(data, trellis.run_data(nr.run_id));
-            taken := coalesce(jsonb_path_match(data, edge.condition::jsonpath, '{}', true), false);
-        END IF;
-        UPDATE trellis.node_runs d
-        SET remaining_deps = greatest(d.remaining_deps - 1, 0), taken_deps = d.taken_deps + taken::int
-        WHERE d.run_id = nr.run_id AND d.node_id = edge.to_node_id AND d.parent_id IS NULL;
-    END LOOP;
+    PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.ord, e.k), array_agg(e.type ORDER BY e.ord, e.k),
+                                  array_agg(e.data ORDER BY e.ord, e.k))
+    FROM (
+        SELECT n.run_id, s.ord, k.k,
+               CASE k.k WHEN 1 THEN 'node.finished' ELSE 'node.output' END AS type,
+               CASE k.k
+                   WHEN 1 THEN jsonb_strip_nulls(jsonb_build_object(
+                       'node_key', n.node_key, 'node_run_id', n.id, 'attempt', n.attempt, 'status', n.status,
+                       'duration_ms', CASE WHEN n.started_at IS NOT NULL
+                                           THEN round(extract(epoch FROM n.finished_at - n.started_at) * 1000)::bigint END,
+                       'item_count', CASE WHEN jsonb_typeof(n.output) = 'array' THEN jsonb_array_length(n.output) END,
+                       'output_bytes', b.bytes, 'cost', n.cost, 'error', n.error))
+                   ELSE jsonb_build_object(
+                       'node_key', n.node_key, 'attempt', n.attempt, 'output_bytes', b.bytes, 'truncated', b.bytes > 65536,
+                       'output', CASE WHEN b.bytes > 65536 THEN NULL ELSE n.output END)
+               END AS data
+        FROM unnest(node_run_ids) WITH ORDINALITY AS s(id, ord)
+        JOIN trellis.node_runs n ON n.id = s.id
+        CROSS JOIN LATERAL (SELECT coalesce(octet_length(n.output::text), 0) AS bytes) b
+        CROSS JOIN LATERAL (VALUES (1), (2)) AS k(k)
+        WHERE k.k = 1 OR n.output IS NOT NULL
+    ) e;
+
+    WITH settled AS (
+        SELECT n.run_id, n.node_id, n.kind, n.output,
+               n.status = 'succeeded' OR (n.status = 'failed' AND wn.on_error = 'continue') AS passes
+        FROM trellis.node_runs n JOIN trellis.workflow_nodes wn ON wn.id = n.node_id
+        WHERE n.id = ANY (node_run_ids)
+    ), edges AS (
+        SELECT s.run_id, e.to_node_id,
+               CASE WHEN NOT s.passes THEN false
+                    WHEN s.kind = 'condition' AND e.label IN ('true', 'false')
+                         AND (e.label = 'true') <> coalesce((s.output ->> 'result')::boolean, false) THEN false
+                    WHEN e.condition IS NULL THEN true
+                    ELSE coalesce(jsonb_path_match(trellis.run_data(s.run_id), e.condition::jsonpath, '{}', true), false)
+               END AS taken
+        FROM settled s JOIN trellis.workflow_edges e ON e.from_node_id = s.node_id
+    ), per_dependent AS (
+        SELECT run_id, to_node_id, count(*) AS settled, count(*) FILTER (WHERE taken) AS taken
+        FROM edges GROUP BY run_id, to_node_id
+    )
+    UPDATE trellis.node_runs d
+    SET remaining_deps = greatest(d.remaining_deps - p.settled, 0), taken_deps = d.taken_deps + p.taken
+    FROM per_dependent p
+    WHERE d.run_id = p.run_id AND d.node_id = p.to_node_id AND d.parent_id IS NULL;
 END;
+$fn$;
+
+-- One node: the same transition as settle_nodes.
+CREATE OR REPLACE FUNCTION trellis.settle_node(node_run_id bigint, final_status text, node_output jsonb, node_error jsonb)
+RETURNS void
+LANGUAGE sql AS $fn$
+    SELECT trellis.settle_nodes(ARRAY[node_run_id], ARRAY[final_status], ARRAY[node_output], ARRAY[node_error])
 $fn$;

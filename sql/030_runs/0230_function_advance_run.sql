@@ -1,6 +1,6 @@
 -- Moves a run forward inside SQL until nothing more can happen without a scheduler:
--- pending nodes whose inputs are settled become ready (work nodes: input resolved, a
--- NOTIFY trellis_ready with the handler name) or are decided at once (condition: the
+-- pending nodes whose inputs are settled become ready (work nodes, set-based: input
+-- resolved, one NOTIFY trellis_ready per handler name) or are decided at once (condition: the
 -- predicate over the run data; join: by mode), or are skipped (an input not taken;
 -- a join with no taken input). Skips propagate. When no node is left, the run finishes.
 CREATE OR REPLACE FUNCTION trellis.advance_run(run uuid) RETURNS void
@@ -12,9 +12,35 @@ DECLARE
     verdict boolean;
     merged jsonb;
     needed int;
+    woken text[];
     paused boolean := (SELECT r.status = 'paused' FROM trellis.workflow_runs r WHERE r.id = run);
 BEGIN
     LOOP
+        -- Work nodes whose inputs are all settled and taken become ready together, in one
+        -- statement, with their input resolved now (so a claim reads one row). While the
+        -- run is paused, work that becomes due is held instead.
+        WITH due AS (
+            SELECT n.id, n.handler, wn.input AS template, position('"$' IN wn.input::text) > 0 AS binds
+            FROM trellis.node_runs n
+            JOIN trellis.workflow_nodes wn ON wn.id = n.node_id
+            WHERE n.run_id = run AND n.status = 'pending' AND n.parent_id IS NULL AND n.remaining_deps = 0
+              AND n.taken_deps >= wn.upstream_count AND n.kind IN ('agent_call', 'tool_call')
+            FOR UPDATE OF n
+        ), bound AS (
+            SELECT CASE WHEN bool_or(due.binds) THEN trellis.run_data(run) END AS data FROM due
+        ), made AS (
+            UPDATE trellis.node_runs n
+            SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = now(),
+                input = CASE WHEN due.binds THEN trellis.resolve_bindings(due.template, bound.data) ELSE due.template END
+            FROM due, bound WHERE n.id = due.id
+            RETURNING n.handler
+        )
+        SELECT array_agg(DISTINCT made.handler) INTO woken FROM made;
+        IF woken IS NOT NULL AND NOT paused THEN
+            PERFORM pg_notify('trellis_ready', h) FROM unnest(woken) AS h;
+        END IF;
+        -- Control nodes and skips; settling one changes the run data and dependents, so
+        -- the pass repeats until nothing moves (readiness alone unblocks nothing).
         progressed := false;
         data := NULL;
         FOR candidate IN
@@ -55,19 +81,6 @@ BEGIN
                 PERFORM trellis.open_approval(candidate.id);
             ELSIF candidate.kind = 'parallel' THEN
                 PERFORM trellis.start_parallel(candidate.id);
-            ELSE
-                -- Work nodes: resolve the input now, so a claim reads one row.
-                IF position('"$' IN candidate.template::text) > 0 THEN
-                    data := coalesce(data, trellis.run_data(run));
-                END IF;
-                -- While the run is paused, work that becomes due is held instead.
-                UPDATE trellis.node_runs
-                SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = now(),
-                    input = CASE WHEN data IS NULL THEN candidate.template ELSE trellis.resolve_bindings(candidate.template, data) END
-                WHERE id = candidate.id;
-                IF NOT paused THEN
-                    PERFORM pg_notify('trellis_ready', candidate.handler);
-                END IF;
             END IF;
             -- Settling changes the run data and dependents: rescan.
             IF candidate.kind IN ('join', 'condition', 'parallel') OR candidate.taken_deps < candidate.upstream_count THEN

@@ -2,7 +2,20 @@
 -- `run` privilege. Creates one node run per node, makes the roots ready (or decides them,
 -- for control nodes) and appends run.queued. Options (all optional):
 --   {"priority": int, "idempotency_key": text, "version": int, "context": object}
--- The same idempotency key for the same workflow returns the existing run (created = false).
+-- The same idempotency key for the same workflow returns the existing run (created = false)
+-- when the input is the same; a different input under a used key is refused (TR409), as a
+-- retried request must not silently drop a changed payload.
+CREATE OR REPLACE FUNCTION trellis.require_same_input(existing trellis.workflow_runs, input jsonb) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF existing.input IS DISTINCT FROM input THEN
+        RAISE EXCEPTION USING ERRCODE = 'TR409',
+            MESSAGE = format('idempotency key "%s" already started run %s with a different input', existing.idempotency_key, existing.id),
+            HINT = 'use a new key for a new request, or send the same input to get the existing run';
+    END IF;
+END;
+$fn$;
+
 CREATE OR REPLACE FUNCTION trellis.start_run(
     workflow text, input jsonb DEFAULT '{}', principal text DEFAULT 'admin', options jsonb DEFAULT '{}'
 ) RETURNS TABLE (run_id uuid, status text, created boolean)
@@ -44,6 +57,7 @@ BEGIN
     IF opts ? 'idempotency_key' THEN
         SELECT * INTO existing FROM trellis.workflow_runs r WHERE r.workflow_id = wf_id AND r.idempotency_key = opts ->> 'idempotency_key';
         IF existing.id IS NOT NULL THEN
+            PERFORM trellis.require_same_input(existing, input);
             RETURN QUERY SELECT existing.id, existing.status, false;
             RETURN;
         END IF;
@@ -66,12 +80,13 @@ BEGIN
     IF new_run IS NULL THEN
         -- Another transaction started the same idempotent run first.
         SELECT * INTO existing FROM trellis.workflow_runs r WHERE r.workflow_id = wf_id AND r.idempotency_key = opts ->> 'idempotency_key';
+        PERFORM trellis.require_same_input(existing, input);
         RETURN QUERY SELECT existing.id, existing.status, false;
         RETURN;
     END IF;
 
-    INSERT INTO trellis.node_runs (run_id, node_id, node_key, kind, handler, priority, max_attempts, remaining_deps)
-    SELECT new_run, wn.id, wn.key, wn.kind, wn.handler, coalesce((opts ->> 'priority')::int, 0), wn.retry_max_attempts, wn.upstream_count
+    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, priority, max_attempts, remaining_deps)
+    SELECT new_run, wf_id, wn.id, wn.key, wn.kind, wn.handler, coalesce((opts ->> 'priority')::int, 0), wn.retry_max_attempts, wn.upstream_count
     FROM trellis.workflow_nodes wn
     WHERE wn.version_id = pinned.id
     ORDER BY wn.execution_level, wn.position;

@@ -1,9 +1,16 @@
 -- Claims up to max_nodes ready nodes whose handler this scheduler serves, in priority
--- then ready_at order, in one statement: the CTE's FOR UPDATE SKIP LOCKED makes
--- concurrent schedulers take disjoint rows, and the LIMIT inside the CTE keeps the
--- planner from locking more than it returns. Each claim bumps `attempt` — the fencing
--- token every later result must present — sets the lease, and records an attempt row.
--- Served by the partial index node_runs_ready_idx.
+-- then ready_at order. The pick is one statement over the partial index
+-- node_runs_ready_idx with FOR UPDATE SKIP LOCKED and the LIMIT inside, so concurrent
+-- schedulers take disjoint rows and the planner never locks more than it returns.
+-- Each claim bumps `attempt` — the fencing token every later result must present — sets
+-- the lease and records an attempt row; events are appended for the batch at once.
+--
+-- Per-workflow limits (workflows.max_concurrent_runs / max_concurrent_nodes) are a
+-- shared budget SKIP LOCKED cannot hold: workflows already at a limit are left out of
+-- the pick (so their waiting nodes cannot crowd the head of the queue), and picked nodes
+-- of limited workflows are admitted under a per-workflow advisory lock against counts
+-- read after taking it — concurrent claimers of one limited workflow take turns, and
+-- everyone else never waits. A run holds a run slot from its first claim to its end.
 CREATE OR REPLACE FUNCTION trellis.claim_nodes(scheduler bigint, handlers text[], max_nodes integer DEFAULT 32,
                                                lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, config jsonb, input jsonb,
@@ -11,7 +18,14 @@ RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, con
 LANGUAGE plpgsql AS $fn$
 DECLARE
     scheduler_name text;
-    claimed record;
+    nodes_full bigint[];
+    runs_full bigint[];
+    picked bigint[];
+    refused bigint[] := '{}';
+    lim record;
+    free_slots bigint;
+    started uuid[];
+    claimed_runs uuid[];
 BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_nodes must be 1 to 1000, got %s', max_nodes);
@@ -23,47 +37,111 @@ BEGIN
     IF scheduler_name IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = format('unknown or stopped scheduler %s', scheduler);
     END IF;
-    FOR claimed IN
-        WITH picked AS (
+
+    SELECT coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_nodes <= (
+               SELECT count(*) FROM trellis.node_runs n WHERE n.workflow_id = w.id AND n.status = 'running')), '{}'),
+           coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_runs <= (
+               SELECT count(*) FROM trellis.workflow_runs r
+               WHERE r.workflow_id = w.id AND r.status IN ('running', 'paused', 'waiting'))), '{}')
+    INTO nodes_full, runs_full
+    FROM trellis.workflows w
+    WHERE w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL;
+
+    SELECT array_agg(p.id ORDER BY p.ord) INTO picked
+    FROM (
+        SELECT n.id, row_number() OVER () AS ord FROM (
             SELECT n.id FROM trellis.node_runs n
             WHERE n.status = 'ready' AND n.ready_at <= now() AND n.handler = ANY (handlers)
+              AND n.workflow_id <> ALL (nodes_full)
+              AND NOT (n.workflow_id = ANY (runs_full)
+                       AND EXISTS (SELECT 1 FROM trellis.workflow_runs r WHERE r.id = n.run_id AND r.status = 'queued'))
             ORDER BY n.priority DESC, n.ready_at, n.id
             LIMIT max_nodes
             FOR UPDATE SKIP LOCKED
-        ), updated AS (
-            UPDATE trellis.node_runs n
-            SET status = 'running', attempt = n.attempt + 1, scheduler_id = scheduler, claimed_by = scheduler_name,
-                lease_expires_at = now() + lease, started_at = coalesce(n.started_at, now())
-            FROM picked WHERE n.id = picked.id
-            RETURNING n.id, n.run_id, n.node_id, n.node_key, n.handler, n.input, n.attempt, n.item_index
-        )
-        -- Run rows are locked in run-id order, so concurrent claimers cannot deadlock.
-        SELECT u.*, wn.config AS node_config, wn.timeout_ms AS node_timeout
-        FROM updated u JOIN trellis.workflow_nodes wn ON wn.id = u.node_id
-        ORDER BY u.run_id, u.id
+        ) n
+    ) p;
+    IF picked IS NULL THEN
+        RETURN;
+    END IF;
+
+    FOR lim IN
+        SELECT w.id, w.max_concurrent_runs, w.max_concurrent_nodes FROM trellis.workflows w
+        WHERE (w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL)
+          AND w.id IN (SELECT n.workflow_id FROM trellis.node_runs n WHERE n.id = ANY (picked))
+        ORDER BY w.id
     LOOP
-        INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt, scheduler_id, scheduler_name)
-        VALUES (claimed.id, claimed.run_id, claimed.attempt, scheduler, scheduler_name);
-        UPDATE trellis.workflow_runs r SET status = 'running', started_at = now()
-        WHERE r.id = claimed.run_id AND r.status = 'queued';
-        IF FOUND THEN
-            PERFORM trellis.append_event(claimed.run_id, 'run.started', jsonb_build_object(
-                'workflow', (SELECT w.name FROM trellis.workflows w JOIN trellis.workflow_runs r ON r.workflow_id = w.id WHERE r.id = claimed.run_id),
-                'version', (SELECT v.version FROM trellis.workflow_versions v JOIN trellis.workflow_runs r ON r.version_id = v.id WHERE r.id = claimed.run_id),
-                'started_at', now()));
+        PERFORM pg_advisory_xact_lock(1953261940, (lim.id % 2147483647)::int);
+        IF lim.max_concurrent_runs IS NOT NULL THEN
+            -- Admit queued runs, first picked first, while run slots are free.
+            free_slots := lim.max_concurrent_runs - (SELECT count(*) FROM trellis.workflow_runs r
+                                                     WHERE r.workflow_id = lim.id AND r.status IN ('running', 'paused', 'waiting'));
+            refused := refused || ARRAY(
+                SELECT n.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
+                JOIN trellis.node_runs n ON n.id = p.id
+                JOIN trellis.workflow_runs r ON r.id = n.run_id
+                JOIN (SELECT n2.run_id, dense_rank() OVER (ORDER BY min(p2.ord)) AS turn
+                      FROM unnest(picked) WITH ORDINALITY AS p2(id, ord) JOIN trellis.node_runs n2 ON n2.id = p2.id
+                      WHERE n2.workflow_id = lim.id GROUP BY n2.run_id) t ON t.run_id = n.run_id
+                WHERE n.workflow_id = lim.id AND r.status = 'queued' AND t.turn > greatest(free_slots, 0));
         END IF;
-        PERFORM trellis.append_event(claimed.run_id, 'node.started', jsonb_build_object(
-            'node_key', claimed.node_key, 'node_run_id', claimed.id, 'attempt', claimed.attempt, 'scheduler', scheduler_name));
-        node_run_id := claimed.id;
-        run_id := claimed.run_id;
-        node_key := claimed.node_key;
-        handler := claimed.handler;
-        config := claimed.node_config;
-        input := claimed.input;
-        attempt := claimed.attempt;
-        timeout_ms := claimed.node_timeout;
-        item_index := claimed.item_index;
-        RETURN NEXT;
+        IF lim.max_concurrent_nodes IS NOT NULL THEN
+            free_slots := lim.max_concurrent_nodes - (SELECT count(*) FROM trellis.node_runs n
+                                                      WHERE n.workflow_id = lim.id AND n.status = 'running');
+            refused := refused || ARRAY(
+                SELECT q.id FROM (
+                    SELECT p.id, row_number() OVER (ORDER BY p.ord) AS turn
+                    FROM unnest(picked) WITH ORDINALITY AS p(id, ord) JOIN trellis.node_runs n ON n.id = p.id
+                    WHERE n.workflow_id = lim.id AND p.id <> ALL (refused)) q
+                WHERE q.turn > greatest(free_slots, 0));
+        END IF;
     END LOOP;
+    IF cardinality(refused) > 0 THEN
+        picked := ARRAY(SELECT p.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord) WHERE p.id <> ALL (refused) ORDER BY p.ord);
+        IF cardinality(picked) = 0 THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    WITH updated AS (
+        UPDATE trellis.node_runs n
+        SET status = 'running', attempt = n.attempt + 1, scheduler_id = scheduler, claimed_by = scheduler_name,
+            lease_expires_at = now() + lease, started_at = coalesce(n.started_at, now())
+        WHERE n.id = ANY (picked)
+        RETURNING n.id, n.run_id, n.attempt
+    )
+    INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt, scheduler_id, scheduler_name)
+    SELECT u.id, u.run_id, u.attempt, scheduler, scheduler_name FROM updated u;
+
+    -- Run rows are locked in run-id order, so concurrent claimers cannot deadlock.
+    SELECT array_agg(DISTINCT n.run_id) INTO claimed_runs FROM trellis.node_runs n WHERE n.id = ANY (picked);
+    PERFORM 1 FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE;
+    WITH s AS (
+        UPDATE trellis.workflow_runs r SET status = 'running', started_at = now()
+        WHERE r.id = ANY (claimed_runs) AND r.status = 'queued'
+        RETURNING r.id
+    )
+    SELECT coalesce(array_agg(s.id), '{}') INTO started FROM s;
+
+    PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.run_id, e.k, e.id), array_agg(e.type ORDER BY e.run_id, e.k, e.id),
+                                  array_agg(e.data ORDER BY e.run_id, e.k, e.id))
+    FROM (
+        SELECT r.id AS run_id, 0 AS k, 0::bigint AS id, 'run.started' AS type,
+               jsonb_build_object('workflow', w.name, 'version', v.version, 'started_at', r.started_at) AS data
+        FROM trellis.workflow_runs r
+        JOIN trellis.workflows w ON w.id = r.workflow_id
+        JOIN trellis.workflow_versions v ON v.id = r.version_id
+        WHERE r.id = ANY (started)
+        UNION ALL
+        SELECT n.run_id, 1, n.id, 'node.started',
+               jsonb_build_object('node_key', n.node_key, 'node_run_id', n.id, 'attempt', n.attempt, 'scheduler', scheduler_name)
+        FROM trellis.node_runs n WHERE n.id = ANY (picked)
+    ) e;
+
+    RETURN QUERY
+    SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index
+    FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
+    JOIN trellis.node_runs n ON n.id = p.id
+    JOIN trellis.workflow_nodes wn ON wn.id = n.node_id
+    ORDER BY p.ord;
 END;
 $fn$;

@@ -1,49 +1,84 @@
 -- Reports successful results in a batch: [{"id", "attempt", "output", "cost"}].
 -- A result is applied only when its node run is still running with that attempt (the
 -- fencing token); anything else — a lease lost and reclaimed, a cancelled run, a
--- duplicate delivery — is refused and reported, never applied. Accepted nodes settle,
--- their runs advance (dependents become ready), and finished runs finish.
+-- duplicate delivery — is refused and reported, never applied. The accepted batch is
+-- settled set-based (settle_nodes: one statement per step, not per node), then each
+-- touched run advances once (dependents become ready) and finished runs finish.
 CREATE OR REPLACE FUNCTION trellis.complete_nodes(scheduler bigint, results jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    item record;
-    nr trellis.node_runs;
-    runs uuid[] := '{}';
-    touched uuid;
+    all_ids bigint[];
+    reasons text[];
+    ids bigint[];
+    attempts int[];
+    outputs jsonb[];
+    costs numeric[];
+    is_child boolean[];
+    touched uuid[];
+    i int;
 BEGIN
     IF jsonb_typeof(results) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'results must be a JSON array of {id, attempt, output, cost}';
     END IF;
-    FOR item IN
-        SELECT (e ->> 'id')::bigint AS id, (e ->> 'attempt')::int AS attempt, e -> 'output' AS output,
-               coalesce((e ->> 'cost')::numeric, 0) AS cost, n.run_id
-        FROM jsonb_array_elements(results) AS e
-        LEFT JOIN trellis.node_runs n ON n.id = (e ->> 'id')::bigint
-        ORDER BY n.run_id, (e ->> 'id')::bigint
-    LOOP
-        node_run_id := item.id;
-        SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = item.id FOR UPDATE;
-        reason := trellis.stale_result_reason(nr, item.attempt, scheduler);
-        IF reason IS NOT NULL THEN
-            accepted := false;
+    -- Run rows first, in id order — the order control operations (cancel, pause, decide)
+    -- take them — so a completion never waits on a run while holding its nodes.
+    PERFORM 1 FROM trellis.workflow_runs r
+    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n
+                   WHERE n.id IN (SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(results) AS e))
+    ORDER BY r.id FOR NO KEY UPDATE;
+    -- Lock the node runs in (run, id) order — the order every batch uses — and judge
+    -- each result against its fencing token; a second result for one node in the same
+    -- batch is a duplicate.
+    WITH items AS (
+        SELECT t.ord, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt,
+               coalesce(t.e -> 'output', 'null'::jsonb) AS output, coalesce((t.e ->> 'cost')::numeric, 0) AS cost
+        FROM jsonb_array_elements(results) WITH ORDINALITY AS t(e, ord)
+    ), locked AS (
+        SELECT n AS row, n.id, n.run_id, n.parent_id FROM trellis.node_runs n
+        WHERE n.id IN (SELECT items.id FROM items)
+        ORDER BY n.run_id, n.id
+        FOR UPDATE
+    ), judged AS (
+        SELECT i.*, l.run_id, l.parent_id,
+               CASE WHEN row_number() OVER (PARTITION BY i.id ORDER BY i.ord) > 1 THEN 'duplicate result in this batch'
+                    ELSE trellis.stale_result_reason(l.row, i.attempt, scheduler) END AS reason
+        FROM items i LEFT JOIN locked l ON l.id = i.id
+    )
+    SELECT array_agg(j.id ORDER BY j.ord), array_agg(j.reason ORDER BY j.ord),
+           array_agg(j.id ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.attempt ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.output ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.cost ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.parent_id IS NOT NULL ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL)
+    INTO all_ids, reasons, ids, attempts, outputs, costs, is_child, touched
+    FROM judged j;
+
+    IF ids IS NOT NULL THEN
+        UPDATE trellis.node_attempts a SET outcome = 'succeeded', finished_at = now(), cost = r.cost
+        FROM unnest(ids, attempts, costs) AS r(id, attempt, cost)
+        WHERE a.node_run_id = r.id AND a.attempt = r.attempt;
+        IF NOT true = ANY (is_child) THEN
+            PERFORM trellis.settle_nodes(ids, array_fill('succeeded'::text, ARRAY[cardinality(ids)]), outputs,
+                                         array_fill(NULL::jsonb, ARRAY[cardinality(ids)]), costs);
         ELSE
-            UPDATE trellis.node_attempts SET outcome = 'succeeded', finished_at = now(), cost = item.cost
-            WHERE node_attempts.node_run_id = nr.id AND node_attempts.attempt = nr.attempt;
-            UPDATE trellis.node_runs SET cost = cost + item.cost WHERE id = nr.id;
-            IF nr.parent_id IS NULL THEN
-                PERFORM trellis.settle_node(nr.id, 'succeeded', coalesce(item.output, 'null'::jsonb), NULL);
-            ELSE
-                PERFORM trellis.settle_child(nr.id, 'succeeded', coalesce(item.output, 'null'::jsonb), NULL);
-            END IF;
-            IF NOT nr.run_id = ANY (runs) THEN runs := runs || nr.run_id; END IF;
-            accepted := true;
+            -- Children of parallel nodes move their parent on one by one.
+            FOR i IN 1 .. cardinality(ids) LOOP
+                IF is_child[i] THEN
+                    UPDATE trellis.node_runs n SET cost = n.cost + costs[i] WHERE n.id = ids[i];
+                    PERFORM trellis.settle_child(ids[i], 'succeeded', outputs[i], NULL);
+                ELSE
+                    PERFORM trellis.settle_nodes(ARRAY[ids[i]], ARRAY['succeeded'], ARRAY[outputs[i]], ARRAY[NULL::jsonb],
+                                                 ARRAY[costs[i]]);
+                END IF;
+            END LOOP;
         END IF;
-        RETURN NEXT;
-        nr := NULL;
-    END LOOP;
-    FOREACH touched IN ARRAY runs LOOP
-        PERFORM trellis.advance_run(touched);
-    END LOOP;
+        FOR i IN 1 .. cardinality(touched) LOOP
+            PERFORM trellis.advance_run(touched[i]);
+        END LOOP;
+    END IF;
+
+    RETURN QUERY SELECT r.id, r.reason IS NULL, r.reason FROM unnest(all_ids, reasons) WITH ORDINALITY AS r(id, reason, ord) ORDER BY r.ord;
 END;
 $fn$;

@@ -29,9 +29,9 @@ BEGIN
     END IF;
     cap := coalesce((settings ->> 'concurrency')::int, 2147483647);
     UPDATE trellis.node_runs SET status = 'waiting', started_at = now() WHERE id = parent.id;
-    INSERT INTO trellis.node_runs (run_id, node_id, parent_id, item_index, node_key, kind, handler, status, priority,
+    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, parent_id, item_index, node_key, kind, handler, status, priority,
                                    max_attempts, ready_at, input)
-    SELECT parent.run_id, parent.node_id, parent.id, t.ordinality::int - 1, parent.node_key, parent.kind, parent.handler,
+    SELECT parent.run_id, parent.workflow_id, parent.node_id, parent.id, t.ordinality::int - 1, parent.node_key, parent.kind, parent.handler,
            CASE WHEN t.ordinality <= cap THEN 'ready' ELSE 'pending' END, parent.priority, parent.max_attempts,
            CASE WHEN t.ordinality <= cap THEN now() END, t.item
     FROM jsonb_array_elements(items) WITH ORDINALITY AS t(item, ordinality);
