@@ -18,7 +18,8 @@ BEGIN
     LOOP
         -- Work nodes whose inputs are all settled and taken become ready together, in one
         -- statement, with their input resolved now (so a claim reads one row). While the
-        -- run is paused, work that becomes due is held instead.
+        -- run is paused, work that becomes due is held instead. ready_at is the moment
+        -- the node became ready, not the start of the transaction that got it there.
         WITH due AS (
             SELECT n.id, n.handler, wn.input AS template, position('"$' IN wn.input::text) > 0 AS binds
             FROM trellis.node_runs n
@@ -30,7 +31,7 @@ BEGIN
             SELECT CASE WHEN bool_or(due.binds) THEN trellis.run_data(run) END AS data FROM due
         ), made AS (
             UPDATE trellis.node_runs n
-            SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = now(),
+            SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = clock_timestamp(),
                 input = CASE WHEN due.binds THEN trellis.resolve_bindings(due.template, bound.data) ELSE due.template END
             FROM due, bound WHERE n.id = due.id
             RETURNING n.handler
