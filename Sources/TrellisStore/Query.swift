@@ -66,6 +66,17 @@ public enum Query {
         public static let expire = "approvals/expire"
     }
 
+    public enum History {
+        public static let stats = "history/stats"
+        public static let failures = "history/failures"
+        public static let slowest = "history/slowest"
+    }
+
+    public enum Retention {
+        public static let preview = "retention/preview"
+        public static let pruneBatch = "retention/prune_batch"
+    }
+
     public enum Bench {
         public static let setup = "bench/setup"
         public static let commitRow = "bench/commit_row"
@@ -89,7 +100,7 @@ public enum Query {
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.list, Approvals.list, Approvals.decide, Approvals.expire,
         Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
-        Bench.finishedNodes,
+        Bench.finishedNodes, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
     ]
 }
 

@@ -1,0 +1,21 @@
+-- Database roles, created before any definition grants to them (cluster-wide, so
+-- created only when missing; a concurrent creator in another database is tolerated):
+--   trellis_admin      everything in schema trellis
+--   trellis_scheduler  reserved for a least-privilege scheduler login (nothing granted yet:
+--                      schedulers connect as the owning role)
+--   trellis_analyst    read-only history views (granted by the history definitions)
+DO $fn$
+DECLARE
+    role_name text;
+BEGIN
+    FOREACH role_name IN ARRAY ARRAY['trellis_admin', 'trellis_scheduler', 'trellis_analyst'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = role_name) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', role_name);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
+END;
+$fn$;

@@ -1,0 +1,31 @@
+-- One row per node run (items of a parallel node included, with item_index): status,
+-- attempts, timings and cost. wait_ms is from the moment its last attempt became
+-- claimable (ready_at; after a retry, the end of the backoff) to that attempt's claim.
+CREATE OR REPLACE VIEW trellis.node_history AS
+SELECT nr.id AS node_run_id,
+       nr.run_id,
+       w.name AS workflow,
+       v.version,
+       nr.node_key,
+       nr.kind,
+       nr.handler,
+       nr.item_index,
+       nr.status,
+       nr.attempt AS attempts,
+       nr.ready_at,
+       nr.started_at,
+       nr.finished_at,
+       (extract(epoch FROM last.started_at - nr.ready_at) * 1000)::bigint AS wait_ms,
+       (extract(epoch FROM nr.finished_at - nr.started_at) * 1000)::bigint AS duration_ms,
+       nr.cost,
+       nr.claimed_by AS scheduler,
+       nr.error ->> 'code' AS error_code,
+       nr.error ->> 'message' AS error_message
+FROM trellis.node_runs nr
+JOIN trellis.workflow_runs r ON r.id = nr.run_id
+JOIN trellis.workflows w ON w.id = r.workflow_id
+JOIN trellis.workflow_versions v ON v.id = r.version_id
+LEFT JOIN trellis.node_attempts last ON last.node_run_id = nr.id AND last.attempt = nr.attempt;
+
+COMMENT ON VIEW trellis.node_history IS 'One row per node run (docs/history.md).';
+GRANT SELECT ON trellis.node_history TO trellis_analyst;

@@ -1,0 +1,57 @@
+-- Retention. A cutoff is "older than" a duration (30d, 12h, …): finished runs whose
+-- finished_at is before now() minus it. Running, waiting, paused and queued runs are never
+-- touched, however old.
+
+
+-- What pruning at this cutoff would remove, without removing anything.
+CREATE OR REPLACE FUNCTION trellis.prune_preview(older_than text, actor text DEFAULT 'admin')
+RETURNS TABLE (runs bigint, node_runs bigint, attempts bigint, events bigint, approvals bigint, cutoff timestamptz)
+LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    limit_at timestamptz := trellis.duration_ago(older_than, 'older-than');
+BEGIN
+    PERFORM trellis.require_administrator(trellis.principal_id(actor), 'prune run history');
+    RETURN QUERY
+    WITH victims AS (SELECT r.id FROM trellis.workflow_runs r WHERE r.finished_at < limit_at)
+    SELECT (SELECT count(*) FROM victims),
+           (SELECT count(*) FROM trellis.node_runs n WHERE n.run_id IN (SELECT id FROM victims)),
+           (SELECT count(*) FROM trellis.node_attempts a WHERE a.run_id IN (SELECT id FROM victims)),
+           (SELECT count(*) FROM trellis.run_events e WHERE e.run_id IN (SELECT id FROM victims)),
+           (SELECT count(*) FROM trellis.approvals a WHERE a.run_id IN (SELECT id FROM victims)),
+           limit_at;
+END;
+$fn$;
+
+-- Deletes one bounded batch (oldest first) of finished runs before the cutoff, with
+-- their node runs, attempts, events, approvals and votes (ON DELETE CASCADE, each
+-- walking an index on run_id), and reports what it removed. Rows another transaction
+-- holds are skipped, so pruning never waits on live work; call it until it returns
+-- runs = 0 — each call is its own short transaction (`trellis prune` does).
+CREATE OR REPLACE FUNCTION trellis.prune_runs(older_than text, max_runs integer DEFAULT 500, actor text DEFAULT 'admin')
+RETURNS TABLE (runs bigint, node_runs bigint, attempts bigint, events bigint, approvals bigint, cutoff timestamptz)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    limit_at timestamptz := trellis.duration_ago(older_than, 'older-than');
+    victims uuid[];
+BEGIN
+    PERFORM trellis.require_administrator(trellis.principal_id(actor), 'prune run history');
+    IF max_runs IS NULL OR max_runs NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('batch must be 1 to 10000 runs, got %s', max_runs);
+    END IF;
+    SELECT coalesce(array_agg(v.id), '{}') INTO victims FROM (
+        SELECT r.id FROM trellis.workflow_runs r
+        WHERE r.finished_at < limit_at
+        ORDER BY r.finished_at
+        LIMIT max_runs
+        FOR UPDATE SKIP LOCKED
+    ) v;
+    runs := cardinality(victims);
+    node_runs := (SELECT count(*) FROM trellis.node_runs n WHERE n.run_id = ANY (victims));
+    attempts := (SELECT count(*) FROM trellis.node_attempts a WHERE a.run_id = ANY (victims));
+    events := (SELECT count(*) FROM trellis.run_events e WHERE e.run_id = ANY (victims));
+    approvals := (SELECT count(*) FROM trellis.approvals a WHERE a.run_id = ANY (victims));
+    cutoff := limit_at;
+    DELETE FROM trellis.workflow_runs r WHERE r.id = ANY (victims);
+    RETURN NEXT;
+END;
+$fn$;
