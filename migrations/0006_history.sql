@@ -8,3 +8,5 @@ REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA trellis FROM PUBLIC;
 CREATE INDEX workflow_runs_created_idx ON trellis.workflow_runs (created_at);
 -- Recent failures across workflows (history failures).
 CREATE INDEX node_runs_failed_idx ON trellis.node_runs (finished_at) WHERE status = 'failed';
+-- Approvals in a time window (approval_history.requested_at).
+CREATE INDEX approvals_created_idx ON trellis.approvals (created_at);

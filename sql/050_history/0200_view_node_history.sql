@@ -1,9 +1,12 @@
 -- One row per node run (items of a parallel node included, with item_index): status,
 -- attempts, timings and cost. wait_ms is from the moment its last attempt became
 -- claimable (ready_at; after a retry, the end of the backoff) to that attempt's claim.
+-- Filter time windows on run_created_at: it is indexed, so the planner starts from the
+-- runs in the window and reaches their nodes through node_runs(run_id).
 CREATE OR REPLACE VIEW trellis.node_history AS
 SELECT nr.id AS node_run_id,
        nr.run_id,
+       r.created_at AS run_created_at,
        w.name AS workflow,
        v.version,
        nr.node_key,

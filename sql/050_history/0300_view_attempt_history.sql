@@ -1,8 +1,10 @@
 -- One row per attempt (a claim of a node run): which scheduler ran it, how it ended
 -- (succeeded, failed, timed_out, lost, cancelled, or still running), duration and cost.
+-- Filter time windows on run_created_at (indexed), as for node_history.
 CREATE OR REPLACE VIEW trellis.attempt_history AS
 SELECT at.id AS attempt_id,
        at.run_id,
+       r.created_at AS run_created_at,
        at.node_run_id,
        w.name AS workflow,
        v.version,
