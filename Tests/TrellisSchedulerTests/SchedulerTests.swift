@@ -45,6 +45,52 @@ struct SchedulerTests {
         }
     }
 
+    @Test func pruneRunsWhileASchedulerIsBusy() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let wide = """
+                    {"name": "busy", "nodes": [{"key": "a", "kind": "tool_call", "handler": "sleep", "config": {"ms": 5}},
+                      {"key": "b", "kind": "tool_call", "handler": "sleep", "config": {"ms": 5}},
+                      {"key": "c", "kind": "tool_call", "handler": "echo"}],
+                     "edges": [{"from": "a", "to": "c"}, {"from": "b", "to": "c"}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: wide, as: "admin")
+                let store = RunStore(connection: conn)
+                // 40 runs finish, then are made 60 days old.
+                var old: [UUID] = []
+                for _ in 0..<40 { old.append(try await store.start("busy", as: "admin").runID) }
+                _ = try await withScheduler(db) {
+                    try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL").single()
+                        .decode("n", as: Int.self) == 0
+                }
+                try await conn.query("""
+                    UPDATE trellis.workflow_runs SET created_at = created_at - interval '60 days',
+                        started_at = started_at - interval '60 days', finished_at = finished_at - interval '60 days'
+                    """)
+                // 60 new runs run while prune works through the old ones in small batches.
+                var fresh: [UUID] = []
+                for _ in 0..<60 { fresh.append(try await store.start("busy", as: "admin").runID) }
+                var options = SchedulerOptions(name: "busy")
+                options.concurrency = 8
+                let pruned = Task {
+                    try await PGConnection.withConnection(db.url) { other in
+                        try await HistoryStore(connection: other).prune(olderThan: "30d", batch: 3, as: "admin")
+                    }
+                }
+                let summary = try await withScheduler(db, options: options) {
+                    try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL").single()
+                        .decode("n", as: Int.self) == 0
+                }
+                let removed = try await pruned.value
+                #expect(removed.runs == 40)
+                #expect(summary.refused == 0)
+                let left = try await conn.query("SELECT id, status FROM trellis.workflow_runs").rows
+                #expect(Set(try left.map { try $0.decode("id", as: UUID.self) }) == Set(fresh))
+                #expect(try left.allSatisfy { try $0.decode("status", as: String.self) == "succeeded" })
+            }
+        }
+    }
+
     @Test func failHandlerSucceedsAfterRetries() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
