@@ -68,7 +68,37 @@ for _ in $(seq 1 100); do
 done
 $trellis run show "$gated"
 
-step "the event log of the last run (SQL)"
+step "more history: 6 linear-pipeline runs, 6 flaky-enrich runs (2 strict), one rejected approval"
+for i in 1 2 3 4 5 6; do
+  $trellis run start linear-pipeline --input "{\"record\": {\"id\": $i}, \"source\": \"demo\"}" >/dev/null
+  strict=false; [ "$i" -gt 4 ] && strict=true
+  $trellis run start flaky-enrich --input "{\"record\": {\"id\": $i}, \"strict\": $strict}" >/dev/null
+done
+rejected=$($trellis run start human-approval --input '{"version": "1.5", "notes": "risky"}' --as demo-requester | awk '{print $3}')
+for _ in $(seq 1 100); do
+  approval=$($trellis approval list --run "$rejected" | awk 'NR == 2 {print $1}')
+  [ -n "$approval" ] && break
+  sleep 0.1
+done
+$trellis approval reject "$approval" --as demo-reviewer --comment "not this week"
+for _ in $(seq 1 300); do
+  open=$(psql "$($trellis db url)" -X -tAq -c "SELECT count(*) FROM trellis.workflow_runs WHERE finished_at IS NULL")
+  [ "$open" = "0" ] && break
+  sleep 0.1
+done
+
+step "trellis history stats"
+$trellis history stats
+step "trellis history failures --limit 5"
+$trellis history failures --limit 5
+step "trellis history slowest --limit 3 --format csv"
+$trellis history slowest --limit 3 --format csv
+step "an analyst question in plain SQL (docs/history.md): which nodes needed retries?"
+$trellis sql -- -X -q -c "SELECT workflow, node_key, count(*) FILTER (WHERE attempt > 1) AS retries,
+  count(*) FILTER (WHERE outcome IN ('failed', 'timed_out', 'lost')) AS failed_attempts
+  FROM trellis.attempt_history GROUP BY 1, 2 HAVING count(*) FILTER (WHERE attempt > 1) > 0 ORDER BY 3 DESC"
+
+step "the event log of the last approved run (SQL)"
 psql "$($trellis db url)" -X -q -c "SELECT e.seq, e.type, e.data ->> 'node_key' AS node, e.data ->> 'status' AS status
   FROM trellis.run_events e WHERE e.run_id = '$gated' ORDER BY e.seq"
 step "who ran what (SQL over node_attempts)"

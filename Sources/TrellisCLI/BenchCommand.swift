@@ -1,12 +1,22 @@
 import ArgumentParser
 import Foundation
+import TrellisCore
 import TrellisScheduler
+import TrellisStore
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure commit baseline, no-op fan-out throughput and pickup latency on the configured database.",
-        discussion: "Publishes bench-* workflows and starts runs in the target database: use a scratch database.")
+        abstract: "Benchmarks: the engine (default) and the analyst history queries.",
+        discussion: "Both publish bench-* workflows and write runs in the target database: use a scratch database.",
+        subcommands: [EngineBench.self, HistoryBenchCommand.self],
+        defaultSubcommand: EngineBench.self)
+}
+
+struct EngineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Measure commit baseline, no-op fan-out throughput and pickup latency on the configured database.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Fan-out runs for the throughput test.") var runs = 200
     @Option(help: "Leaves per fan-out run (plus one root).") var width = 16
@@ -38,5 +48,37 @@ struct BenchCommand: AsyncParsableCommand {
         print(String(format: "no-op fan-out nodes     %8.0f /s   (%d nodes in %.2f s; %.2f× the commit rate)",
                      report.nodesPerSecond, report.nodes, report.throughputSeconds, report.nodesPerSecond / report.commitsPerSecond))
         print(String(format: "pickup ready→running    p50 %.2f ms, p99 %.2f ms   (%d samples)", report.pickupP50, report.pickupP99, report.pickupSamples))
+    }
+}
+
+struct HistoryBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Generate a large synthetic history, EXPLAIN ANALYZE the documented analyst queries, time prune batches.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Node runs to generate (3 per run).") var nodeRuns = 1_000_000
+    @Option(help: "Prune batches (500 runs older than 60 days each) to time.") var pruneBatches = 20
+
+    func validate() throws {
+        guard nodeRuns >= 3 else { throw ValidationError("--node-runs must be at least 3") }
+        guard pruneBatches >= 1 else { throw ValidationError("--prune-batches must be at least 1") }
+    }
+
+    func run() async throws {
+        var bench = HistoryBench(databaseURL: try await connection.locator.resolve { Console.note($0) })
+        bench.nodeRuns = nodeRuns
+        bench.pruneBatches = pruneBatches
+        let report = try await bench.run { Console.note($0) }
+        print(String(format: "generated %d runs, %d node runs, %d attempts, %d events in %.1f s",
+                     report.runs, report.nodeRuns, report.attempts, report.events, report.generateSeconds))
+        var table = TextTable(headers: ["QUERY", "ROWS", "TIME", "INDEXES", "SEQ SCANS OF LARGE TABLES"])
+        for plan in report.plans {
+            table.append([plan.query, String(plan.rows), String(format: "%.1f ms", plan.milliseconds),
+                          plan.indexes.joined(separator: ", "), plan.largeSeqScans.isEmpty ? "none" : plan.largeSeqScans.joined(separator: ", ")])
+        }
+        print(table.render())
+        let sorted = report.pruneBatchMilliseconds.sorted()
+        print(String(format: "prune: %d runs and %d events in %d batches; batch p50 %.1f ms, max %.1f ms",
+                     report.prunedRuns, report.prunedEvents, sorted.count, sorted[sorted.count / 2], sorted.last ?? 0))
     }
 }

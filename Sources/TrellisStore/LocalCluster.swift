@@ -107,7 +107,11 @@ public struct LocalCluster: Sendable {
         // A unix socket path must fit in sun_path (108 bytes); deep checkouts use TCP only.
         let socketPath = socketDirectory.path + "/.s.PGSQL.\(port)"
         let socketDirectorySetting = socketPath.utf8.count < 100 ? socketDirectory.path : ""
-        var options = ["-c listen_addresses=127.0.0.1", "-c port=\(port)", "-c unix_socket_directories='\(socketDirectorySetting)'"]
+        // random_page_cost 1.1: index lookups on local SSD-class storage cost about as much
+        // as sequential reads; with the default 4 the planner seq-scans node_runs for
+        // week-long history windows (docs/history.md has both plans at 1M node runs).
+        var options = ["-c listen_addresses=127.0.0.1", "-c port=\(port)", "-c unix_socket_directories='\(socketDirectorySetting)'",
+                       "-c random_page_cost=1.1"]
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
             options.append("-c \(name)=\(value)")
         }

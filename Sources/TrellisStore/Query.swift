@@ -86,6 +86,7 @@ public enum Query {
         public static let pickupLatency = "bench/pickup_latency"
         public static let settings = "bench/settings"
         public static let finishedNodes = "bench/finished_nodes"
+        public static let historyGenerate = "bench/history_generate"
     }
 
     /// Every name above, for the test that checks each one resolves.
@@ -100,7 +101,7 @@ public enum Query {
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.list, Approvals.list, Approvals.decide, Approvals.expire,
         Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
-        Bench.finishedNodes, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
+        Bench.finishedNodes, Bench.historyGenerate, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
     ]
 }
 

@@ -15,7 +15,7 @@ struct SeederTests {
                 #expect(first.filter { $0.kind == .workflow }.count >= 5)
                 #expect(first.allSatisfy { $0.created && $0.version == 1 })
                 #expect(Set(first.map(\.name)).isSuperset(of: [
-                    "linear-pipeline", "fan-out-fan-in", "condition-branch", "human-approval", "parallel-items",
+                    "linear-pipeline", "fan-out-fan-in", "condition-branch", "human-approval", "parallel-items", "flaky-enrich",
                     "http-etl", "approval-gate",
                 ]))
                 let second = try await seeder.load(as: "admin")
