@@ -12,7 +12,8 @@ public struct EchoHandler: NodeHandler {
 
 /// Sleeps `config.ms` (or `input.ms`) milliseconds, then echoes its input. Cancellable.
 /// `ms` may be an array: attempt N sleeps its Nth element (the last one repeats), which
-/// lets a test make a first attempt hang and a retry finish.
+/// lets a test make a first attempt hang and a retry finish. `steps: N` reports progress
+/// N times along the way (node.progress events).
 public struct SleepHandler: NodeHandler {
     public let name = "sleep"
     public init() {}
@@ -25,7 +26,15 @@ public struct SleepHandler: NodeHandler {
         guard ms >= 0, ms <= 86_400_000 else {
             throw HandlerError(code: "bad_config", message: "sleep: ms must be 0 to 86400000, got \(ms)", retryable: false)
         }
-        try await Task.sleep(for: .milliseconds(Int64(ms)))
+        let steps = max(0, min(100, Int(context.config["steps"]?.doubleValue ?? 0)))
+        if steps == 0 {
+            try await Task.sleep(for: .milliseconds(Int64(ms)))
+        } else {
+            for step in 1...steps {
+                try await Task.sleep(for: .milliseconds(Int64(ms / Double(steps))))
+                await context.reporter.progress(Double(step * 100 / steps), "slept \(step) of \(steps) steps")
+            }
+        }
         return HandlerOutput(context.input)
     }
 }

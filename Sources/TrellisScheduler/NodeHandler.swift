@@ -14,6 +14,32 @@ public struct NodeContext: Sendable {
     /// so a repeated call after a crash is recognised (at-least-once, made safe).
     public var idempotencyKey: String
     public var itemIndex: Int?
+    /// Progress and log lines for watchers (events node.progress / node.log); they are
+    /// sent with the scheduler's next round trip, before the attempt's result.
+    public var reporter: ProgressReporter = .discard
+}
+
+/// How a handler tells watchers what it is doing. Cheap to call: updates are queued and
+/// sent in batches by the scheduler.
+public struct ProgressReporter: Sendable {
+    let send: @Sendable (_ kind: String, _ percent: Double?, _ text: String, _ logKind: String?) async -> Void
+
+    public init(_ send: @escaping @Sendable (_ kind: String, _ percent: Double?, _ text: String, _ logKind: String?) async -> Void) {
+        self.send = send
+    }
+
+    /// Drops everything (handlers run outside a scheduler, e.g. in tests).
+    public static let discard = ProgressReporter { _, _, _, _ in }
+
+    /// `percent` 0–100 when known.
+    public func progress(_ percent: Double?, _ message: String) async {
+        await send("progress", percent.map { min(100, max(0, $0)) }, message, nil)
+    }
+
+    /// `kind`: agent_message, tool_call, thinking or log.
+    public func log(_ body: String, kind: String = "log") async {
+        await send("log", nil, body, kind)
+    }
 }
 
 /// A handler's successful result.

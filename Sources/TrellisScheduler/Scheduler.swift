@@ -78,14 +78,20 @@ public final class Scheduler: Sendable {
     actor Inbox {
         private var finished: [Finished] = []
         private var cancels: Set<Int64> = []
+        private var updates: [RunStore.Update] = []
         func put(_ item: Finished) { finished.append(item) }
         func cancel(_ id: Int64) { cancels.insert(id) }
-        func drain() -> ([Finished], Set<Int64>) {
+        func update(_ item: RunStore.Update) { updates.append(item) }
+        func putBack(_ items: [RunStore.Update]) { updates = items + updates }
+        /// Everything at once: a handler queues its progress before its result, so one
+        /// drain never holds a result without the progress said before it.
+        func drain() -> (updates: [RunStore.Update], finished: [Finished], cancels: Set<Int64>) {
             defer {
+                updates = []
                 finished = []
                 cancels = []
             }
-            return (finished, cancels)
+            return (updates, finished, cancels)
         }
     }
 
@@ -112,8 +118,18 @@ public final class Scheduler: Sendable {
 
         while true {
             do {
-                let (finished, cancels) = await inbox.drain()
+                let (updates, finished, cancels) = await inbox.drain()
                 for id in cancels { inFlight[id]?.cancel() }
+                // Progress first: it was said before the results below.
+                if !updates.isEmpty {
+                    do {
+                        _ = try await store.reportProgress(scheduler: id, updates)
+                    } catch {
+                        await inbox.putBack(updates)
+                        for item in finished { await inbox.put(item) }
+                        throw error
+                    }
+                }
                 if !finished.isEmpty {
                     for item in finished { inFlight[item.claim.nodeRunID] = nil }
                     do {
@@ -185,7 +201,8 @@ public final class Scheduler: Sendable {
         }
         do {
             // Report what finished during the last round, then give back anything left.
-            let (finished, _) = await inbox.drain()
+            let (updates, finished, _) = await inbox.drain()
+            if !updates.isEmpty { _ = try await store.reportProgress(scheduler: id, updates) }
             try await report(finished, store: store, scheduler: id, summary: &summary)
             summary.released = try await store.stopScheduler(id)
         } catch {
@@ -226,7 +243,13 @@ public final class Scheduler: Sendable {
                     input: (try? claim.input.decode(JSONValue.self)) ?? .null,
                     config: (try? claim.config.decode(JSONValue.self)) ?? .object([:]),
                     idempotencyKey: "\(claim.runID.uuidString.lowercased()):\(claim.nodeKey):\(claim.itemIndex.map(String.init) ?? "-")",
-                    itemIndex: claim.itemIndex)
+                    itemIndex: claim.itemIndex,
+                    reporter: ProgressReporter { kind, percent, text, logKind in
+                        let update = kind == "progress"
+                            ? RunStore.Update.progress(id: claim.nodeRunID, attempt: claim.attempt, percent: percent, message: text)
+                            : RunStore.Update.log(id: claim.nodeRunID, attempt: claim.attempt, kind: logKind ?? "log", body: text)
+                        await inbox.update(update)
+                    })
                 outcome = await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds)
             } else {
                 outcome = .failure(HandlerError(code: "unknown_handler", message: "no handler named \(claim.handler)", retryable: false))

@@ -58,6 +58,7 @@ public enum Query {
         public static let stopScheduler = "runs/stop_scheduler"
         public static let control = "runs/control"
         public static let list = "runs/list"
+        public static let reportProgress = "runs/report_progress"
     }
 
     public enum Approvals {
@@ -99,7 +100,7 @@ public enum Query {
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
-        Runs.stopScheduler, Runs.control, Runs.list, Approvals.list, Approvals.decide, Approvals.expire,
+        Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
         Bench.finishedNodes, Bench.historyGenerate, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
     ]

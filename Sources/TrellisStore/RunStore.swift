@@ -39,6 +39,42 @@ public struct RunStore: Sendable {
         public var reason: String?
     }
 
+    /// A handler's progress (`kind` "progress": percent, message) or log line (`kind`
+    /// "log": logKind agent_message|tool_call|thinking|log, body).
+    public struct Update: Sendable, Codable, Equatable {
+        public var id: Int64
+        public var attempt: Int
+        public var kind: String
+        public var percent: Double?
+        public var message: String?
+        public var logKind: String?
+        public var body: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, attempt, kind, percent, message, body
+            case logKind = "log_kind"
+        }
+
+        public init(id: Int64, attempt: Int, kind: String, percent: Double? = nil, message: String? = nil,
+                    logKind: String? = nil, body: String? = nil) {
+            self.id = id
+            self.attempt = attempt
+            self.kind = kind
+            self.percent = percent
+            self.message = message
+            self.logKind = logKind
+            self.body = body
+        }
+
+        public static func progress(id: Int64, attempt: Int, percent: Double?, message: String) -> Update {
+            Update(id: id, attempt: attempt, kind: "progress", percent: percent, message: message)
+        }
+
+        public static func log(id: Int64, attempt: Int, kind: String, body: String) -> Update {
+            Update(id: id, attempt: attempt, kind: "log", logKind: kind, body: body)
+        }
+    }
+
     public struct Success: Sendable, Codable {
         public var id: Int64
         public var attempt: Int
@@ -142,6 +178,15 @@ public struct RunStore: Sendable {
 
     public func complete(scheduler: Int64, _ results: [Success]) async throws -> [Report] {
         try await connection.run(Query.Runs.complete, [scheduler, try PGJSON(encoding: results)]).rows.map {
+            Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
+                   reason: try $0.decodeIfPresent("reason"))
+        }
+    }
+
+    /// Progress and log lines from running handlers (events node.progress / node.log),
+    /// fenced like results.
+    public func reportProgress(scheduler: Int64, _ updates: [Update]) async throws -> [Report] {
+        try await connection.run(Query.Runs.reportProgress, [scheduler, try PGJSON(encoding: updates)]).rows.map {
             Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
                    reason: try $0.decodeIfPresent("reason"))
         }

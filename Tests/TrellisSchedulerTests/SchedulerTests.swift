@@ -91,6 +91,26 @@ struct SchedulerTests {
         }
     }
 
+    @Test func handlersReportProgressBeforeTheirResult() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let definition = """
+                    {"name": "chatty", "nodes": [{"key": "nap", "kind": "tool_call", "handler": "sleep", "config": {"ms": 40, "steps": 4}}]}
+                    """
+                _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
+                let store = RunStore(connection: conn)
+                let run = try await store.start("chatty", as: "admin").runID
+                _ = try await withScheduler(db) { try await store.run(run).finishedAt != nil }
+                let events = try await store.events(of: run)
+                let types = events.map(\.type)
+                #expect(types == ["run.queued", "run.started", "node.started", "node.progress", "node.progress", "node.progress",
+                                  "node.progress", "node.finished", "node.output", "run.finished"], "\(types)")
+                let percents = try events.filter { $0.type == "node.progress" }.map { try $0.data.decode(JSONValue.self)["percent"] }
+                #expect(percents == [.number(25), .number(50), .number(75), .number(100)])
+            }
+        }
+    }
+
     @Test func failHandlerSucceedsAfterRetries() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

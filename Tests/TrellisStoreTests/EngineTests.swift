@@ -311,6 +311,52 @@ struct EngineTests {
         }
     }
 
+    @Test func progressIsFencedValidatedAndLogged() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let other = try await Driver.make(conn, name: "other-scheduler")
+                let run = try await driver.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
+                let claim = try #require(try await driver.claim().first)
+                let long = String(repeating: "x", count: 9000)
+                let reports = try await driver.store.reportProgress(scheduler: driver.scheduler, [
+                    .progress(id: claim.nodeRunID, attempt: 1, percent: 40, message: "reading"),
+                    .log(id: claim.nodeRunID, attempt: 1, kind: "tool_call", body: long),
+                    .progress(id: claim.nodeRunID, attempt: 2, percent: 50, message: "stale"),
+                ])
+                #expect(reports.map(\.accepted) == [true, true, false])
+                #expect(reports[2].reason == "stale result: attempt 2, but the node run is running at attempt 1")
+                let foreign = try await other.store.reportProgress(scheduler: other.scheduler, [
+                    .progress(id: claim.nodeRunID, attempt: 1, percent: 60, message: "not mine"),
+                ])
+                #expect(foreign[0].accepted == false)
+
+                for (update, message) in [
+                    (RunStore.Update(id: claim.nodeRunID, attempt: 1, kind: "shout"), #"each update needs kind "progress" or "log""#),
+                    (.progress(id: claim.nodeRunID, attempt: 1, percent: 140, message: "too far"), "percent must be a number from 0 to 100"),
+                    (.log(id: claim.nodeRunID, attempt: 1, kind: "poetry", body: "x"), "log_kind must be agent_message, tool_call, thinking or log"),
+                ] {
+                    let error = await #expect(throws: PGError.self) { _ = try await driver.store.reportProgress(scheduler: driver.scheduler, [update]) }
+                    #expect(error?.sqlState == "22023")
+                    #expect(error?.message == message)
+                }
+                let events = try await driver.store.events(of: run).filter { $0.type == "node.progress" || $0.type == "node.log" }
+                #expect(events.map(\.type) == ["node.progress", "node.log"], "only accepted updates are logged")
+                let logged = try events[1].data.decode(JSONValue.self)
+                #expect(logged["kind"] == .string("tool_call"))
+                #expect(logged["truncated"] == .bool(true))
+                #expect(logged["body"]?.stringValue?.count == 8192)
+
+                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .null)])
+                let late = try await driver.store.reportProgress(scheduler: driver.scheduler, [
+                    .progress(id: claim.nodeRunID, attempt: 1, percent: 100, message: "after the end"),
+                ])
+                #expect(late[0].accepted == false, "nothing lands after node.finished")
+            }
+        }
+    }
+
     @Test func startRunChecksItsInputs() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

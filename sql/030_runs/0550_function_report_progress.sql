@@ -1,0 +1,61 @@
+-- What a running handler says while it works, in a batch: [{"id", "attempt", "kind":
+-- "progress", "percent", "message"} | {"id", "attempt", "kind": "log", "log_kind":
+-- agent_message|tool_call|thinking|log, "body"}]. Fenced like results: only the
+-- scheduler holding that attempt may report, so nothing lands after the node finished.
+-- Appends node.progress / node.log events; long texts are cut at 8 KiB (flagged).
+CREATE OR REPLACE FUNCTION trellis.report_progress(scheduler bigint, updates jsonb)
+RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    ids bigint[];
+    reasons text[];
+BEGIN
+    IF jsonb_typeof(updates) IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'updates must be a JSON array of {id, attempt, kind, …}';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(updates) e WHERE e ->> 'kind' IS DISTINCT FROM 'progress' AND e ->> 'kind' IS DISTINCT FROM 'log') THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'each update needs kind "progress" or "log"';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(updates) e
+               WHERE e ->> 'kind' = 'log' AND coalesce(e ->> 'log_kind', 'log') NOT IN ('agent_message', 'tool_call', 'thinking', 'log')) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'log_kind must be agent_message, tool_call, thinking or log';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(updates) e
+               WHERE e ? 'percent' AND jsonb_typeof(e -> 'percent') <> 'null'
+                 AND (jsonb_typeof(e -> 'percent') <> 'number' OR (e ->> 'percent')::numeric NOT BETWEEN 0 AND 100)) THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'percent must be a number from 0 to 100';
+    END IF;
+    -- Runs, then node rows (shared: a completion waits until these events are in).
+    PERFORM 1 FROM trellis.workflow_runs r
+    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n
+                   WHERE n.id IN (SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(updates) AS e))
+    ORDER BY r.id FOR NO KEY UPDATE;
+    WITH items AS (
+        SELECT t.ord, t.e, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt
+        FROM jsonb_array_elements(updates) WITH ORDINALITY AS t(e, ord)
+    ), locked AS (
+        SELECT n AS row, n.id FROM trellis.node_runs n WHERE n.id IN (SELECT items.id FROM items) ORDER BY n.id FOR SHARE
+    ), judged AS (
+        SELECT i.*, l.row, trellis.stale_result_reason(l.row, i.attempt, scheduler) AS reason
+        FROM items i LEFT JOIN locked l ON l.id = i.id
+    ), appended AS (
+        SELECT trellis.append_events(
+            array_agg((j.row).run_id ORDER BY j.ord),
+            array_agg(CASE j.e ->> 'kind' WHEN 'progress' THEN 'node.progress' ELSE 'node.log' END ORDER BY j.ord),
+            array_agg(CASE j.e ->> 'kind'
+                WHEN 'progress' THEN jsonb_strip_nulls(jsonb_build_object(
+                    'node_key', (j.row).node_key, 'node_run_id', (j.row).id, 'item_index', (j.row).item_index,
+                    'attempt', j.attempt, 'percent', j.e -> 'percent', 'message', left(j.e ->> 'message', 8192),
+                    'truncated', CASE WHEN length(j.e ->> 'message') > 8192 THEN true END))
+                ELSE jsonb_strip_nulls(jsonb_build_object(
+                    'node_key', (j.row).node_key, 'node_run_id', (j.row).id, 'item_index', (j.row).item_index,
+                    'attempt', j.attempt, 'kind', coalesce(j.e ->> 'log_kind', 'log'), 'body', left(j.e ->> 'body', 8192),
+                    'truncated', CASE WHEN length(j.e ->> 'body') > 8192 THEN true END))
+            END ORDER BY j.ord)) AS done
+        FROM judged j WHERE j.reason IS NULL
+    )
+    SELECT array_agg(j.id ORDER BY j.ord), array_agg(j.reason ORDER BY j.ord) INTO ids, reasons
+    FROM judged j, appended;
+    RETURN QUERY SELECT r.id, r.reason IS NULL, r.reason FROM unnest(ids, reasons) WITH ORDINALITY AS r(id, reason, ord) ORDER BY r.ord;
+END;
+$fn$;
