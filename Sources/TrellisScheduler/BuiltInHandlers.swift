@@ -1,12 +1,22 @@
 import Foundation
 import TrellisCore
 
-/// Returns its input as its output.
+/// Returns its input as its output; reports `config.cost` as its cost (to stand in for
+/// a paid call in examples).
 public struct EchoHandler: NodeHandler {
     public let name = "echo"
     public init() {}
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
-        HandlerOutput(context.input)
+        HandlerOutput(context.input, cost: configuredCost(context))
+    }
+}
+
+/// `config.cost` as an exact decimal (a number or a numeric string), if given.
+func configuredCost(_ context: NodeContext) -> Decimal? {
+    switch context.config["cost"] {
+    case .number(let value)?: Decimal(string: String(value))
+    case .string(let text)?: Decimal(string: text)
+    default: nil
     }
 }
 
@@ -35,7 +45,7 @@ public struct SleepHandler: NodeHandler {
                 await context.reporter.progress(Double(step * 100 / steps), "slept \(step) of \(steps) steps")
             }
         }
-        return HandlerOutput(context.input)
+        return HandlerOutput(context.input, cost: configuredCost(context))
     }
 }
 

@@ -13,6 +13,15 @@ private func context(config: JSONValue, input: JSONValue = .object([:]), attempt
 
 @Suite("Built-in handlers")
 struct HandlerTests {
+    @Test func echoAndSleepReportTheirConfiguredCost() async throws {
+        let echoed = try await EchoHandler().run(context(config: .object(["cost": .number(0.0021)]), input: .object(["a": .number(1)])))
+        #expect(echoed.output == .object(["a": .number(1)]))
+        #expect(echoed.cost == Decimal(string: "0.0021"))
+        #expect(try await EchoHandler().run(context(config: .object([:]))).cost == nil)
+        let slept = try await SleepHandler().run(context(config: .object(["ms": .number(1), "cost": .string("1.5")])))
+        #expect(slept.cost == Decimal(string: "1.5"))
+    }
+
     @Test func sqlBindsParametersAndReturnsTypedRows() async throws {
         try await TestDatabase.withMigrated { db in
             let handler = SQLHandler(databaseURL: db.url)
