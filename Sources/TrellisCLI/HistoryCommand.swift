@@ -33,8 +33,8 @@ struct HistoryCommand: AsyncParsableCommand {
         }
     }
 
-    struct Failures: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Failed node runs, newest first, with their errors.")
+    /// Options and output shared by the questions that list rows.
+    struct Listing: ParsableArguments {
         @OptionGroup var connection: ConnectionOptions
         @OptionGroup var window: Window
         @Option(help: "At most N rows.") var limit = 20
@@ -44,30 +44,28 @@ struct HistoryCommand: AsyncParsableCommand {
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
         }
 
+        func print(_ query: (HistoryStore, Window, Int) async throws -> PGResult) async throws {
+            let result = try await connection.withConnection { try await query(HistoryStore(connection: $0), window, limit) }
+            Swift.print(ResultTable.tabular(result).render(output.format))
+        }
+    }
+
+    struct Failures: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Failed node runs, newest first, with their errors.")
+        @OptionGroup var listing: Listing
+
         func run() async throws {
-            let result = try await connection.withConnection {
-                try await HistoryStore(connection: $0).failures(since: window.since, workflow: window.workflow, limit: limit)
-            }
-            print(ResultTable.tabular(result).render(output.format))
+            try await listing.print { try await $0.failures(since: $1.since, workflow: $1.workflow, limit: $2) }
         }
     }
 
     struct Slowest: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The longest finished runs, with queue time, attempts and cost.")
-        @OptionGroup var connection: ConnectionOptions
-        @OptionGroup var window: Window
-        @Option(help: "At most N rows.") var limit = 10
-        @OptionGroup var output: FormatOptions
-
-        func validate() throws {
-            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
-        }
+        static let configuration = CommandConfiguration(
+            abstract: "The longest finished runs, with queue time, attempts and cost (default: 20).")
+        @OptionGroup var listing: Listing
 
         func run() async throws {
-            let result = try await connection.withConnection {
-                try await HistoryStore(connection: $0).slowest(since: window.since, workflow: window.workflow, limit: limit)
-            }
-            print(ResultTable.tabular(result).render(output.format))
+            try await listing.print { try await $0.slowest(since: $1.since, workflow: $1.workflow, limit: $2) }
         }
     }
 }

@@ -21,12 +21,7 @@ BEGIN
     IF jsonb_typeof(results) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'results must be a JSON array of {id, attempt, output, cost}';
     END IF;
-    -- Run rows first, in id order — the order control operations (cancel, pause, decide)
-    -- take them — so a completion never waits on a run while holding its nodes.
-    PERFORM 1 FROM trellis.workflow_runs r
-    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n
-                   WHERE n.id IN (SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(results) AS e))
-    ORDER BY r.id FOR NO KEY UPDATE;
+    PERFORM trellis.lock_runs_of_items(results);  -- runs before nodes
     -- Lock the node runs in (run, id) order — the order every batch uses — and judge
     -- each result against its fencing token; a second result for one node in the same
     -- batch is a duplicate.

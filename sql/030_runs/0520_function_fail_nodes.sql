@@ -17,12 +17,7 @@ BEGIN
     IF jsonb_typeof(failures) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'failures must be a JSON array of {id, attempt, error, retryable, cost}';
     END IF;
-    -- Run rows first, in id order — the order control operations (cancel, pause, decide)
-    -- take them — so a completion never waits on a run while holding its nodes.
-    PERFORM 1 FROM trellis.workflow_runs r
-    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n
-                   WHERE n.id IN (SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(failures) AS e))
-    ORDER BY r.id FOR NO KEY UPDATE;
+    PERFORM trellis.lock_runs_of_items(failures);  -- runs before nodes
     FOR item IN
         SELECT (e ->> 'id')::bigint AS id, (e ->> 'attempt')::int AS attempt,
                coalesce(e -> 'error', '{"message": "handler failed"}'::jsonb) AS error,

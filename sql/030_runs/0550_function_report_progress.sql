@@ -25,11 +25,7 @@ BEGIN
                  AND (jsonb_typeof(e -> 'percent') <> 'number' OR (e ->> 'percent')::numeric NOT BETWEEN 0 AND 100)) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'percent must be a number from 0 to 100';
     END IF;
-    -- Runs, then node rows (shared: a completion waits until these events are in).
-    PERFORM 1 FROM trellis.workflow_runs r
-    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n
-                   WHERE n.id IN (SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(updates) AS e))
-    ORDER BY r.id FOR NO KEY UPDATE;
+    PERFORM trellis.lock_runs_of_items(updates);  -- runs before nodes
     WITH items AS (
         SELECT t.ord, t.e, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt
         FROM jsonb_array_elements(updates) WITH ORDINALITY AS t(e, ord)
