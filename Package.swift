@@ -15,11 +15,16 @@ let package = Package(
         .library(name: "TrellisCore", targets: ["TrellisCore"]),
         .library(name: "TrellisStore", targets: ["TrellisStore"]),
         .library(name: "TrellisScheduler", targets: ["TrellisScheduler"]),
+        .library(name: "TrellisRelay", targets: ["TrellisRelay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"4.0.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // The only place C is seen.
@@ -47,10 +52,23 @@ let package = Package(
             dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore"],
             swiftSettings: swiftSettings
         ),
+        // The push relay: HTTP control API, SSE and WebSocket streams of the event log.
+        .target(
+            name: "TrellisRelay",
+            dependencies: [
+                "TrellisStore", "TrellisPQ", "TrellisCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "TrellisCLI",
             dependencies: [
-                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler",
+                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -74,6 +92,14 @@ let package = Package(
         .testTarget(
             name: "TrellisStoreTests",
             dependencies: ["TrellisStore", "TrellisPQ", "TrellisTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TrellisRelayTests",
+            dependencies: [
+                "TrellisRelay", "TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisCLI",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,11 @@ import Foundation
 
 /// Output helpers: results go to stdout, notes and errors to stderr (one line each).
 enum Console {
+    /// A line on stdout, unbuffered: for output a pipe reader must see at once (follow modes).
+    static func out(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
     static func note(_ message: String) {
         FileHandle.standardError.write(Data("trellis: \(message)\n".utf8))
     }

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import TrellisCore
+import TrellisPQ
 import TrellisStore
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Start runs and inspect them.",
-        subcommands: [Start.self, Show.self, List.self, Cancel.self, Pause.self, Resume.self]
+        subcommands: [Start.self, Show.self, List.self, Events.self, Cancel.self, Pause.self, Resume.self]
     )
 
     struct Start: AsyncParsableCommand {
@@ -54,6 +55,41 @@ struct RunCommand: AsyncParsableCommand {
                         throw CLIError("run \(id) is still \(run.status) after \(timeout) s; is a scheduler running (`trellis scheduler`)?")
                     }
                     try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's event log; --follow keeps reading live (LISTEN on the database, no relay) until the run ends.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Run id.") var id: String
+        @Option(help: "Only events after this seq (a resume cursor).") var after: Int64 = 0
+        @Flag(help: "Keep printing new events until the run's final event.") var follow = false
+        @Flag(help: "One JSON envelope per line (PROTOCOL.md) instead of text.") var json = false
+
+        func run() async throws {
+            let run = try Console.uuid(id, "a run id")
+            let url = try await connection.locator.resolve { Console.note($0) }
+            try await PGConnection.withConnection(url) { conn in
+                let store = RunStore(connection: conn)
+                _ = try await store.run(run)  // unknown run: one clear line
+                // The doorbell connection: woken by NOTIFY trellis_events, with a poll as
+                // the fallback, so a lost notification costs latency, never events.
+                let bell = follow ? try await PGConnection.connect(url, applicationName: "trellis run events") : nil
+                defer { if let bell { Task { await bell.close() } } }
+                try await bell?.listen("trellis_events")
+                var cursor = after
+                while true {
+                    var finished = false
+                    for event in try await store.events(of: run, after: cursor) {
+                        Console.out(json ? RunCommand.envelope(event, run: run) : RunCommand.describe(event))
+                        cursor = event.seq
+                        finished = finished || event.type == "run.finished"
+                    }
+                    if !follow || finished { return }
+                    _ = try await bell?.nextNotification(timeout: .seconds(1))
                 }
             }
         }
@@ -135,6 +171,14 @@ struct RunCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused run.")
         @OptionGroup var options: ControlOptions
         func run() async throws { try await options.perform(.resume) }
+    }
+
+    /// The PROTOCOL.md envelope of a stored event, as one line of JSON.
+    static func envelope(_ event: RunStore.Event, run: UUID) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return #"{"v": 1, "run_id": "\#(run.uuidString.lowercased())", "seq": \#(event.seq), "type": "\#(event.type)", "#
+            + #""ts": "\#(formatter.string(from: event.timestamp))", "data": \#(event.data.text)}"#
     }
 
     /// One line per event for `--follow`: time, seq, type, node and the facts that matter.

@@ -78,6 +78,21 @@ public enum Query {
         public static let pruneBatch = "retention/prune_batch"
     }
 
+    public enum Tokens {
+        public static let create = "tokens/create"
+        public static let authenticate = "tokens/authenticate"
+        public static let revoke = "tokens/revoke"
+        public static let list = "tokens/list"
+    }
+
+    public enum Relay {
+        public static let snapshot = "relay/snapshot"
+        public static let listRuns = "relay/list_runs"
+        public static let listApprovals = "relay/list_approvals"
+        public static let requireAccess = "relay/require_access"
+        public static let eventsAfter = "relay/events_after"
+    }
+
     public enum Bench {
         public static let setup = "bench/setup"
         public static let commitRow = "bench/commit_row"
@@ -103,6 +118,8 @@ public enum Query {
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
         Bench.finishedNodes, Bench.historyGenerate, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
+        Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
+        Relay.requireAccess, Relay.eventsAfter,
     ]
 }
 

@@ -44,6 +44,9 @@ BEGIN
     ELSIF t.expires_at IS NOT NULL AND t.expires_at <= now() THEN
         RAISE EXCEPTION USING ERRCODE = 'TR401', MESSAGE = format('token %s expired', t.prefix);
     END IF;
+    IF (SELECT p.disabled_at IS NOT NULL FROM trellis.principals p WHERE p.id = t.principal_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TR401', MESSAGE = format('token %s belongs to a disabled principal', t.prefix);
+    END IF;
     IF t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute' THEN
         UPDATE trellis.api_tokens SET last_used_at = now() WHERE id = t.id;
     END IF;

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import TrellisRelay
+
+/// `trellis relay`: the push relay and HTTP control API.
+struct RelayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Serve the HTTP control API and stream run events over SSE and WebSocket.",
+        discussion: """
+            Stateless: run as many as you like against one database. Clients present a bearer token \
+            (trellis token create). SIGTERM/SIGINT stop it gracefully.
+            """)
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port (0: any free port, printed at start).") var port = 8080
+    @Option(help: "Database connections for requests and streams.") var pool = 8
+    @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+        guard pool >= 1 else { throw ValidationError("--pool must be at least 1") }
+        guard maxBody >= 1024 else { throw ValidationError("--max-body must be at least 1024") }
+    }
+
+    func run() async throws {
+        var options = Relay.Options()
+        options.host = host
+        options.port = port
+        options.poolSize = pool
+        options.maxBody = maxBody
+        let relay = Relay(databaseURL: try await connection.locator.resolve { Console.note($0) }, options: options)
+        let host = self.host
+        try await relay.run { port in
+            // Unbuffered, so a supervisor or test reading the pipe sees it at once.
+            FileHandle.standardOutput.write(Data("relay listening on http://\(host):\(port)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import NIOCore
+import TrellisPQ
+import TrellisStore
+
+/// SSE (`GET /v1/runs/{id}/events`) and WebSocket (`GET /v1/ws`) per PROTOCOL.md.
+struct EventStreams: Sendable {
+    let relay: Relay
+
+    static let terminal: Set<String> = ["succeeded", "failed", "cancelled"]
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+
+    func stream(_ run: UUID) -> EventStream {
+        EventStream(run: run, hub: relay.hub, pool: relay.pool, metrics: relay.metrics, heartbeat: relay.options.heartbeat)
+    }
+
+    /// Checks `view` on the run; returns its status and last seq.
+    func access(_ run: UUID, _ principal: String) async throws -> (status: String, lastSeq: Int64) {
+        try await relay.pool.withConnection { conn in
+            let status: String = try await conn.run(Query.Relay.requireAccess, [run, principal, "view"]).single().decode("status")
+            return (status, try await RunStore(connection: conn).run(run).lastSeq)
+        }
+    }
+
+    func register(on api: RouterGroup<RelayContext>) {
+        api.get("runs/:id/events") { request, context in
+            let run = try ControlAPI.uuid(context.parameters.require("id"), "run")
+            let cursorText = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after").map { String($0) }
+            let after = Int64(try ControlAPI.integer(cursorText, "the resume cursor (Last-Event-ID or after)") ?? 0)
+            guard after >= 0 else { throw RelayError(.badRequest, "invalid_input", "the resume cursor must be 0 or more") }
+            let state = try await access(run, try context.who)
+            if Self.terminal.contains(state.status) && after >= state.lastSeq {
+                return Response(status: .noContent)
+            }
+            var headers = HTTPFields()
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            let stream = stream(run)
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                try await stream.deliver(after: after) { step in
+                    switch step {
+                    case .event(let event, let replayed):
+                        try await writer.write(ByteBuffer(string: "id: \(event.seq)\nevent: \(event.type)\ndata: \(event.envelope(replayed: replayed))\n\n"))
+                    case .heartbeat:
+                        try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                    }
+                }
+                try await writer.write(ByteBuffer(string: "event: end\ndata: {\"run_id\": \"\(run.uuidString.lowercased())\"}\n\n"))
+                try await writer.finish(nil)
+            })
+        }
+
+        api.ws("ws", shouldUpgrade: { _, context in
+            _ = try context.who
+            return .upgrade([:])
+        }, onUpgrade: { inbound, outbound, webSocket in
+            guard let principal = webSocket.requestContext.principal else { return }
+            let session = SocketSession(streams: self, principal: principal, socket: SocketWriter(outbound: outbound))
+            await session.serve(inbound)
+        })
+    }
+}
+
+/// Serialises writes to one WebSocket from the subscriptions and the request loop.
+actor SocketWriter {
+    let outbound: WebSocketOutboundWriter
+    init(outbound: WebSocketOutboundWriter) { self.outbound = outbound }
+    func send(_ text: String) async throws { try await outbound.write(.text(text)) }
+}
+
+/// One WebSocket: many runs, control operations, each request answered with an ack or
+/// an error (the socket stays open for anything the protocol can answer).
+actor SocketSession {
+    let streams: EventStreams
+    let principal: String
+    let socket: SocketWriter
+    private var subscriptions: [UUID: Task<Void, Never>] = [:]
+
+    init(streams: EventStreams, principal: String, socket: SocketWriter) {
+        self.streams = streams
+        self.principal = principal
+        self.socket = socket
+    }
+
+    func serve(_ inbound: WebSocketInboundStream) async {
+        do {
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .text(let text) = message else {
+                    await reply(error: RelayError(.badRequest, "invalid_message", "binary messages are not supported"), id: nil)
+                    continue
+                }
+                await handle(text)
+            }
+        } catch {
+            // The client went away or broke the protocol; subscriptions end below.
+        }
+        for task in subscriptions.values { task.cancel() }
+        subscriptions = [:]
+    }
+
+    func handle(_ text: String) async {
+        guard let data = text.data(using: .utf8), let value = try? JSONSerialization.jsonObject(with: data),
+              let message = value as? [String: Any] else {
+            await reply(error: RelayError(.badRequest, "invalid_json", "messages must be JSON objects"), id: nil)
+            return
+        }
+        let id = message["id"].flatMap { try? ControlAPI.text($0) }
+        do {
+            guard let op = message["op"] as? String else { throw RelayError(.badRequest, "invalid_message", "missing \"op\"") }
+            switch op {
+            case "ping":
+                try await socket.send(#"{"type": "pong"\#(id.map { #", "id": \#($0)"# } ?? "")}"#)
+            case "subscribe":
+                let run = try runID(message)
+                let after = (message["after"] as? NSNumber)?.int64Value ?? 0
+                guard after >= 0 else { throw RelayError(.badRequest, "invalid_input", "after must be 0 or more") }
+                guard subscriptions[run] == nil else { throw RelayError(.conflict, "already_subscribed", "already subscribed to run \(run.uuidString.lowercased())") }
+                let state = try await streams.access(run, principal)
+                try await socket.send(#"{"type": "hello", "v": 1, "run_id": "\#(run.uuidString.lowercased())", "run_status": "\#(state.status)", "last_seq": \#(state.lastSeq), "server_time": "\#(RelayEvent.rfc3339(Date()))"}"#)
+                try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())""#)
+                let stream = streams.stream(run)
+                let socket = self.socket
+                subscriptions[run] = Task {
+                    do {
+                        try await stream.deliver(after: after) { step in
+                            if case .event(let event, let replayed) = step { try await socket.send(event.envelope(replayed: replayed)) }
+                        }
+                        if !Task.isCancelled { try await socket.send(#"{"type": "end", "run_id": "\#(run.uuidString.lowercased())"}"#) }
+                    } catch {}
+                    await self.finished(run)
+                }
+            case "unsubscribe":
+                let run = try runID(message)
+                subscriptions.removeValue(forKey: run)?.cancel()
+                try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())""#)
+            case "state":
+                let run = try runID(message)
+                let principal = self.principal
+                let snapshot: PGJSON = try await streams.relay.pool.withConnection {
+                    try await $0.run(Query.Relay.snapshot, [run, principal]).single().decode("snapshot")
+                }
+                try await socket.send(#"{"type": "state"\#(id.map { #", "id": \#($0)"# } ?? ""), "run": \#(snapshot.text)}"#)
+            case "cancel", "pause", "resume":
+                let run = try runID(message)
+                let principal = self.principal
+                let status = try await streams.relay.pool.withConnection {
+                    try await RunStore(connection: $0).control(RunStore.Control(rawValue: op)!, run: run, as: principal)
+                }
+                try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())", "status": \#(JSONText.quote(status))"#)
+            case "approve", "reject":
+                guard let text = message["approval_id"] as? String else { throw RelayError(.badRequest, "invalid_input", "missing approval_id") }
+                let approval = try ControlAPI.uuid(text, "approval")
+                let status = try await ControlAPI.decide(streams.relay.pool, approval: approval, decision: op,
+                                                         comment: message["comment"] as? String, as: principal)
+                try await ack(id, op, #""approval_id": "\#(approval.uuidString.lowercased())", "status": \#(JSONText.quote(status))"#)
+            default:
+                throw RelayError(.badRequest, "unknown_op", "unknown op \"\(op)\" (expected subscribe, unsubscribe, state, ping, cancel, pause, resume, approve, reject)")
+            }
+        } catch {
+            await reply(error: RelayError.from(error), id: id)
+        }
+    }
+
+    private func finished(_ run: UUID) {
+        subscriptions[run] = nil
+    }
+
+    private func runID(_ message: [String: Any]) throws -> UUID {
+        guard let text = message["run_id"] as? String else { throw RelayError(.badRequest, "invalid_input", "missing run_id") }
+        return try ControlAPI.uuid(text, "run")
+    }
+
+    private func ack(_ id: String?, _ op: String, _ fields: String) async throws {
+        try await socket.send(#"{"type": "ack"\#(id.map { #", "id": \#($0)"# } ?? ""), "op": "\#(op)", \#(fields)}"#)
+    }
+
+    private func reply(error: RelayError, id: String?) async {
+        try? await socket.send(#"{"type": "error"\#(id.map { #", "id": \#($0)"# } ?? ""), "code": \#(JSONText.quote(error.code)), "message": \#(JSONText.quote(error.message))}"#)
+    }
+}

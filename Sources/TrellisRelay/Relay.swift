@@ -1,0 +1,168 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import TrellisPQ
+import TrellisStore
+
+/// The request context: who the bearer token authenticated (set by the auth middleware).
+public struct RelayContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<RelayContext>
+    public var principal: String?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        principal = nil
+    }
+}
+
+/// `trellis relay`: a stateless push relay and HTTP control API over the database.
+/// Any number of instances may run; they share nothing but PostgreSQL.
+public struct Relay: Sendable {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        public var poolSize = 8
+        /// Largest accepted request body.
+        public var maxBody = 1 << 20
+        /// SSE heartbeat comment / idle wake-up interval.
+        public var heartbeat = Duration.seconds(15)
+        /// Re-read runs with subscribers this often even without a doorbell.
+        public var safetyPoll = Duration.seconds(1)
+
+        public init() {}
+    }
+
+    public let databaseURL: String
+    public let options: Options
+    let pool: ConnectionPool
+    let hub: EventHub
+    public let metrics: RelayMetrics
+
+    public init(databaseURL: String, options: Options = Options()) {
+        self.databaseURL = databaseURL
+        self.options = options
+        let metrics = RelayMetrics()
+        let pool = ConnectionPool(url: databaseURL, capacity: options.poolSize)
+        self.pool = pool
+        self.metrics = metrics
+        self.hub = EventHub(url: databaseURL, pool: pool, metrics: metrics, safetyPoll: options.safetyPoll)
+    }
+
+    /// Serves until the task is cancelled (or SIGTERM/SIGINT with `runService`);
+    /// `onRunning` gets the bound port (useful with port 0).
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        await hub.start()
+        var logger = Logger(label: "trellis-relay")
+        logger.logLevel = .warning
+        let router = makeRouter()
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            await hub.stop()
+            await pool.close()
+            throw error
+        }
+        await hub.stop()
+        await pool.close()
+    }
+
+    func makeRouter() -> Router<RelayContext> {
+        let router = Router(context: RelayContext.self)
+        router.middlewares.add(LatencyMiddleware(metrics: metrics))
+        router.middlewares.add(ErrorMiddleware())
+        router.get("/healthz") { _, _ in
+            let status = try await pool.withConnection { try await $0.query("SELECT 1 AS ok").single().decode("ok", as: Int.self) }
+            return Self.json(#"{"status": "ok", "database": \#(status == 1 ? "true" : "false")}"#)
+        }
+        router.get("/metrics") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+        }
+        let api = router.group("v1").add(middleware: TokenMiddleware(pool: pool))
+        ControlAPI(relay: self).register(on: api)
+        EventStreams(relay: self).register(on: api)
+        return router
+    }
+
+    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// API latency for /metrics (streams are long-lived and excluded).
+struct LatencyMiddleware: RouterMiddleware {
+    typealias Context = RelayContext
+    let metrics: RelayMetrics
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        if path.hasSuffix("/events") || path.hasSuffix("/ws") { return try await next(request, context) }
+        let start = ContinuousClock.now
+        defer { metrics.requests.record(ContinuousClock.now - start) }
+        return try await next(request, context)
+    }
+}
+
+/// Turns every error into `{"error": {"code", "message"}}` with its status.
+struct ErrorMiddleware: RouterMiddleware {
+    typealias Context = RelayContext
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let relay = RelayError.from(error)
+            if relay.status == .internalServerError {
+                context.logger.error("\(request.method) \(request.uri.path): \(String(describing: error))")
+            }
+            return Relay.json(relay.body, status: relay.status)
+        }
+    }
+}
+
+/// Bearer tokens: `Authorization: Bearer trl_…` (or `?access_token=` for browser
+/// WebSockets and EventSource, which cannot set headers). The token is hashed here; only
+/// the hash is sent to `authenticate_token`. Tokens are never logged.
+struct TokenMiddleware: RouterMiddleware {
+    typealias Context = RelayContext
+    let pool: ConnectionPool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var token: String?
+        if let header = request.headers[.authorization] {
+            guard header.lowercased().hasPrefix("bearer ") else {
+                throw RelayError(.unauthorized, "unauthorized", "Authorization must be \"Bearer <token>\"")
+            }
+            token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        } else if let query = request.uri.queryParameters.get("access_token") {
+            token = query
+        }
+        guard let token, !token.isEmpty else {
+            throw RelayError(.unauthorized, "unauthorized", "missing bearer token")
+        }
+        var context = context
+        context.principal = try await pool.withConnection { try await TokenStore(connection: $0).authenticate(token) }
+        return try await next(request, context)
+    }
+}
+
+extension RelayContext {
+    /// The authenticated principal (the auth middleware guarantees one on /v1).
+    var who: String {
+        get throws {
+            guard let principal else { throw RelayError(.unauthorized, "unauthorized", "missing bearer token") }
+            return principal
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import TrellisPQ
+import TrellisStore
+
+/// A failure the relay answers with `{"error": {"code", "message"}}` and a status mapped
+/// from the SQLSTATE the SQL functions raise (or set by the relay itself).
+public struct RelayError: Error, Sendable, HTTPResponseError {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// SQLSTATE → HTTP: bad input 400, authentication 401, privilege 403, unknown 404,
+    /// finished run / conflicting key 409; anything else is a 500 whose detail is logged,
+    /// not sent.
+    public static func from(_ error: any Error) -> RelayError {
+        switch error {
+        case let relay as RelayError:
+            return relay
+        case let pg as PGError where pg.kind == .server:
+            let state = pg.sqlState ?? ""
+            switch state {
+            case "TR401": return RelayError(.unauthorized, "unauthorized", pg.message)
+            case "42501": return RelayError(.forbidden, "forbidden", pg.message)
+            case "TR404": return RelayError(.notFound, "not_found", pg.message)
+            case "TR409": return RelayError(.conflict, "conflict", pg.message)
+            case "23505": return RelayError(.conflict, "conflict", pg.message)
+            case _ where state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("TR1"):
+                return RelayError(.badRequest, "invalid_input", pg.message)
+            default: return RelayError(.internalServerError, "internal", "internal error (SQLSTATE \(state))")
+            }
+        case let store as StoreError:
+            return RelayError(store.code == .notFound ? .notFound : .badRequest, store.code.rawValue, store.message)
+        case let http as HTTPError where http.status == .contentTooLarge:
+            return RelayError(.contentTooLarge, "too_large", "request body is larger than the limit")
+        default:
+            return RelayError(.internalServerError, "internal", "internal error")
+        }
+    }
+
+    public var body: String {
+        #"{"error": {"code": \#(JSONText.quote(code)), "message": \#(JSONText.quote(message))}}"#
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}
+
+/// JSON string literals for hand-built bodies.
+enum JSONText {
+    static func quote(_ text: String) -> String {
+        let data = try? JSONEncoder().encode(text)
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    }
+}

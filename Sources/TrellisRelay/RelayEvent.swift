@@ -1,0 +1,33 @@
+import Foundation
+import TrellisPQ
+import TrellisStore
+
+/// One stored event as the relay sends it: the PROTOCOL.md envelope, built once and
+/// shared by every subscriber.
+public struct RelayEvent: Sendable, Hashable {
+    public var runID: UUID
+    public var seq: Int64
+    public var type: String
+    public var timestamp: Date
+    /// The `data` object as stored (JSON text).
+    public var data: String
+
+    public var isFinal: Bool { type == "run.finished" }
+
+    /// `{"v":1,"run_id","seq","type","ts","data"[,"replayed":true]}`
+    public func envelope(replayed: Bool = false) -> String {
+        #"{"v": 1, "run_id": "\#(runID.uuidString.lowercased())", "seq": \#(seq), "type": "\#(type)", "ts": "\#(Self.rfc3339(timestamp))", "data": \#(data)\#(replayed ? #", "replayed": true"# : "")}"#
+    }
+
+    static func rfc3339(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// Events of `run` after `cursor`, oldest first, at most `limit`.
+    static func read(_ connection: PGConnection, run: UUID, after cursor: Int64, limit: Int = 500) async throws -> [RelayEvent] {
+        try await connection.run(Query.Relay.eventsAfter, [run, cursor, limit]).rows.map {
+            RelayEvent(runID: run, seq: try $0.decode("seq"), type: try $0.decode("type"),
+                       timestamp: try $0.decode("ts"), data: try $0.decode("data"))
+        }
+    }
+}

@@ -1,0 +1,1 @@
+SELECT trellis.list_approvals($1, $2, $3::integer) AS approvals

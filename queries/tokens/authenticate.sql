@@ -1,0 +1,1 @@
+SELECT trellis.authenticate_token(decode($1, 'hex')) AS principal

@@ -1,0 +1,1 @@
+SELECT trellis.revoke_token($1, $2) AS revoked
