@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "TrellisRelayTests",
             dependencies: [
-                "TrellisRelay", "TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisCLI",
+                "TrellisRelay", "TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisScheduler", "TrellisCore",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             swiftSettings: swiftSettings

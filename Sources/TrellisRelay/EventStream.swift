@@ -11,6 +11,7 @@ struct EventStream: Sendable {
     let pool: ConnectionPool
     let metrics: RelayMetrics
     let heartbeat: Duration
+    var queueLimit = 1000
 
     enum Step: Sendable {
         case event(RelayEvent, replayed: Bool)
@@ -22,7 +23,7 @@ struct EventStream: Sendable {
     /// cancelled. Returns the last seq written.
     @discardableResult
     func deliver(after: Int64, write: (Step) async throws -> Void) async throws -> Int64 {
-        let queue = SubscriberQueue()
+        let queue = SubscriberQueue(limit: queueLimit)
         await hub.register(queue, run: run, after: after)
         metrics.clients.increment()
         defer {

@@ -14,7 +14,8 @@ struct EventStreams: Sendable {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     func stream(_ run: UUID) -> EventStream {
-        EventStream(run: run, hub: relay.hub, pool: relay.pool, metrics: relay.metrics, heartbeat: relay.options.heartbeat)
+        EventStream(run: run, hub: relay.hub, pool: relay.pool, metrics: relay.metrics, heartbeat: relay.options.heartbeat,
+                    queueLimit: relay.options.queueLimit)
     }
 
     /// Checks `view` on the run; returns its status and last seq.

@@ -32,6 +32,12 @@ public struct Relay: Sendable {
         public var heartbeat = Duration.seconds(15)
         /// Re-read runs with subscribers this often even without a doorbell.
         public var safetyPoll = Duration.seconds(1)
+        /// Events a subscriber may fall behind before it is resynced from the log.
+        public var queueLimit = 1000
+        /// Server log level (requests are not logged; errors are).
+        public var logLevel = Logger.Level.warning
+        /// Stop gracefully on SIGTERM/SIGINT (off for in-process use, e.g. tests).
+        public var handleSignals = true
 
         public init() {}
     }
@@ -57,7 +63,7 @@ public struct Relay: Sendable {
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         await hub.start()
         var logger = Logger(label: "trellis-relay")
-        logger.logLevel = .warning
+        logger.logLevel = options.logLevel
         let router = makeRouter()
         let app = Application(
             router: router,
@@ -66,7 +72,7 @@ public struct Relay: Sendable {
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         do {
-            try await app.runService()
+            try await app.runService(gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [])
         } catch {
             await hub.stop()
             await pool.close()

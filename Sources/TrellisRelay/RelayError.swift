@@ -37,8 +37,13 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
             }
         case let store as StoreError:
             return RelayError(store.code == .notFound ? .notFound : .badRequest, store.code.rawValue, store.message)
-        case let http as HTTPError where http.status == .contentTooLarge:
-            return RelayError(.contentTooLarge, "too_large", "request body is larger than the limit")
+        case let http as any HTTPResponseError:
+            switch http.status {
+            case .contentTooLarge: return RelayError(.contentTooLarge, "too_large", "request body is larger than the limit")
+            case .notFound: return RelayError(.notFound, "not_found", "no such resource")
+            case .badRequest: return RelayError(.badRequest, "invalid_input", "bad request")
+            default: return RelayError(http.status, "http_\(http.status.code)", http.status.reasonPhrase)
+            }
         default:
             return RelayError(.internalServerError, "internal", "internal error")
         }

@@ -1,0 +1,150 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HummingbirdWSClient
+import Logging
+import Testing
+import TrellisCore
+import TrellisPQ
+import TrellisRelay
+import TrellisStore
+import TrellisTestSupport
+
+/// A real relay on 127.0.0.1 (any free port) over a test database, with helpers for
+/// HTTP (URLSession) and WebSocket (HummingbirdWSClient) clients.
+struct RelayHarness: Sendable {
+    let databaseURL: String
+    let port: Int
+    let task: Task<Void, any Error>
+
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    static func start(_ databaseURL: String, configure: (inout Relay.Options) -> Void = { _ in }) async throws -> RelayHarness {
+        var options = Relay.Options()
+        options.port = 0
+        options.handleSignals = false
+        options.logLevel = .critical
+        options.heartbeat = .milliseconds(500)
+        options.safetyPoll = .milliseconds(500)
+        configure(&options)
+        let relay = Relay(databaseURL: databaseURL, options: options)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let task = Task { try await relay.run { continuation.yield($0) } }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw RelayTestError("the relay did not start") }
+        return RelayHarness(databaseURL: databaseURL, port: port, task: task)
+    }
+
+    /// Runs `body` with a relay and stops it afterwards.
+    static func with<T: Sendable>(_ databaseURL: String, configure: (inout Relay.Options) -> Void = { _ in },
+                                  _ body: (RelayHarness) async throws -> T) async throws -> T {
+        let harness = try await start(databaseURL, configure: configure)
+        do {
+            let value = try await body(harness)
+            harness.task.cancel()
+            _ = await harness.task.result
+            return value
+        } catch {
+            harness.task.cancel()
+            _ = await harness.task.result
+            throw error
+        }
+    }
+
+    /// A token for `principal` (created by the built-in admin).
+    func token(for principal: String) async throws -> String {
+        try await PGConnection.withConnection(databaseURL) { try await TokenStore(connection: $0).create(for: principal, as: "admin").token }
+    }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+
+        func json() throws -> [String: JSONValue] {
+            try JSONDecoder().decode([String: JSONValue].self, from: Data(body.utf8))
+        }
+
+        var errorCode: String? { try? json()["error"]?["code"]?.stringValue }
+    }
+
+    func request(_ method: String, _ path: String, token: String?, body: String? = nil,
+                 headers: [String: String] = [:]) async throws -> Reply {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = method
+        request.timeoutInterval = 60
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (key, value) in http.allHeaderFields { fields["\(key)".lowercased()] = "\(value)" }
+        return Reply(status: http.statusCode, headers: fields, body: String(decoding: data, as: UTF8.self))
+    }
+
+    /// The events of a finished SSE stream, parsed (id, event type, envelope).
+    static func sse(_ body: String) throws -> [(id: Int64?, event: String, data: [String: JSONValue])] {
+        try body.components(separatedBy: "\n\n").compactMap { block -> (Int64?, String, [String: JSONValue])? in
+            var id: Int64?, event: String?, data: String?
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("id: ") { id = Int64(line.dropFirst(4)) }
+                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
+            }
+            guard let event, let data else { return nil }
+            return (id, event, try JSONDecoder().decode([String: JSONValue].self, from: Data(data.utf8)))
+        }
+    }
+
+    /// A WebSocket session: sends `messages`, then collects text messages until `until`
+    /// says stop (or `limit` arrive); `pause` between reads makes a slow client.
+    func webSocket(token: String?, send messages: [String], pause: Duration = .zero,
+                   until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
+        let collected = Collected()
+        var configuration = WebSocketClientConfiguration()
+        if let token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }
+        var logger = Logger(label: "ws-test")
+        logger.logLevel = .critical
+        try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", configuration: configuration, logger: logger) { inbound, outbound, _ in
+            for message in messages { try await outbound.write(.text(message)) }
+            for try await frame in inbound.messages(maxSize: 1 << 20) {
+                guard case .text(let text) = frame else { continue }
+                let all = await collected.append(text)
+                if until(all) { break }
+                if pause > .zero { try await Task.sleep(for: pause) }
+            }
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        return await collected.items
+    }
+
+    actor Collected {
+        var items: [String] = []
+        func append(_ item: String) -> [String] {
+            items.append(item)
+            return items
+        }
+    }
+}
+
+struct RelayTestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Parses WebSocket text messages.
+func decode(_ message: String) throws -> [String: JSONValue] {
+    try JSONDecoder().decode([String: JSONValue].self, from: Data(message.utf8))
+}
+
+extension Array where Element == String {
+    /// The event envelopes (messages with a seq) among WebSocket messages.
+    func envelopes() throws -> [[String: JSONValue]] {
+        try map(decode).filter { $0["seq"] != nil }
+    }
+}
