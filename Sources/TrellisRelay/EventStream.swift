@@ -18,6 +18,20 @@ struct EventStream: Sendable {
         case heartbeat
     }
 
+    /// Reads the log, waiting out a database that is away (restart, failover): the client
+    /// keeps its stream and gets everything once the database is back.
+    func read(after cursor: Int64) async throws -> [RelayEvent] {
+        var backoff = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await pool.withConnection { try await RelayEvent.read($0, run: run, after: cursor) }
+            } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed {
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
+            }
+        }
+    }
+
     /// Calls `write` for every event after `after` (and for heartbeats) until the run's
     /// final event has been written, the client goes away (`write` throws) or the task is
     /// cancelled. Returns the last seq written.
@@ -43,7 +57,7 @@ struct EventStream: Sendable {
         /// Reads the log after the cursor (up to `before`, exclusive, when given).
         func catchUp(before: Int64? = nil) async throws {
             while !finished {
-                let events = try await pool.withConnection { [cursor] in try await RelayEvent.read($0, run: run, after: cursor) }
+                let events = try await read(after: cursor)
                 for event in events where before.map({ event.seq < $0 }) ?? true {
                     try await emit(event, replayed: true)
                     if finished { return }

@@ -76,7 +76,8 @@ public actor TestCluster {
 
 /// Stops and removes the throwaway cluster at process exit.
 enum TestClusterCleanup {
-    nonisolated(unsafe) private static var command: String?
+    nonisolated(unsafe) private static var commands: [String] = []
+    private static let lock = NSLock()
 
     static func register(cluster: LocalCluster, directory: URL) {
         guard let bin = try? LocalCluster.binaryDirectory() else { return }
@@ -84,10 +85,15 @@ enum TestClusterCleanup {
         let pgctl = bin.appending(path: "pg_ctl").path
         // Paths are our own temporary directory and the server binaries, never input.
         let stop = "if [ -d '\(directory.path)/pgdata' ]; then \(asServer)'\(pgctl)' stop -D '\(directory.path)/pgdata' -m immediate >/dev/null 2>&1; fi; rm -rf '\(directory.path)'"
-        command = stop
+        lock.lock()
+        let first = commands.isEmpty
+        commands.append(stop)
+        lock.unlock()
         // Foundation's Process cannot be used while the process exits; system(3) can.
-        atexit {
-            if let command = TestClusterCleanup.command { _ = system(command) }
+        if first {
+            atexit {
+                for command in TestClusterCleanup.commands { _ = system(command) }
+            }
         }
         startWatchdog(stopCommand: stop)
     }
@@ -97,5 +103,26 @@ enum TestClusterCleanup {
     private static func startWatchdog(stopCommand: String) {
         let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(stopCommand)"
         try? ProcessRunner.spawnDetached(["/bin/sh", "-c", script])
+    }
+}
+
+/// A PostgreSQL cluster of one test's own (for tests that stop and restart the server),
+/// migrated, stopped and deleted afterwards — also at process exit or after a crash.
+public struct PrivateCluster: Sendable {
+    public let cluster: LocalCluster
+    public let url: String
+
+    public static func with<T: Sendable>(_ body: (PrivateCluster) async throws -> T) async throws -> T {
+        let directory = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appending(path: "trellis-private-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let cluster = LocalCluster(directory: directory, settings: ["fsync": "off", "synchronous_commit": "off"], fastInit: true)
+        TestClusterCleanup.register(cluster: cluster, directory: directory)
+        defer {
+            _ = try? cluster.stop(immediate: true)
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let (url, _) = try await cluster.start()
+        try await PGConnection.withConnection(url) { try await Migrator(connection: $0).up() }
+        return try await body(PrivateCluster(cluster: cluster, url: url))
     }
 }
