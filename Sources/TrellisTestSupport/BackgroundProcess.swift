@@ -5,14 +5,17 @@ import TrellisStore
 public final class BackgroundProcess: @unchecked Sendable {
     public let pid: pid_t
     public let stderrFile: URL
+    public let stdoutFile: URL
     private var exitCode: Int32?
 
     /// Starts the built `trellis` binary with `arguments`.
     public init(trellis arguments: [String], environment: [String: String] = [:]) throws {
-        stderrFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-bg-\(UUID().uuidString.prefix(8)).log")
+        let name = "trellis-bg-\(UUID().uuidString.prefix(8))"
+        stderrFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: name + ".log")
+        stdoutFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: name + ".out")
         let inherited = ProcessInfo.processInfo.environment.keys.filter { $0.hasPrefix("TRELLIS_") && environment[$0] == nil }
         pid = try ProcessRunner.spawnBackground([TrellisBinary.url.path] + arguments, environment: environment,
-                                                removing: Array(inherited), stderrFile: stderrFile)
+                                                removing: Array(inherited), stdoutFile: stdoutFile, stderrFile: stderrFile)
     }
 
     /// Sends `signal` and waits for the exit code.
@@ -26,6 +29,16 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     public var log: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+    public var output: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
+
+    /// False once the process has exited (its code is kept for `stop`).
+    public var isRunning: Bool {
+        if exitCode != nil { return false }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return true }
+        exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return false
+    }
 
     deinit {
         if exitCode == nil {
@@ -33,6 +46,7 @@ public final class BackgroundProcess: @unchecked Sendable {
             _ = ProcessRunner.waitForExit(pid)
         }
         try? FileManager.default.removeItem(at: stderrFile)
+        try? FileManager.default.removeItem(at: stdoutFile)
     }
 }
 

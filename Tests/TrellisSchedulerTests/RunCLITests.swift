@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 import TrellisTestSupport
@@ -96,6 +97,79 @@ struct ApprovalCLITests {
             #expect(twice.status == 1)
             #expect(twice.stderr.contains("is already approved (SQLSTATE TR409)"))
             #expect(scheduler.stop() == 0)
+        }
+    }
+
+    @Test func eventsPrintsTheLogAndFollowsARunToItsEnd() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
+            let url = ["--database-url", db.url]
+            let started = try TrellisBinary.run(["run", "start", "fan-out-fan-in", "--input", #"{"topic": "x"}"#] + url)
+            let id = try #require(started.stdout.split(separator: " ").dropFirst(2).first.map(String.init))
+            // Follow a run nobody works on yet; a scheduler starts afterwards.
+            let follower = try BackgroundProcess(trellis: ["run", "events", id, "--follow", "--json"] + url)
+            try await Task.sleep(for: .milliseconds(300))
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "ev", "--poll-interval", "100"] + url)
+            try await waitUntil(timeout: .seconds(60), "the follower to see the end") { !follower.isRunning }
+            #expect(follower.stop() == 0)
+            _ = scheduler.stop()
+            let lines = follower.output.split(separator: "\n")
+            let envelopes = try lines.map { try JSONDecoder().decode([String: JSONValue].self, from: Data($0.utf8)) }
+            let stored = try await db.withConnection { try await RunStore(connection: $0).events(of: UUID(uuidString: id)!) }
+            #expect(envelopes.map { $0["seq"] } == stored.map { .number(Double($0.seq)) })
+            #expect(envelopes.last?["type"] == .string("run.finished"))
+            #expect(envelopes.allSatisfy { $0["v"] == .number(1) && $0["run_id"] == .string(id) })
+
+            let tail = try TrellisBinary.run(["run", "events", id, "--after", "\(stored.count - 2)"] + url)
+            #expect(tail.stdout.split(separator: "\n").count == 2)
+            #expect(tail.stdout.contains("run.finished"))
+            let unknown = try TrellisBinary.run(["run", "events", UUID().uuidString] + url)
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.hasPrefix("Error: "))
+        }
+    }
+
+    @Test func tokensAreShownOnceListedAndRevoked() async throws {
+        try await TestDatabase.withMigrated { db in
+            let url = ["--database-url", db.url]
+            _ = try TrellisBinary.run(["principal", "create", "svc", "--kind", "service"] + url)
+            let created = try TrellisBinary.run(["token", "create", "--principal", "svc", "--expires", "30d", "--description", "ci"] + url)
+            #expect(created.status == 0, "\(created.stderr)")
+            let token = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(token.hasPrefix("trl_") && token.count > 40)
+            let prefix = String(token.prefix(12))
+            #expect(created.stderr.contains("token \(prefix) for svc, expires "))
+            let stored = try await db.withConnection {
+                try await $0.query("SELECT count(*) AS n FROM trellis.api_tokens WHERE token_hash = decode($1, 'hex')", [TokenStore.hash(token)])
+                    .single().decode("n", as: Int.self)
+            }
+            #expect(stored == 1)
+            let plain = try await db.withConnection {
+                try await $0.query("SELECT count(*) AS n FROM trellis.api_tokens WHERE position($1 IN encode(token_hash, 'escape')) > 0 OR description = $1", [token])
+                    .single().decode("n", as: Int.self)
+            }
+            #expect(plain == 0, "the secret itself is stored nowhere")
+
+            let list = try TrellisBinary.run(["token", "list"] + url)
+            #expect(list.stdout.contains(prefix))
+            #expect(!list.stdout.contains(token))
+            #expect(try await db.withConnection { try await TokenStore(connection: $0).authenticate(token) } == "svc")
+
+            let revoked = try TrellisBinary.run(["token", "revoke", prefix] + url)
+            #expect(revoked.stdout == "revoked \(prefix)\n")
+            let again = try TrellisBinary.run(["token", "revoke", prefix] + url)
+            #expect(again.stdout == "\(prefix) was already revoked\n")
+            let refused = await #expect(throws: PGError.self) { try await db.withConnection { try await TokenStore(connection: $0).authenticate(token) } }
+            #expect(refused?.sqlState == "TR401")
+
+            let badExpiry = try TrellisBinary.run(["token", "create", "--principal", "svc", "--expires", "soon"] + url)
+            #expect(badExpiry.status != 0)
+            #expect(badExpiry.stderr.contains("--expires must be a duration"))
+            let unknown = try TrellisBinary.run(["token", "create", "--principal", "ghost"] + url)
+            #expect(unknown.status == 1)
+            #expect(unknown.stderr.contains("ghost"))
+            let unknownRevoke = try TrellisBinary.run(["token", "revoke", "trl_nope"] + url)
+            #expect(unknownRevoke.stderr.contains(#"unknown token "trl_nope""#))
         }
     }
 }
