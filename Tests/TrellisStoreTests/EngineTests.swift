@@ -357,6 +357,28 @@ struct EngineTests {
         }
     }
 
+    @Test func largeOutputsAreTruncatedInTheEventButKeptWhole() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
+                let claim = try #require(try await driver.claim().first)
+                let big = JSONValue.object(["blob": .string(String(repeating: "z", count: 70_000))])
+                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: big)])
+                let event = try #require(try await driver.store.events(of: run).first { $0.type == "node.output" })
+                let data = try event.data.decode(JSONValue.self)
+                #expect(data["truncated"] == .bool(true))
+                #expect(data["output"] == nil || data["output"] == .null)
+                #expect((data["output_bytes"]?.doubleValue ?? 0) > 65_536)
+                let snapshot = try await conn.query("SELECT trellis.run_snapshot($1::uuid, 'admin') AS s", [run]).single()
+                    .decode("s", as: PGJSON.self).decode(JSONValue.self)
+                guard case .array(let nodes)? = snapshot["nodes"] else { Issue.record("no nodes"); return }
+                #expect(nodes.first { $0["node_key"] == .string("extract") }?["output"] == big, "the run API has the whole output")
+            }
+        }
+    }
+
     @Test func startRunChecksItsInputs() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

@@ -37,7 +37,8 @@ BEGIN
             'total_cost', (SELECT coalesce(sum(n.cost), 0) FROM trellis.node_runs n WHERE n.run_id = r.id)),
         'nodes', (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                 'node_key', n.node_key, 'kind', n.kind, 'status', n.status, 'attempts', n.attempt,
-                'started_at', n.started_at, 'finished_at', n.finished_at, 'cost', n.cost, 'error', n.error))
+                'started_at', n.started_at, 'finished_at', n.finished_at, 'cost', n.cost, 'error', n.error,
+                'output', n.output))
                 ORDER BY n.id), '[]'::jsonb)
             FROM trellis.node_runs n WHERE n.run_id = r.id AND n.parent_id IS NULL))
     INTO snapshot
