@@ -101,7 +101,23 @@ struct RelayTests {
                     #expect(reply.errorCode == code, "\(method) \(path): \(reply.body)")
                     #expect(reply.headers["content-type"] == "application/json")
                 }
+                // Every endpoint, every bad token: 401 before anything is read or written.
+                let endpoints: [(String, String, String?)] = [
+                    ("POST", "/v1/workflows/linear-pipeline/runs", "{}"), ("GET", "/v1/runs/\(run)", nil),
+                    ("GET", "/v1/workflows/linear-pipeline/runs", nil), ("POST", "/v1/runs/\(run)/cancel", nil),
+                    ("POST", "/v1/runs/\(run)/pause", nil), ("POST", "/v1/runs/\(run)/resume", nil),
+                    ("GET", "/v1/approvals", nil), ("POST", "/v1/approvals/\(UUID().uuidString)", #"{"decision": "approve"}"#),
+                    ("GET", "/v1/runs/\(run)/events", nil), ("GET", "/v1/ws", nil),
+                ]
+                for (method, path, payload) in endpoints {
+                    for token in [nil, "trl_00000000_forged", revoked, expired] {
+                        let reply = try await relay.request(method, path, token: token, body: payload)
+                        #expect(reply.status == 401, "\(method) \(path) with \(token.map { String($0.prefix(12)) } ?? "no token"): \(reply.status)")
+                    }
+                }
                 #expect(try await runCount(db.url) == before, "refused requests wrote nothing")
+                let stillQueued = try await relay.request("GET", "/v1/runs/\(run)", token: admin)
+                #expect(try stillQueued.json()["status"] == .string("queued"), "refused control changed nothing")
                 let wrongScheme = try await relay.request("GET", "/v1/approvals", token: nil, headers: ["Authorization": "Basic YTpi"])
                 #expect(wrongScheme.status == 401)
 
@@ -270,6 +286,39 @@ struct RelayTests {
                 await #expect(throws: (any Error).self) {
                     _ = try await relay.webSocket(token: nil, send: []) { _ in true }
                 }
+
+                // Decisions over the socket: a gated run started by another principal.
+                try await db.withConnection { conn in
+                    _ = try await PrincipalStore(connection: conn).create("author", as: "admin")
+                    _ = try await PrincipalStore(connection: conn).grant("run", on: "human-approval", to: "author", as: "admin")
+                }
+                let author = try await relay.token(for: "author")
+                var approvals: [String] = []
+                for _ in 0..<2 {
+                    let gated = try await relay.request("POST", "/v1/workflows/human-approval/runs", token: author,
+                                                        body: #"{"input": {"version": "1", "notes": "n"}}"#)
+                    #expect(gated.status == 202)
+                }
+                try await withScheduler(db.url) {
+                    try await waitUntil(timeout: .seconds(30), "two approvals to open") {
+                        let list = try await relay.request("GET", "/v1/approvals", token: token)
+                        guard case .array(let items)? = try list.json()["approvals"] else { return false }
+                        approvals = items.compactMap { $0["approval_id"]?.stringValue }
+                        return approvals.count == 2
+                    }
+                }
+                let decisions = try await relay.webSocket(token: token, send: [
+                    #"{"op": "approve", "approval_id": "\#(approvals[0])", "comment": "ok", "id": 1}"#,
+                    #"{"op": "reject", "approval_id": "\#(approvals[1])", "id": 2}"#,
+                    #"{"op": "approve", "approval_id": "\#(approvals[1])", "id": 3}"#,
+                ]) { $0.count == 3 }.map(decode)
+                #expect(decisions[0]["status"] == .string("approved"))
+                #expect(decisions[1]["status"] == .string("rejected"))
+                #expect(decisions[2]["code"] == .string("conflict"), "already decided")
+                let selfDecision = try await relay.webSocket(token: author, send: [
+                    #"{"op": "approve", "approval_id": "\#(approvals[0])", "id": 9}"#,
+                ]) { $0.count == 1 }.map(decode)
+                #expect(selfDecision[0]["type"] == .string("error"))
             }
         }
     }
