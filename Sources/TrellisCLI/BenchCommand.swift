@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TrellisCore
+import TrellisRelay
 import TrellisScheduler
 import TrellisStore
 
@@ -9,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks: the engine (default) and the analyst history queries.",
         discussion: "Both publish bench-* workflows and write runs in the target database: use a scratch database.",
-        subcommands: [EngineBench.self, HistoryBenchCommand.self],
+        subcommands: [EngineBench.self, HistoryBenchCommand.self, RelayBenchCommand.self],
         defaultSubcommand: EngineBench.self)
 }
 
@@ -80,5 +81,39 @@ struct HistoryBenchCommand: AsyncParsableCommand {
         let sorted = report.pruneBatchMilliseconds.sorted()
         print(String(format: "prune: %d runs and %d events in %d batches; batch p50 %.1f ms, max %.1f ms",
                      report.prunedRuns, report.prunedEvents, sorted.count, sorted[sorted.count / 2], sorted.last ?? 0))
+    }
+}
+
+struct RelayBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "relay",
+        abstract: "Delivery latency (event commit → arrival) through a real relay to many WebSocket subscribers of one run.")
+    @OptionGroup var connection: ConnectionOptions
+    @Option(help: "WebSocket subscribers of the run.") var subscribers = 1000
+    @Option(help: "Echo nodes in the run (a chain).") var nodes = 20
+
+    func validate() throws {
+        guard subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1") }
+        guard nodes >= 1 else { throw ValidationError("--nodes must be at least 1") }
+    }
+
+    func run() async throws {
+        let url = try await connection.locator.resolve { Console.note($0) }
+        var bench = RelayBench(databaseURL: url)
+        bench.subscribers = subscribers
+        bench.runNodes = nodes
+        let report = try await bench.run(log: { Console.note($0) }) { until in
+            var options = SchedulerOptions(name: "bench-relay")
+            options.handlers = ["echo"]
+            let scheduler = Scheduler(databaseURL: url, registry: .builtIn, options: options)
+            let task = Task { try await scheduler.run() }
+            while await !until() { try await Task.sleep(for: .milliseconds(20)) }
+            scheduler.requestStop()
+            _ = try await task.value
+        }
+        print(String(format: "%d subscribers × %d events (%d delivered, %d clients failed) in %.2f s", report.subscribers,
+                     report.eventsPerSubscriber, report.delivered, report.failedClients, report.seconds))
+        print(String(format: "delivery lag (commit → arrival), %d live samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                     report.liveSamples, report.p50, report.p99, report.max))
     }
 }
