@@ -12,11 +12,24 @@ public struct RelayEvent: Sendable, Hashable {
     /// The `data` object as stored (JSON text).
     public var data: String
 
+    /// The live envelope, built once when the event is read and shared by every
+    /// subscriber it is pushed to (formatting per subscriber dominated fan-out).
+    public let live: String
+
+    public init(runID: UUID, seq: Int64, type: String, timestamp: Date, data: String) {
+        self.runID = runID
+        self.seq = seq
+        self.type = type
+        self.timestamp = timestamp
+        self.data = data
+        live = #"{"v": 1, "run_id": "\#(runID.uuidString.lowercased())", "seq": \#(seq), "type": "\#(type)", "ts": "\#(Self.rfc3339(timestamp))", "data": \#(data)}"#
+    }
+
     public var isFinal: Bool { type == "run.finished" }
 
     /// `{"v":1,"run_id","seq","type","ts","data"[,"replayed":true]}`
     public func envelope(replayed: Bool = false) -> String {
-        #"{"v": 1, "run_id": "\#(runID.uuidString.lowercased())", "seq": \#(seq), "type": "\#(type)", "ts": "\#(Self.rfc3339(timestamp))", "data": \#(data)\#(replayed ? #", "replayed": true"# : "")}"#
+        replayed ? String(live.dropLast()) + #", "replayed": true}"# : live
     }
 
     static func rfc3339(_ date: Date) -> String {
