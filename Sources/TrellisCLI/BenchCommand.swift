@@ -87,14 +87,17 @@ struct HistoryBenchCommand: AsyncParsableCommand {
 struct RelayBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
-        abstract: "Delivery latency (event commit → arrival) through a real relay to many WebSocket subscribers of one run.")
+        abstract: "Delivery latency (event ts → arrival) through a real relay to many WebSocket subscribers of one run.")
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "WebSocket subscribers of the run.") var subscribers = 1000
-    @Option(help: "Echo nodes in the run (a chain).") var nodes = 20
+    @Option(help: "Nodes in the run (a chain).") var nodes = 20
+    @Option(name: .customLong("node-ms"), help: "0: echo nodes (events as fast as the scheduler goes); N: sleep nodes of N ms, pacing the events.")
+    var nodeMilliseconds = 0
 
     func validate() throws {
         guard subscribers >= 1 else { throw ValidationError("--subscribers must be at least 1") }
         guard nodes >= 1 else { throw ValidationError("--nodes must be at least 1") }
+        guard (0...60_000).contains(nodeMilliseconds) else { throw ValidationError("--node-ms must be 0 to 60000") }
     }
 
     func run() async throws {
@@ -102,18 +105,20 @@ struct RelayBenchCommand: AsyncParsableCommand {
         var bench = RelayBench(databaseURL: url)
         bench.subscribers = subscribers
         bench.runNodes = nodes
+        bench.nodeMilliseconds = nodeMilliseconds
         let report = try await bench.run(log: { Console.note($0) }) { until in
             var options = SchedulerOptions(name: "bench-relay")
-            options.handlers = ["echo"]
+            options.handlers = ["echo", "sleep"]
             let scheduler = Scheduler(databaseURL: url, registry: .builtIn, options: options)
             let task = Task { try await scheduler.run() }
             while await !until() { try await Task.sleep(for: .milliseconds(20)) }
             scheduler.requestStop()
             _ = try await task.value
         }
-        print(String(format: "%d subscribers × %d events (%d delivered, %d clients failed) in %.2f s", report.subscribers,
-                     report.eventsPerSubscriber, report.delivered, report.failedClients, report.seconds))
-        print(String(format: "delivery lag (commit → arrival), %d live samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+        print(String(format: "%d subscribers × %d events (%d delivered, %d clients failed) in %.2f s; the run made %.1f events/s (%.0f frames/s to deliver)",
+                     report.subscribers, report.eventsPerSubscriber, report.delivered, report.failedClients, report.seconds,
+                     report.eventsPerSecond, report.eventsPerSecond * Double(report.subscribers)))
+        print(String(format: "delivery lag (event ts → arrival), %d live samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                      report.liveSamples, report.p50, report.p99, report.max))
     }
 }

@@ -19,27 +19,44 @@ actor EventHub {
     private let pool: ConnectionPool
     private let metrics: RelayMetrics
     private let safetyPoll: Duration
+    private let heartbeat: Duration
     private var feeds: [UUID: Feed] = [:]
     private var listener: Task<Void, Never>?
+    private var ticker: Task<Void, Never>?
     private(set) var connected = false
 
-    init(url: String, pool: ConnectionPool, metrics: RelayMetrics, safetyPoll: Duration = .seconds(1)) {
+    init(url: String, pool: ConnectionPool, metrics: RelayMetrics, safetyPoll: Duration = .seconds(1), heartbeat: Duration = .seconds(15)) {
         self.url = url
         self.pool = pool
         self.metrics = metrics
         self.safetyPoll = safetyPoll
+        self.heartbeat = heartbeat
     }
 
     func start() {
         guard listener == nil else { return }
         listener = Task { await self.listen() }
+        let heartbeat = self.heartbeat
+        ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: heartbeat)
+                await self.tick()
+            }
+        }
     }
 
     func stop() {
         listener?.cancel()
         listener = nil
-        for feed in feeds.values { for queue in feed.queues.values { Task { await queue.close() } } }
+        ticker?.cancel()
+        ticker = nil
+        for feed in feeds.values { for queue in feed.queues.values { queue.close() } }
         feeds = [:]
+    }
+
+    /// One heartbeat for every subscriber (idle ones send an SSE heartbeat comment).
+    private func tick() {
+        for feed in feeds.values { for queue in feed.queues.values { queue.tick() } }
     }
 
     func register(_ queue: SubscriberQueue, run: UUID, after cursor: Int64) {
@@ -88,7 +105,7 @@ actor EventHub {
 
     private func resyncAll() async {
         for feed in feeds.values {
-            for queue in feed.queues.values { await queue.resync() }
+            for queue in feed.queues.values { queue.resync() }
         }
         for run in Array(feeds.keys) { feeds[run]?.fetched = nil }
     }
@@ -105,7 +122,7 @@ actor EventHub {
                 guard let last = events.last else { break }
                 cursor = last.seq
                 let queues = feeds[run].map { Array($0.queues.values) } ?? []
-                for queue in queues { await queue.push(events) }
+                for queue in queues { queue.push(events) }
                 if events.count < 500 { break }
             }
             if feeds[run] != nil { feeds[run]?.fetched = cursor }

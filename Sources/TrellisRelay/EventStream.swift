@@ -10,7 +10,6 @@ struct EventStream: Sendable {
     let hub: EventHub
     let pool: ConnectionPool
     let metrics: RelayMetrics
-    let heartbeat: Duration
     var queueLimit = 1000
 
     enum Step: Sendable {
@@ -32,36 +31,49 @@ struct EventStream: Sendable {
         }
     }
 
-    /// Calls `write` for every event after `after` (and for heartbeats) until the run's
-    /// final event has been written, the client goes away (`write` throws) or the task is
-    /// cancelled. Returns the last seq written.
+    /// Calls `write` with every event after `after` (and with heartbeats), in batches —
+    /// a batch is what one log read or one hub push brought, so a transport can write it
+    /// with one flush — until the run's final event has been written, the client goes
+    /// away (`write` throws) or the task is cancelled. Returns the last seq written.
     @discardableResult
-    func deliver(after: Int64, write: (Step) async throws -> Void) async throws -> Int64 {
+    func deliver(after: Int64, write: ([Step]) async throws -> Void) async throws -> Int64 {
         let queue = SubscriberQueue(limit: queueLimit)
         await hub.register(queue, run: run, after: after)
         metrics.clients.increment()
         defer {
             metrics.clients.decrement()
-            Task { await hub.unregister(queue, run: run); await queue.close() }
+            queue.close()
+            Task { await hub.unregister(queue, run: run) }
         }
         var cursor = after
         var finished = false
 
-        func emit(_ event: RelayEvent, replayed: Bool) async throws {
-            try await write(.event(event, replayed: replayed))
-            cursor = event.seq
-            metrics.events.increment()
-            if !replayed { metrics.lag.record(Duration.milliseconds(max(0, Int64(Date().timeIntervalSince(event.timestamp) * 1000)))) }
-            finished = finished || event.isFinal
+        /// Writes the events that continue the stream from the cursor (in seq order, up to
+        /// the final event) as one batch.
+        func emit(_ events: [RelayEvent], replayed: Bool) async throws {
+            var steps: [Step] = []
+            var last = cursor
+            for event in events where event.seq == last + 1 && !finished {
+                steps.append(.event(event, replayed: replayed))
+                last = event.seq
+                finished = event.isFinal
+            }
+            guard !steps.isEmpty else { return }
+            try await write(steps)
+            cursor = last
+            metrics.events.increment(by: Int64(steps.count))
+            if !replayed {
+                let now = Date()
+                for case .event(let event, _) in steps {
+                    metrics.lag.record(Duration.milliseconds(max(0, Int64(now.timeIntervalSince(event.timestamp) * 1000))))
+                }
+            }
         }
         /// Reads the log after the cursor (up to `before`, exclusive, when given).
         func catchUp(before: Int64? = nil) async throws {
             while !finished {
                 let events = try await read(after: cursor)
-                for event in events where before.map({ event.seq < $0 }) ?? true {
-                    try await emit(event, replayed: true)
-                    if finished { return }
-                }
+                try await emit(events.filter { event in before.map { event.seq < $0 } ?? true }, replayed: true)
                 if events.count < 500 || (before.map { cursor + 1 >= $0 } ?? false) { return }
             }
         }
@@ -70,28 +82,39 @@ struct EventStream: Sendable {
         try await withTaskCancellationHandler {
             try await live()
         } onCancel: {
-            Task { await queue.close() }
+            queue.close()
         }
         return cursor
 
         func live() async throws {
-        while !finished && !Task.isCancelled {
-            switch await queue.next(wait: heartbeat) {
-            case .closed:
-                return
-            case .idle:
-                try await write(.heartbeat)
-            case .resync:
-                metrics.resyncs.increment()
-                try await catchUp()
-            case .events(let events):
-                for event in events.sorted(by: { $0.seq < $1.seq }) where event.seq > cursor {
-                    if event.seq > cursor + 1 { try await catchUp(before: event.seq) }
-                    if event.seq == cursor + 1 { try await emit(event, replayed: false) }
-                    if finished { break }
+            while !finished && !Task.isCancelled {
+                switch await queue.next() {
+                case .closed:
+                    return
+                case .idle:
+                    try await write([.heartbeat])
+                case .resync:
+                    metrics.resyncs.increment()
+                    try await catchUp()
+                case .events(let events):
+                    // Consecutive runs of the pushed events go out as they are; a gap before
+                    // one is filled from the log first; anything at or below the cursor is a
+                    // duplicate and dropped.
+                    var batch: [RelayEvent] = []
+                    for event in events.sorted(by: { $0.seq < $1.seq }) {
+                        let expected = cursor + Int64(batch.count) + 1
+                        if event.seq < expected { continue }
+                        if event.seq > expected {
+                            try await emit(batch, replayed: false)
+                            batch = []
+                            try await catchUp(before: event.seq)
+                            if finished || event.seq != cursor + 1 { continue }
+                        }
+                        batch.append(event)
+                    }
+                    try await emit(batch, replayed: false)
                 }
             }
-        }
         }
     }
 }

@@ -55,7 +55,7 @@ public struct Relay: Sendable {
         let pool = ConnectionPool(url: databaseURL, capacity: options.poolSize)
         self.pool = pool
         self.metrics = metrics
-        self.hub = EventHub(url: databaseURL, pool: pool, metrics: metrics, safetyPoll: options.safetyPoll)
+        self.hub = EventHub(url: databaseURL, pool: pool, metrics: metrics, safetyPoll: options.safetyPoll, heartbeat: options.heartbeat)
     }
 
     /// Serves until the task is cancelled (or SIGTERM/SIGINT with `runService`);

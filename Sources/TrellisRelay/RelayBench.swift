@@ -1,18 +1,20 @@
 import Foundation
-import HummingbirdWSClient
-import Logging
 import TrellisPQ
 import TrellisStore
 
 /// `trellis bench relay`: delivery latency through a real relay to many WebSocket
 /// subscribers of one run. Starts a relay in-process on 127.0.0.1, opens `subscribers`
-/// sockets subscribed to a queued run, then lets `runNodes` echo nodes run (the caller
-/// supplies the scheduler through `drive`), and measures, for every live event at every
-/// subscriber, the time from the event's commit timestamp to its arrival.
+/// sockets (``BenchSubscribers``) subscribed to a queued run, then lets a chain of
+/// `runNodes` echo or sleep nodes run (the caller supplies the scheduler through `drive`),
+/// and measures, for every live event at every subscriber, the time from the event's
+/// `ts` (the database time of the transaction that wrote it) to its arrival.
 public struct RelayBench: Sendable {
     public var databaseURL: String
     public var subscribers = 1000
     public var runNodes = 20
+    /// 0: echo nodes (events as fast as the scheduler makes them); otherwise sleep nodes of
+    /// this many milliseconds, which paces the run's events.
+    public var nodeMilliseconds = 0
 
     public init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -28,35 +30,20 @@ public struct RelayBench: Sendable {
         public var p99: Double
         public var max: Double
         public var seconds: Double
+        /// The run's event rate (events over the span of their timestamps).
+        public var eventsPerSecond: Double
     }
 
-    actor Tally {
-        var ready = 0
-        var done: Set<Int> = []
-        var failed = 0
-        var lags: [Double] = []
-        var delivered = 0
-        var ended: Int { done.count }
-        func subscribed() { ready += 1 }
-        func finished(_ index: Int, _ samples: [Double], events: Int) {
-            guard done.insert(index).inserted else { return }
-            lags += samples
-            delivered += events
-        }
-        /// A client that could not connect or broke off counts as ended (and failed).
-        func gaveUp(_ index: Int) {
-            if done.insert(index).inserted { failed += 1; ready += 1 }
-        }
-    }
-
-    /// `drive` runs the workflow's nodes (start a scheduler) and returns when asked to stop.
+    /// `drive` runs the workflow's nodes (start a scheduler serving `echo` and `sleep`)
+    /// and returns when asked to stop.
     public func run(log: @Sendable (String) -> Void = { _ in },
                     drive: @escaping @Sendable (_ until: @escaping @Sendable () async -> Bool) async throws -> Void) async throws -> Report {
         Self.raiseOpenFileLimit(to: UInt64(subscribers * 3 + 256))
         let name = "bench-relay-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let (token, run) = try await PGConnection.withConnection(databaseURL) { conn in
             let keys = (0..<runNodes).map { "n\($0)" }
-            let nodes = keys.map { #"{"key": "\#($0)", "kind": "tool_call", "handler": "echo"}"# }.joined(separator: ", ")
+            let node = nodeMilliseconds > 0 ? #""handler": "sleep", "config": {"ms": \#(nodeMilliseconds)}"# : #""handler": "echo""#
+            let nodes = keys.map { #"{"key": "\#($0)", "kind": "tool_call", \#(node)}"# }.joined(separator: ", ")
             let edges = zip(keys, keys.dropFirst()).map { #"{"from": "\#($0)", "to": "\#($1)"}"# }.joined(separator: ", ")
             _ = try await WorkflowStore(connection: conn).publish(
                 definition: #"{"name": "\#(name)", "nodes": [\#(nodes)], "edges": [\#(edges)]}"#, as: "admin")
@@ -76,62 +63,49 @@ public struct RelayBench: Sendable {
         guard let port = await iterator.next() else { throw RelayError(.internalServerError, "bench", "the relay did not start") }
 
         log("\(subscribers) WebSocket subscribers on one run of \(runNodes) nodes")
-        let tally = Tally()
-        let clients = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for index in 0..<subscribers {
-                    group.addTask { await Self.subscriber(index, port: port, token: token, run: run, tally: tally) }
-                }
-            }
-        }
-        while await tally.ready < subscribers {
+        let clients = BenchSubscribers(count: subscribers, port: port, token: token, run: run)
+        clients.start()
+        while clients.subscribed < subscribers {
             try await Task.sleep(for: .milliseconds(50))
-            if clients.isCancelled { break }
         }
         log("all subscribed; running the workflow")
         let start = ContinuousClock.now
-        try await drive { await tally.ended >= subscribers }
-        await clients.value
-        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds)
-        let lags = await tally.lags.sorted()
-        let delivered = await tally.delivered
-        let failed = await tally.failed
+        try await drive { clients.ended >= subscribers }
+        let results = await clients.wait()
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+        // Lags from the log's timestamps, after the fact: nothing but a read per frame
+        // happens on the clients' side while events flow.
+        var stamps: [Int64: Double] = [:]
+        try await PGConnection.withConnection(databaseURL) { conn in
+            var cursor: Int64 = 0
+            while true {
+                let events = try await RelayEvent.read(conn, run: run, after: cursor)
+                for event in events { stamps[event.seq] = event.timestamp.timeIntervalSince1970 }
+                guard let last = events.last, events.count == 500 else { break }
+                cursor = last.seq
+            }
+        }
+        var lags: [Double] = []
+        lags.reserveCapacity(results.reduce(0) { $0 + $1.arrivals.count })
+        for result in results {
+            for arrival in result.arrivals { if let ts = stamps[arrival.seq] { lags.append((arrival.at - ts) * 1000) } }
+        }
+        lags.sort()
+        let delivered = results.reduce(0) { $0 + $1.events }
+        let failed = results.filter { !$0.complete || $0.events != stamps.count }
+        if let first = failed.first { log("\(failed.count) clients failed; first: \(first.error ?? "missed events (\(first.events) of \(stamps.count))")") }
+        // The rate over the events that were live (the run was created before anyone subscribed).
+        let live = Set(results.flatMap { $0.arrivals.map(\.seq) }).compactMap { stamps[$0] }
+        let span = (live.max() ?? 0) - (live.min() ?? 0)
         func percentile(_ p: Double) -> Double {
             lags.isEmpty ? .nan : lags[Swift.min(lags.count - 1, Int((Double(lags.count) * p).rounded(.up)) - 1)]
         }
-        return Report(subscribers: subscribers, eventsPerSubscriber: delivered / Swift.max(1, subscribers), delivered: delivered,
-                      failedClients: failed, liveSamples: lags.count, p50: percentile(0.5), p99: percentile(0.99), max: lags.last ?? .nan, seconds: seconds)
-    }
-
-    static func subscriber(_ index: Int, port: Int, token: String, run: UUID, tally: Tally) async {
-        var configuration = WebSocketClientConfiguration()
-        configuration.additionalHeaders[.authorization] = "Bearer \(token)"
-        var logger = Logger(label: "bench-relay")
-        logger.logLevel = .critical
-        let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        do {
-        _ = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", configuration: configuration, logger: logger) {
-            inbound, outbound, _ in
-            var lags: [Double] = []
-            var events = 0
-            try await outbound.write(.text(#"{"op": "subscribe", "run_id": "\#(run.uuidString.lowercased())"}"#))
-            for try await frame in inbound.messages(maxSize: 1 << 20) {
-                guard case .text(let text) = frame else { continue }
-                let now = Date()
-                guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { continue }
-                if object["type"] as? String == "ack" { await tally.subscribed() }
-                if object["type"] as? String == "end" { break }
-                guard object["seq"] != nil else { continue }
-                events += 1
-                if object["replayed"] == nil, let ts = object["ts"] as? String, let sent = try? formatter.parse(ts) {
-                    lags.append(now.timeIntervalSince(sent) * 1000)
-                }
-            }
-            await tally.finished(index, lags, events: events)
-            try await outbound.close(.normalClosure, reason: nil)
-        }
-        } catch {}
-        await tally.gaveUp(index)
+        return Report(subscribers: subscribers, eventsPerSubscriber: stamps.count, delivered: delivered,
+                      failedClients: failed.count, liveSamples: lags.count, p50: percentile(0.5), p99: percentile(0.99),
+                      max: lags.last ?? .nan, seconds: seconds,
+                      eventsPerSecond: span > 0 ? Double(live.count - 1) / span : .nan)
     }
 
     static func raiseOpenFileLimit(to wanted: UInt64) {

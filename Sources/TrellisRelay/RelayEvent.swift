@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import TrellisPQ
 import TrellisStore
 
@@ -15,6 +16,8 @@ public struct RelayEvent: Sendable, Hashable {
     /// The live envelope, built once when the event is read and shared by every
     /// subscriber it is pushed to (formatting per subscriber dominated fan-out).
     public let live: String
+    /// `live` as bytes, shared (not copied) by every WebSocket and SSE write of it.
+    public let liveBytes: ByteBuffer
 
     public init(runID: UUID, seq: Int64, type: String, timestamp: Date, data: String) {
         self.runID = runID
@@ -23,6 +26,7 @@ public struct RelayEvent: Sendable, Hashable {
         self.timestamp = timestamp
         self.data = data
         live = #"{"v": 1, "run_id": "\#(runID.uuidString.lowercased())", "seq": \#(seq), "type": "\#(type)", "ts": "\#(Self.rfc3339(timestamp))", "data": \#(data)}"#
+        liveBytes = ByteBuffer(string: live)
     }
 
     public var isFinal: Bool { type == "run.finished" }

@@ -2,7 +2,7 @@ import Foundation
 import Prometheus
 
 /// What `GET /metrics` reports (Prometheus text format): connected stream clients, events
-/// relayed, delivery lag (event commit → written to the client) and API latency.
+/// relayed, delivery lag (event `ts` → written to the client) and API latency.
 public final class RelayMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let clients: Gauge
@@ -18,7 +18,7 @@ public final class RelayMetrics: Sendable {
             name: "trellis_relay_delivery_lag_seconds",
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
                       .milliseconds(250), .seconds(1), .seconds(5)],
-            help: "Event timestamp to write, for live (not replayed) events.")
+            help: "Event ts (database time at insert) to write, for live (not replayed) events.")
         requests = registry.makeDurationHistogram(
             name: "trellis_relay_request_duration_seconds",
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),

@@ -218,6 +218,25 @@ struct RelayTests {
         }
     }
 
+    @Test func idleSSEStreamGetsHeartbeatsThenTheRest() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
+            try await RelayHarness.with(db.url) { relay in
+                let token = try await relay.token(for: "admin")
+                let started = try await relay.request("POST", "/v1/workflows/fan-out-fan-in/runs", token: token, body: #"{"input": {"topic": "t"}}"#)
+                let run = try #require(try started.json()["run_id"]?.stringValue)
+                // No scheduler for 1.6 s: the stream is idle through at least two 500 ms ticks.
+                let live = Task { try await relay.request("GET", "/v1/runs/\(run)/events", token: token) }
+                try await Task.sleep(for: .milliseconds(1600))
+                let reply = try await withScheduler(db.url) { try await live.value }
+                let heartbeats = reply.body.components(separatedBy: ": heartbeat\n\n").count - 1
+                #expect(heartbeats >= 1, "an idle stream sends heartbeat comments")
+                let stored = try await events(db.url, run)
+                #expect(try RelayHarness.sse(reply.body).compactMap(\.id) == stored.map(\.seq), "heartbeats do not disturb the stream")
+            }
+        }
+    }
+
     @Test func webSocketStreamsResumesControlsAndSurvivesBadInput() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
