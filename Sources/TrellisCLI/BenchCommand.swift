@@ -22,8 +22,8 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Fan-out runs for the throughput test.") var runs = 200
     @Option(help: "Leaves per fan-out run (plus one root).") var width = 16
     @Option(help: "In-process scheduler instances.") var schedulers = 2
-    @Option(help: "Handlers in flight per scheduler.") var concurrency = 32
-    @Option(help: "Claim batch size.") var batch = 64
+    @Option(help: "Handlers in flight per scheduler.") var concurrency = 128
+    @Option(help: "Claim batch size.") var batch = 128
     @Option(help: "Single-row commits for the baseline.") var commits = 2000
     @Option(help: "Runs for the pickup-latency test.") var pickups = 200
 
@@ -45,7 +45,8 @@ struct EngineBench: AsyncParsableCommand {
         bench.pickups = pickups
         let report = try await bench.run { Console.note($0) }
         print("PostgreSQL \(report.serverVersion), fsync=\(report.fsync), synchronous_commit=\(report.synchronousCommit)")
-        print(String(format: "single-row commits      %8.0f /s", report.commitsPerSecond))
+        print(String(format: "single-row commits      %8.0f /s   (%.0f before, %.0f after the throughput test)",
+                     report.commitsPerSecond, report.commitsBefore, report.commitsAfter))
         print(String(format: "no-op fan-out nodes     %8.0f /s   (%d nodes in %.2f s; %.2f× the commit rate)",
                      report.nodesPerSecond, report.nodes, report.throughputSeconds, report.nodesPerSecond / report.commitsPerSecond))
         print(String(format: "pickup ready→running    p50 %.2f ms, p99 %.2f ms   (%d samples)", report.pickupP50, report.pickupP99, report.pickupSamples))

@@ -11,8 +11,8 @@ public struct Bench: Sendable {
     public var runs = 200
     public var width = 16
     public var schedulers = 2
-    public var concurrency = 32
-    public var batch = 64
+    public var concurrency = 128
+    public var batch = 128
     public var commits = 2000
     public var pickups = 200
 
@@ -24,7 +24,11 @@ public struct Bench: Sendable {
         public var fsync: String
         public var synchronousCommit: String
         public var serverVersion: String
-        public var commitsPerSecond: Double
+        /// The baseline: the mean of the rates measured before and after the throughput
+        /// test (a disk's commit rate drifts by tens of percent within minutes).
+        public var commitsPerSecond: Double { (commitsBefore + commitsAfter) / 2 }
+        public var commitsBefore: Double
+        public var commitsAfter: Double
         public var nodes: Int
         public var throughputSeconds: Double
         public var nodesPerSecond: Double { Double(nodes) / throughputSeconds }
@@ -36,12 +40,8 @@ public struct Bench: Sendable {
     public func run(log: @Sendable (String) -> Void = { _ in }) async throws -> Report {
         try await PGConnection.withConnection(databaseURL) { conn in
             let settings = try await conn.run(Query.Bench.settings).single()
-            log("baseline: \(commits) single-row commits")
-            try await conn.execute(script: SQLCatalogue.embedded.query(Query.Bench.setup))
-            let commitStart = ContinuousClock.now
-            for i in 0..<commits { try await conn.run(Query.Bench.commitRow, [i]) }
-            let commitSeconds = Self.seconds(ContinuousClock.now - commitStart)
-            try await conn.execute(script: SQLCatalogue.embedded.query(Query.Bench.teardown))
+            log("baseline: \(commits) single-row commits, half before and half after the throughput test")
+            let commitsBefore = try await commitRate(conn, count: max(1, commits / 2))
 
             // Throughput: start every run first, then let the schedulers drain them.
             let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -59,6 +59,7 @@ public struct Bench: Sendable {
             let throughputSeconds = Self.seconds(ContinuousClock.now - throughputStart)
             // Count what really ran, not what was asked for.
             let nodesRun = try await conn.run(Query.Bench.finishedNodes, [fanout]).single().decode("nodes", as: Int.self)
+            let commitsAfter = try await commitRate(conn, count: max(1, commits - commits / 2))
 
             // Pickup latency: one idle scheduler, one single-node run at a time.
             let single = "bench-pickup-\(suffix)"
@@ -78,10 +79,20 @@ public struct Bench: Sendable {
             let latencies = try await conn.run(Query.Bench.pickupLatency, [single]).rows.map { try $0.decode("ms", as: Double.self) }
             return Report(
                 fsync: try settings.decode("fsync"), synchronousCommit: try settings.decode("synchronous_commit"),
-                serverVersion: try settings.decode("version"), commitsPerSecond: Double(commits) / commitSeconds,
+                serverVersion: try settings.decode("version"), commitsBefore: commitsBefore, commitsAfter: commitsAfter,
                 nodes: nodesRun, throughputSeconds: throughputSeconds,
                 pickupP50: Self.percentile(latencies, 0.50), pickupP99: Self.percentile(latencies, 0.99), pickupSamples: latencies.count)
         }
+    }
+
+    /// Single-row commits per second on a real, logged table of its own.
+    private func commitRate(_ conn: PGConnection, count: Int) async throws -> Double {
+        try await conn.execute(script: SQLCatalogue.embedded.query(Query.Bench.setup))
+        let start = ContinuousClock.now
+        for i in 0..<count { try await conn.run(Query.Bench.commitRow, [i]) }
+        let seconds = Self.seconds(ContinuousClock.now - start)
+        try await conn.execute(script: SQLCatalogue.embedded.query(Query.Bench.teardown))
+        return Double(count) / seconds
     }
 
     /// Runs `count` in-process schedulers (echo only) while `body` runs, then stops them.

@@ -409,6 +409,60 @@ struct EngineTests {
         }
     }
 
+    @Test func claimSkipsRunsAnotherTransactionHoldsInsteadOfWaiting() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let busy = try await driver.store.start("linear-pipeline", as: "admin").runID
+                let free = try await driver.store.start("linear-pipeline", as: "admin").runID
+                try await db.withConnection { other in
+                    // Another transaction holds the first run's row (as a completion in
+                    // progress does): a claim must not wait for it (lock_timeout would
+                    // fail it with 55P03), and takes the other run's node instead.
+                    try await conn.execute(script: "SET lock_timeout = '2s'")
+                    try await other.withTransaction { tx in
+                        _ = try await tx.query("SELECT 1 FROM trellis.workflow_runs WHERE id = $1::uuid FOR NO KEY UPDATE", [busy])
+                        let claims = try await driver.claim()
+                        #expect(claims.map(\.runID) == [free])
+                    }
+                    // Released: the held run's node is claimable now.
+                    #expect(try await driver.claim().map(\.runID) == [busy])
+                }
+            }
+        }
+    }
+
+    @Test func aBatchRingsOneDoorbellPerRunWithItsNewestSeq() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("fan-out-fan-in", input: #"{"topic": "t"}"#, as: "admin").runID
+                let root = try await driver.claim()
+                _ = try await driver.store.complete(scheduler: driver.scheduler, root.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                try await db.withConnection { bell in
+                    try await bell.listen("trellis_events")
+                    // Three branches claimed in one batch: three node.started events, one doorbell.
+                    let branches = try await driver.claim()
+                    #expect(branches.count == 3)
+                    let lastSeq = try await driver.store.run(run).lastSeq
+                    var payloads: [String] = []
+                    while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.append(note.payload) }
+                    #expect(payloads == ["\(run.uuidString.lowercased()):\(lastSeq)"])
+                    // Completing them: six events (finished + output each), again one doorbell.
+                    _ = try await driver.store.complete(scheduler: driver.scheduler, branches.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                    payloads = []
+                    while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.append(note.payload) }
+                    let after = try await driver.store.run(run).lastSeq
+                    #expect(after > lastSeq + 5)
+                    #expect(payloads.last == "\(run.uuidString.lowercased()):\(after)")
+                    #expect(payloads.count <= 2, "one doorbell per batch of events (settling, then advancing the join): \(payloads)")
+                }
+            }
+        }
+    }
+
     @Test func claimUsesTheReadyIndexOnALargeHistory() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
@@ -425,9 +479,14 @@ struct EngineTests {
                 // The claim's selection, as in sql/030_runs/0400_function_claim_nodes.sql.
                 let plan = try await conn.query("""
                     EXPLAIN SELECT n.id FROM trellis.node_runs n
+                    JOIN trellis.workflow_runs r ON r.id = n.run_id
                     WHERE n.status = 'ready' AND n.ready_at <= now() AND n.handler = ANY ($1::text[])
+                      AND n.workflow_id <> ALL ('{}'::bigint[])
+                      AND NOT (n.workflow_id = ANY ('{}'::bigint[]) AND r.status = 'queued')
                     ORDER BY n.priority DESC, n.ready_at, n.id
-                    LIMIT 32 FOR UPDATE SKIP LOCKED
+                    LIMIT 32
+                    FOR UPDATE OF n SKIP LOCKED
+                    FOR NO KEY UPDATE OF r SKIP LOCKED
                     """, [["echo"]]).rows.map { try $0.decode("QUERY PLAN", as: String.self) }.joined(separator: "\n")
                 #expect(plan.contains("node_runs_ready_idx"), "\(plan)")
                 #expect(!plan.contains("Seq Scan"), "\(plan)")

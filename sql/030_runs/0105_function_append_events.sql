@@ -1,6 +1,7 @@
 -- Appends a batch of events, several runs at once, in one statement per step: each run's
 -- counter is bumped once by its event count and the events take consecutive seqs in array
--- order. The hot path (claims, completions) uses it instead of append_event per node.
+-- order, and each run gets one doorbell (`<run_id>:<newest seq>`). The hot path (claims,
+-- completions) uses it instead of append_event per node.
 -- The run rows are locked in id order first, so concurrent batches cannot deadlock.
 CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types text[], event_data jsonb[])
 RETURNS void
@@ -27,6 +28,9 @@ BEGIN
         FROM ev JOIN bumped b ON b.id = ev.run_id
         RETURNING run_events.run_id, run_events.seq
     )
-    SELECT count(pg_notify('trellis_events', i.run_id::text || ':' || i.seq)) INTO notified FROM inserted i;
+    -- One doorbell per run per batch, naming its newest seq: readers take everything after
+    -- their cursor anyway, and a NOTIFY per event cost as much as inserting the event.
+    SELECT count(pg_notify('trellis_events', m.run_id::text || ':' || m.seq)) INTO notified
+    FROM (SELECT i.run_id, max(i.seq) AS seq FROM inserted i GROUP BY i.run_id) m;
 END;
 $fn$;

@@ -51,13 +51,14 @@ BEGIN
     FROM (
         SELECT n.id, row_number() OVER () AS ord FROM (
             SELECT n.id FROM trellis.node_runs n
+            JOIN trellis.workflow_runs r ON r.id = n.run_id
             WHERE n.status = 'ready' AND n.ready_at <= now() AND n.handler = ANY (handlers)
               AND n.workflow_id <> ALL (nodes_full)
-              AND NOT (n.workflow_id = ANY (runs_full)
-                       AND EXISTS (SELECT 1 FROM trellis.workflow_runs r WHERE r.id = n.run_id AND r.status = 'queued'))
+              AND NOT (n.workflow_id = ANY (runs_full) AND r.status = 'queued')
             ORDER BY n.priority DESC, n.ready_at, n.id
             LIMIT max_nodes
-            FOR UPDATE SKIP LOCKED
+            FOR UPDATE OF n SKIP LOCKED
+            FOR NO KEY UPDATE OF r SKIP LOCKED
         ) n
     ) p;
     IF picked IS NULL THEN

@@ -3,7 +3,10 @@
 -- fencing token); anything else — a lease lost and reclaimed, a cancelled run, a
 -- duplicate delivery — is refused and reported, never applied. The accepted batch is
 -- settled set-based (settle_nodes: one statement per step, not per node), then each
--- touched run advances once (dependents become ready) and finished runs finish.
+-- touched run whose settled nodes have dependents advances once (dependents become
+-- ready); a run whose settled nodes were all sinks has nothing to advance and only
+-- finishes when nothing is left (the common case of a fan-out's leaves, where the
+-- advance pass measured as the largest cost after settling itself).
 CREATE OR REPLACE FUNCTION trellis.complete_nodes(scheduler bigint, results jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
 LANGUAGE plpgsql AS $fn$
@@ -16,6 +19,7 @@ DECLARE
     costs numeric[];
     is_child boolean[];
     touched uuid[];
+    moving uuid[];
     i int;
 BEGIN
     IF jsonb_typeof(results) IS DISTINCT FROM 'array' THEN
@@ -69,8 +73,19 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
+        IF true = ANY (is_child) THEN
+            moving := touched;  -- a child moves its parallel parent: advance everything
+        ELSE
+            SELECT coalesce(array_agg(DISTINCT n.run_id), '{}') INTO moving
+            FROM trellis.node_runs n
+            WHERE n.id = ANY (ids) AND EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id);
+        END IF;
         FOR i IN 1 .. cardinality(touched) LOOP
-            PERFORM trellis.advance_run(touched[i]);
+            IF touched[i] = ANY (moving) THEN
+                PERFORM trellis.advance_run(touched[i]);
+            ELSIF (SELECT r.nodes_remaining = 0 AND r.finished_at IS NULL FROM trellis.workflow_runs r WHERE r.id = touched[i]) THEN
+                PERFORM trellis.finish_run(touched[i]);
+            END IF;
         END LOOP;
     END IF;
 
