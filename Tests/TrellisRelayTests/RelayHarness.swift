@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import HummingbirdWSClient
 import Logging
+import Synchronization
 import Testing
 import TrellisCore
 import TrellisPQ
@@ -130,6 +131,13 @@ struct RelayHarness: Sendable {
             return items
         }
     }
+}
+
+/// A set of client indices shared by concurrent clients (who has subscribed).
+final class Indices: Sendable {
+    private let members = Mutex(Set<Int>())
+    func insert(_ index: Int) { _ = members.withLock { $0.insert(index) } }
+    var count: Int { members.withLock { $0.count } }
 }
 
 struct RelayTestError: Error, CustomStringConvertible {

@@ -345,18 +345,25 @@ struct RelayTests {
     @Test func hundredClientsAndASlowOneAllGetTheWholeStream() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
-            // A tiny per-client buffer, so the slow client overflows and must resync from the log.
-            try await RelayHarness.with(db.url, configure: { $0.queueLimit = 4 }) { relay in
+            // A one-event buffer: every completion pushes two events at once (node.finished
+            // and node.output), so every subscriber overflows and must resync from the log —
+            // deterministically, not only when the slow one happens to fall behind (its
+            // slowness is absorbed by the kernel's socket buffer, not the relay's queue).
+            try await RelayHarness.with(db.url, configure: { $0.queueLimit = 1 }) { relay in
                 let token = try await relay.token(for: "admin")
                 let started = try await relay.request("POST", "/v1/workflows/fan-out-fan-in/runs", token: token, body: #"{"input": {"topic": "t"}}"#)
                 let run = try #require(try started.json()["run_id"]?.stringValue)
                 let subscribe = [#"{"op": "subscribe", "run_id": "\#(run)"}"#]
-                let streams = try await withScheduler(db.url) { () -> [[String]] in
+                // Everyone subscribes before any node runs, so every client is live for
+                // the whole run (not catching up from the log after it ended).
+                let subscribed = Indices()
+                let clients = Task { () -> [[String]] in
                     try await withThrowingTaskGroup(of: [String].self) { group in
                         for index in 0..<101 {
                             group.addTask {
                                 try await relay.webSocket(token: token, send: subscribe, pause: index == 100 ? .milliseconds(40) : .zero) {
-                                    $0.contains { $0.contains(#""type": "end""#) }
+                                    if $0.contains(where: { $0.contains(#""type": "ack""#) }) { subscribed.insert(index) }
+                                    return $0.contains { $0.contains(#""type": "end""#) }
                                 }
                             }
                         }
@@ -365,6 +372,8 @@ struct RelayTests {
                         return all
                     }
                 }
+                try await waitUntil(timeout: .seconds(30), "101 subscriptions") { subscribed.count == 101 }
+                let streams = try await withScheduler(db.url) { try await clients.value }
                 let stored = try await events(db.url, run).map(\.seq)
                 #expect(streams.count == 101)
                 for stream in streams {
@@ -374,7 +383,7 @@ struct RelayTests {
                 let metrics = try await relay.request("GET", "/metrics", token: nil).body
                 let resyncs = metrics.split(separator: "\n").first { $0.hasPrefix("trellis_relay_resyncs_total ") }
                     .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-                #expect(resyncs > 0, "the slow client overflowed its buffer and was resynced from the log")
+                #expect(resyncs >= 101, "every subscriber overflowed its buffer and was resynced from the log")
                 let relayed = metrics.split(separator: "\n").first { $0.hasPrefix("trellis_relay_events_total ") }
                     .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
                 #expect(relayed >= Double(101 * stored.count))

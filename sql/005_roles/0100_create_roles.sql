@@ -1,8 +1,8 @@
 -- Database roles, created before any definition grants to them (cluster-wide, so
 -- created only when missing; a concurrent creator in another database is tolerated):
 --   trellis_admin      everything in schema trellis
---   trellis_scheduler  reserved for a least-privilege scheduler login (nothing granted yet:
---                      schedulers connect as the owning role)
+--   trellis_scheduler  a scheduler login: the scheduler loop's functions only (granted in
+--                      sql/090_roles)
 --   trellis_analyst    read-only history views (granted by the history definitions)
 DO $fn$
 DECLARE

@@ -15,7 +15,9 @@ CREATE OR REPLACE FUNCTION trellis.claim_nodes(scheduler bigint, handlers text[]
                                                lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, config jsonb, input jsonb,
                attempt integer, timeout_ms bigint, item_index integer)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     scheduler_name text;
     nodes_full bigint[];

@@ -6,7 +6,9 @@
 -- outcome: retry_scheduled | continued | failed_run | refused.
 CREATE OR REPLACE FUNCTION trellis.fail_nodes(scheduler bigint, failures jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, outcome text, reason text)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     item record;
     nr trellis.node_runs;

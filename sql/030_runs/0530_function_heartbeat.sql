@@ -3,7 +3,9 @@
 -- held = false means the node was reclaimed, finished or cancelled — stop its handler.
 CREATE OR REPLACE FUNCTION trellis.heartbeat(scheduler bigint, node_run_ids bigint[], lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, held boolean)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 BEGIN
     UPDATE trellis.schedulers SET heartbeat_at = now() WHERE id = scheduler AND stopped_at IS NULL;
     IF NOT FOUND THEN

@@ -3,7 +3,9 @@
 -- any failed attempt. SKIP LOCKED makes it safe for every scheduler to call at once.
 -- Returns how many were reclaimed.
 CREATE OR REPLACE FUNCTION trellis.reclaim_expired(max_nodes integer DEFAULT 100) RETURNS integer
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     expired record;
     runs uuid[] := '{}';

@@ -5,7 +5,9 @@
 -- Appends node.progress / node.log events; long texts are cut at 8 KiB (flagged).
 CREATE OR REPLACE FUNCTION trellis.report_progress(scheduler bigint, updates jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     ids bigint[];
     reasons text[];

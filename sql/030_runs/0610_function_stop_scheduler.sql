@@ -2,7 +2,9 @@
 -- they are ready again at once with their attempt recorded as lost (not counted as a
 -- handler failure, so no backoff).
 CREATE OR REPLACE FUNCTION trellis.stop_scheduler(scheduler bigint) RETURNS integer
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     released int;
 BEGIN

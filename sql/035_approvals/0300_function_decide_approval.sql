@@ -61,7 +61,9 @@ $fn$;
 -- (`reject`, the default: the gate fails; `approve`: it passes). Safe from every
 -- scheduler at once (SKIP LOCKED). Returns how many expired.
 CREATE OR REPLACE FUNCTION trellis.expire_approvals(max_approvals integer DEFAULT 100) RETURNS integer
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     due record;
     expired int := 0;
