@@ -1,10 +1,18 @@
 import Foundation
+import Synchronization
 import Testing
 import TrellisCore
 import TrellisPQ
 import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport
+
+/// The error a background task stopped with, if any.
+final class Failure: Sendable {
+    private let stored = Mutex<(any Error)?>(nil)
+    func record(_ error: any Error) { stored.withLock { $0 = error } }
+    var error: (any Error)? { stored.withLock { $0 } }
+}
 
 /// A scheduler logged in as a `trellis_scheduler` member: it runs workflows end to end
 /// through the scheduler functions, and can do nothing else.
@@ -34,9 +42,13 @@ struct SchedulerRoleTests {
                 var options = SchedulerOptions(name: "least-privilege")
                 options.pollInterval = .milliseconds(50)
                 let scheduler = Scheduler(databaseURL: Self.url(db.url, user: login), registry: .builtIn, options: options)
-                let running = Task { try await scheduler.run() }
+                let failure = Failure()
+                let running = Task {
+                    do { return try await scheduler.run() } catch { failure.record(error); throw error }
+                }
                 try await db.withConnection { conn in
                     try await waitUntil(timeout: .seconds(60), "both runs finish") {
+                        if let error = failure.error { throw error }  // fail fast: e.g. 42501 at registration
                         let runs = RunStore(connection: conn)
                         let first = try await runs.run(flaky).finishedAt
                         let second = try await runs.run(approval).finishedAt
