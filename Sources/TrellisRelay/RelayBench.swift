@@ -1,4 +1,5 @@
 import Foundation
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 
@@ -72,8 +73,7 @@ public struct RelayBench: Sendable {
         let start = ContinuousClock.now
         try await drive { clients.ended >= subscribers }
         let results = await clients.wait()
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = BenchFigures.seconds(ContinuousClock.now - start)
 
         // Lags from the log's timestamps, after the fact: nothing but a read per frame
         // happens on the clients' side while events flow.
@@ -99,11 +99,8 @@ public struct RelayBench: Sendable {
         // The rate over the events that were live (the run was created before anyone subscribed).
         let live = Set(results.flatMap { $0.arrivals.map(\.seq) }).compactMap { stamps[$0] }
         let span = (live.max() ?? 0) - (live.min() ?? 0)
-        func percentile(_ p: Double) -> Double {
-            lags.isEmpty ? .nan : lags[Swift.min(lags.count - 1, Int((Double(lags.count) * p).rounded(.up)) - 1)]
-        }
         return Report(subscribers: subscribers, eventsPerSubscriber: stamps.count, delivered: delivered,
-                      failedClients: failed.count, liveSamples: lags.count, p50: percentile(0.5), p99: percentile(0.99),
+                      failedClients: failed.count, liveSamples: lags.count, p50: BenchFigures.percentile(lags, 0.5), p99: BenchFigures.percentile(lags, 0.99),
                       max: lags.last ?? .nan, seconds: seconds,
                       eventsPerSecond: span > 0 ? Double(live.count - 1) / span : .nan)
     }

@@ -56,7 +56,7 @@ public struct Bench: Sendable {
                     try await Task.sleep(for: .milliseconds(20))
                 }
             }
-            let throughputSeconds = Self.seconds(ContinuousClock.now - throughputStart)
+            let throughputSeconds = BenchFigures.seconds(ContinuousClock.now - throughputStart)
             // Count what really ran, not what was asked for.
             let nodesRun = try await conn.run(Query.Bench.finishedNodes, [fanout]).single().decode("nodes", as: Int.self)
             let commitsAfter = try await commitRate(conn, count: max(1, commits - commits / 2))
@@ -81,7 +81,7 @@ public struct Bench: Sendable {
                 fsync: try settings.decode("fsync"), synchronousCommit: try settings.decode("synchronous_commit"),
                 serverVersion: try settings.decode("version"), commitsBefore: commitsBefore, commitsAfter: commitsAfter,
                 nodes: nodesRun, throughputSeconds: throughputSeconds,
-                pickupP50: Self.percentile(latencies, 0.50), pickupP99: Self.percentile(latencies, 0.99), pickupSamples: latencies.count)
+                pickupP50: BenchFigures.percentile(latencies, 0.50), pickupP99: BenchFigures.percentile(latencies, 0.99), pickupSamples: latencies.count)
         }
     }
 
@@ -90,7 +90,7 @@ public struct Bench: Sendable {
         try await conn.execute(script: SQLCatalogue.embedded.query(Query.Bench.setup))
         let start = ContinuousClock.now
         for i in 0..<count { try await conn.run(Query.Bench.commitRow, [i]) }
-        let seconds = Self.seconds(ContinuousClock.now - start)
+        let seconds = BenchFigures.seconds(ContinuousClock.now - start)
         try await conn.execute(script: SQLCatalogue.embedded.query(Query.Bench.teardown))
         return Double(count) / seconds
     }
@@ -125,12 +125,4 @@ public struct Bench: Sendable {
         return #"{"name": "\#(name)", "nodes": [{"key": "root", "kind": "tool_call", "handler": "echo"}, \#(leaves.joined(separator: ", "))], "edges": [\#(edges.joined(separator: ", "))]}"#
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
-        guard !sorted.isEmpty else { return .nan }
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-    }
 }

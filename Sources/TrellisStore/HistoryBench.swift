@@ -1,4 +1,5 @@
 import Foundation
+import TrellisCore
 import TrellisPQ
 
 /// `trellis bench history`: generates a synthetic finished history of about `nodeRuns`
@@ -80,7 +81,7 @@ public struct HistoryBench: Sendable {
             let started = ContinuousClock.now
             let generated = try await conn.run(Query.Bench.historyGenerate, [max(1, nodeRuns / 3)]).single()
             try await conn.execute(script: "ANALYZE")
-            let generateSeconds = Self.seconds(ContinuousClock.now - started)
+            let generateSeconds = BenchFigures.seconds(ContinuousClock.now - started)
 
             var plans: [Plan] = []
             for question in Self.questions {
@@ -101,7 +102,7 @@ public struct HistoryBench: Sendable {
             for _ in 0..<pruneBatches {
                 let batchStart = ContinuousClock.now
                 let row = try await conn.run(Query.Retention.pruneBatch, ["60d", 500, "admin"]).single()
-                batchTimes.append(Self.seconds(ContinuousClock.now - batchStart) * 1000)
+                batchTimes.append(BenchFigures.seconds(ContinuousClock.now - batchStart) * 1000)
                 prunedRuns += try row.decode("runs", as: Int.self)
                 prunedEvents += try row.decode("events", as: Int.self)
             }
@@ -111,9 +112,5 @@ public struct HistoryBench: Sendable {
                 generateSeconds: generateSeconds, plans: plans, pruneBatchMilliseconds: batchTimes,
                 prunedRuns: prunedRuns, prunedEvents: prunedEvents)
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
