@@ -30,6 +30,9 @@ final class SubscriberQueue: Sendable {
         var idle = false
         var waiter: CheckedContinuation<Void, Never>?
 
+        /// `take` has something to return.
+        var ready: Bool { closed || overflowed || idle || !buffer.isEmpty }
+
         /// What `next` returns now, if anything.
         mutating func take() -> Next? {
             if closed { return .closed }
@@ -59,8 +62,8 @@ final class SubscriberQueue: Sendable {
 
     func push(_ events: [RelayEvent]) {
         guard !events.isEmpty else { return }
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.closed else { return nil }
+        wake { state in
+            guard !state.closed else { return }
             if state.buffer.count + events.count > limit {
                 state.buffer = []
                 state.overflowed = true
@@ -68,10 +71,7 @@ final class SubscriberQueue: Sendable {
                 state.buffer += events
             }
             state.active = true
-            defer { state.waiter = nil }
-            return state.waiter
         }
-        waiter?.resume()
     }
 
     /// Asks for a catch-up read (after a LISTEN reconnect).
@@ -90,10 +90,11 @@ final class SubscriberQueue: Sendable {
         }
     }
 
+    /// Applies `change` under the lock and resumes a waiting `next` if it now has an answer.
     private func wake(_ change: (inout State) -> Void) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             change(&state)
-            guard state.closed || state.overflowed || state.idle || !state.buffer.isEmpty else { return nil }
+            guard state.ready else { return nil }
             defer { state.waiter = nil }
             return state.waiter
         }
@@ -105,7 +106,7 @@ final class SubscriberQueue: Sendable {
             if let next = state.withLock({ $0.take() }) { return next }
             await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { state -> Bool in
-                    if state.closed || state.overflowed || state.idle || !state.buffer.isEmpty { return true }
+                    if state.ready { return true }
                     state.waiter = waiter
                     return false
                 }
