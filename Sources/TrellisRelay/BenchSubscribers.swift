@@ -35,9 +35,13 @@ final class BenchSubscribers: @unchecked Sendable {
     private let run: UUID
     private let count: Int
     private let progress = Mutex((subscribed: 0, ended: 0))
-    private var thread: Thread?
-    private let finished = Mutex<CheckedContinuation<[Result], Never>?>(nil)
-    private let results = Mutex<[Result]?>(nil)
+    /// The clients' results once the thread is done, or whoever waits for them.
+    private enum Outcome {
+        case pending
+        case waiting(CheckedContinuation<[Result], Never>)
+        case done([Result])
+    }
+    private let outcome = Mutex(Outcome.pending)
 
     init(count: Int, port: Int, token: String, run: UUID) {
         self.count = count
@@ -52,24 +56,27 @@ final class BenchSubscribers: @unchecked Sendable {
     /// Connects every client and serves them on a thread of their own until all streams end.
     func start() {
         let thread = Thread { [self] in
-            let outcome = serve()
-            results.withLock { $0 = outcome }
-            finished.withLock { $0.take() }?.resume(returning: outcome)
+            let results = serve()
+            let waiting = outcome.withLock { outcome -> CheckedContinuation<[Result], Never>? in
+                defer { outcome = .done(results) }
+                if case .waiting(let continuation) = outcome { return continuation }
+                return nil
+            }
+            waiting?.resume(returning: results)
         }
         thread.name = "bench-clients"
         thread.stackSize = 1 << 20
         thread.start()
-        self.thread = thread
     }
 
     func wait() async -> [Result] {
         await withCheckedContinuation { continuation in
-            let ready = results.withLock { $0 }
-            if let ready { continuation.resume(returning: ready) } else {
-                finished.withLock { $0 = continuation }
-                // The thread may have finished between the two looks.
-                if let late = results.withLock({ $0 }), let waiting = finished.withLock({ $0.take() }) { waiting.resume(returning: late) }
+            let done = outcome.withLock { outcome -> [Result]? in
+                if case .done(let results) = outcome { return results }
+                outcome = .waiting(continuation)
+                return nil
             }
+            if let done { continuation.resume(returning: done) }
         }
     }
 
@@ -151,7 +158,10 @@ final class BenchSubscribers: @unchecked Sendable {
             send(client.fd, opcode: 1, Array(#"{"op": "subscribe", "run_id": "\#(run.uuidString.lowercased())"}"#.utf8))
         }
         var offset = 0
-        let inbox = client.inbox
+        // Taken out while frames are handled (they update `client`), so dropping the
+        // handled bytes below does not copy the buffer.
+        var inbox = client.inbox
+        client.inbox = []
         while !client.done && inbox.count - offset >= 2 {
             let opcode = inbox[offset] & 0x0f
             var length = Int(inbox[offset + 1] & 0x7f)
@@ -175,7 +185,8 @@ final class BenchSubscribers: @unchecked Sendable {
             default: break
             }
         }
-        client.inbox.removeFirst(offset)
+        inbox.removeFirst(offset)
+        client.inbox = inbox
     }
 
     private func text(_ payload: ArraySlice<UInt8>, client: inout Client, at now: Double) {
