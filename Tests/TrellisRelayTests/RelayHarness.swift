@@ -58,6 +58,14 @@ struct RelayHarness: Sendable {
         try await PGConnection.withConnection(databaseURL) { try await TokenStore(connection: $0).create(for: principal, as: "admin").token }
     }
 
+    /// An admin token and a run of the seeded fan-out workflow started over HTTP (queued
+    /// until a scheduler runs it).
+    func startFanOut() async throws -> (token: String, run: String) {
+        let token = try await token(for: "admin")
+        let started = try await request("POST", "/v1/workflows/fan-out-fan-in/runs", token: token, body: #"{"input": {"topic": "t"}}"#)
+        return (token, try #require(try started.json()["run_id"]?.stringValue))
+    }
+
     struct Reply: Sendable {
         var status: Int
         var headers: [String: String]

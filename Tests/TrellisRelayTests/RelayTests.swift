@@ -179,9 +179,7 @@ struct RelayTests {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
             try await RelayHarness.with(db.url) { relay in
-                let token = try await relay.token(for: "admin")
-                let started = try await relay.request("POST", "/v1/workflows/fan-out-fan-in/runs", token: token, body: #"{"input": {"topic": "t"}}"#)
-                let run = try #require(try started.json()["run_id"]?.stringValue)
+                let (token, run) = try await relay.startFanOut()
                 // The stream is open before any node runs; it ends after run.finished.
                 let live = Task { try await relay.request("GET", "/v1/runs/\(run)/events", token: token) }
                 try await Task.sleep(for: .milliseconds(200))
@@ -222,9 +220,7 @@ struct RelayTests {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
             try await RelayHarness.with(db.url) { relay in
-                let token = try await relay.token(for: "admin")
-                let started = try await relay.request("POST", "/v1/workflows/fan-out-fan-in/runs", token: token, body: #"{"input": {"topic": "t"}}"#)
-                let run = try #require(try started.json()["run_id"]?.stringValue)
+                let (token, run) = try await relay.startFanOut()
                 // No scheduler for 1.6 s: the stream is idle through at least two 500 ms ticks.
                 let live = Task { try await relay.request("GET", "/v1/runs/\(run)/events", token: token) }
                 try await Task.sleep(for: .milliseconds(1600))
@@ -350,9 +346,7 @@ struct RelayTests {
             // deterministically, not only when the slow one happens to fall behind (its
             // slowness is absorbed by the kernel's socket buffer, not the relay's queue).
             try await RelayHarness.with(db.url, configure: { $0.queueLimit = 1 }) { relay in
-                let token = try await relay.token(for: "admin")
-                let started = try await relay.request("POST", "/v1/workflows/fan-out-fan-in/runs", token: token, body: #"{"input": {"topic": "t"}}"#)
-                let run = try #require(try started.json()["run_id"]?.stringValue)
+                let (token, run) = try await relay.startFanOut()
                 let subscribe = [#"{"op": "subscribe", "run_id": "\#(run)"}"#]
                 // Everyone subscribes before any node runs, so every client is live for
                 // the whole run (not catching up from the log after it ended).
