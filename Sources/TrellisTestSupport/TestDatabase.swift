@@ -59,4 +59,31 @@ public struct TestDatabase: Sendable {
     public func withConnection<T: Sendable>(_ body: (PGConnection) async throws -> T) async throws -> T {
         try await PGConnection.withConnection(url, body)
     }
+
+    /// Runs `body` with the URL of a new login role in `role` (a generated name, quoted by
+    /// libpq), dropped afterwards even when `body` throws — roles are cluster-wide, unlike
+    /// the database. For tests of what a database role may and may not do.
+    public func withLogin<T: Sendable>(inRole role: String, _ body: (String) async throws -> T) async throws -> T {
+        let login = "login_" + UUID().uuidString.prefix(8).lowercased()
+        try await withConnection { conn in
+            let name = try await conn.quoteIdentifier(login)
+            try await conn.execute(script: "CREATE ROLE \(name) LOGIN PASSWORD 'test-login' IN ROLE \(try await conn.quoteIdentifier(role))")
+        }
+        var components = URLComponents(string: url)!
+        components.user = login
+        components.password = "test-login"
+        func dropLogin() async throws {
+            try await withConnection { conn in
+                try await conn.execute(script: "DROP ROLE IF EXISTS \(try await conn.quoteIdentifier(login))")
+            }
+        }
+        do {
+            let value = try await body(components.string!)
+            try await dropLogin()
+            return value
+        } catch {
+            try? await dropLogin()
+            throw error
+        }
+    }
 }

@@ -18,21 +18,9 @@ final class Failure: Sendable {
 /// through the scheduler functions, and can do nothing else.
 @Suite("Scheduler role")
 struct SchedulerRoleTests {
-    static func url(_ url: String, user: String) -> String {
-        var components = URLComponents(string: url)!
-        components.user = user
-        components.password = "scheduler-pw"
-        return components.string!
-    }
-
     @Test func aSchedulerLoginRunsWorkflowsAndNothingElse() async throws {
         try await TestDatabase.withMigrated { db in
-            let login = "sched_\(UUID().uuidString.prefix(8).lowercased())"
-            try await db.withConnection { conn in
-                // Role names cannot be bound parameters; this one is generated above, and quoted.
-                try await conn.execute(script: "CREATE ROLE \"\(login)\" LOGIN PASSWORD 'scheduler-pw' IN ROLE trellis_scheduler")
-            }
-            do {
+            try await db.withLogin(inRole: "trellis_scheduler") { schedulerURL in
                 let (flaky, approval) = try await db.withConnection { conn in
                     _ = try await Seeder(connection: conn).load(as: "admin")
                     let runs = RunStore(connection: conn)
@@ -41,7 +29,7 @@ struct SchedulerRoleTests {
                 }
                 var options = SchedulerOptions(name: "least-privilege")
                 options.pollInterval = .milliseconds(50)
-                let scheduler = Scheduler(databaseURL: Self.url(db.url, user: login), registry: .builtIn, options: options)
+                let scheduler = Scheduler(databaseURL: schedulerURL, registry: .builtIn, options: options)
                 let failure = Failure()
                 let running = Task {
                     do { return try await scheduler.run() } catch { failure.record(error); throw error }
@@ -65,7 +53,7 @@ struct SchedulerRoleTests {
                 let summary = try await running.value
                 #expect(summary.succeeded > 0 && summary.failed > 0 && summary.refused == 0)
 
-                try await PGConnection.withConnection(Self.url(db.url, user: login)) { sched in
+                try await PGConnection.withConnection(schedulerURL) { sched in
                     let refused = [
                         "SELECT * FROM trellis.node_runs",
                         "SELECT * FROM trellis.run_events",
@@ -82,10 +70,6 @@ struct SchedulerRoleTests {
                         #expect(error?.sqlState == "42501", "\(statement): \(String(describing: error))")
                     }
                 }
-                try await db.withConnection { try await $0.execute(script: "DROP ROLE \"\(login)\"") }
-            } catch {
-                try? await db.withConnection { try await $0.execute(script: "DROP ROLE IF EXISTS \"\(login)\"") }
-                throw error
             }
         }
     }

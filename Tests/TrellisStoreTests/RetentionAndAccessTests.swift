@@ -8,24 +8,13 @@ import TrellisTestSupport
 /// The analyst role's boundaries and retention (prune_runs / HistoryStore.prune).
 @Suite("History access and retention")
 struct RetentionAndAccessTests {
-    /// `url` with another login.
-    static func url(_ url: String, user: String, password: String) -> String {
-        var components = URLComponents(string: url)!
-        components.user = user
-        components.password = password
-        return components.string!
-    }
-
     @Test func analystReadsTheViewsAndNothingElse() async throws {
         try await TestDatabase.withMigrated { db in
-            let login = "analyst_\(UUID().uuidString.prefix(8).lowercased())"
             try await db.withConnection { conn in
                 _ = try await HistoryFixture.load(conn, runs: 60)
-                // Role names cannot be bound parameters; this one is generated above, and quoted.
-                try await conn.execute(script: "CREATE ROLE \"\(login)\" LOGIN PASSWORD 'analyst-pw' IN ROLE trellis_analyst")
             }
-            do {
-                try await PGConnection.withConnection(Self.url(db.url, user: login, password: "analyst-pw")) { analyst in
+            try await db.withLogin(inRole: "trellis_analyst") { url in
+                try await PGConnection.withConnection(url) { analyst in
                     for view in ["run_history", "node_history", "attempt_history", "approval_history", "scheduler_stats"] {
                         let count = try await analyst.query("SELECT count(*) AS n FROM trellis.\(view)").single().decode("n", as: Int.self)
                         #expect(count > 0, "\(view)")
@@ -54,11 +43,7 @@ struct RetentionAndAccessTests {
                 try await db.withConnection { conn in
                     let runs = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
                     #expect(runs == 60, "nothing was written")
-                    try await conn.execute(script: "DROP ROLE \"\(login)\"")
                 }
-            } catch {
-                try? await db.withConnection { try await $0.execute(script: "DROP ROLE IF EXISTS \"\(login)\"") }
-                throw error
             }
         }
     }
