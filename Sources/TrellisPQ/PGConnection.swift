@@ -21,35 +21,69 @@ public final class PGConnection: @unchecked Sendable {
     /// Database, host and port as the connection resolved them (for messages; no password).
     public let endpoint: String
 
+    /// libpq's cancel request object: safe to use from any thread while a query runs.
+    private let cancelHandle: OpaquePointer?
+
     private init(handle: OpaquePointer, queue: DispatchQueue, endpoint: String) {
         self.handle = handle
         self.queue = queue
         self.endpoint = endpoint
+        self.cancelHandle = PQgetCancel(handle)
     }
 
     deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
         if let handle { PQfinish(handle) }
+    }
+
+    /// Asks the server to cancel the statement this connection is running (libpq's
+    /// PQcancel, from any thread); that statement then fails with SQLSTATE 57014. A no-op
+    /// when nothing runs.
+    public func cancelRunningStatement() {
+        guard let cancelHandle else { return }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
     }
 
     /// Opens a connection from a `postgresql://` URI or a `key=value` conninfo string.
     /// The session is set to UTF-8, ISO dates and UTC so text decoding is predictable.
-    public static func connect(_ conninfo: String, applicationName: String = "trellis") async throws -> PGConnection {
+    /// TCP keepalives probe an idle connection after 10 s (a dead peer is noticed within
+    /// ~25 s); `settings` are session parameters such as `statement_timeout`, and
+    /// `tcpUserTimeoutMilliseconds` bounds how long sent data may go unacknowledged — together
+    /// they bound how long a black-holed server can hold a caller.
+    public static func connect(_ conninfo: String, applicationName: String = "trellis",
+                               settings: [String: String] = [:], tcpUserTimeoutMilliseconds: Int? = nil) async throws -> PGConnection {
         let queue = DispatchQueue(label: "trellis.pq.connection")
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 continuation.resume(with: Result {
-                    try openBlocking(conninfo, applicationName: applicationName, queue: queue)
+                    try openBlocking(conninfo, applicationName: applicationName, settings: settings,
+                                     tcpUserTimeout: tcpUserTimeoutMilliseconds, queue: queue)
                 })
             }
         }
     }
 
-    private static func openBlocking(_ conninfo: String, applicationName: String, queue: DispatchQueue) throws -> PGConnection {
+    private static func openBlocking(_ conninfo: String, applicationName: String, settings: [String: String],
+                                     tcpUserTimeout: Int?, queue: DispatchQueue) throws -> PGConnection {
         // libpq keeps the last value of a repeated keyword, and `expand_dbname` expands the
         // URI/conninfo given as `dbname` in place; listing it last lets the user's string
         // override these defaults.
-        let keys = ["application_name", "client_encoding", "options", "connect_timeout", "dbname"]
-        let values = [applicationName, "UTF8", "-c DateStyle=ISO -c TimeZone=UTC", "10", conninfo]
+        var options = "-c DateStyle=ISO -c TimeZone=UTC"
+        for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
+            // In libpq's options, a backslash escapes the next character (spaces included).
+            let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: " ", with: "\\ ")
+            options += " -c \(name)=\(escaped)"
+        }
+        var keys = ["application_name", "client_encoding", "options", "connect_timeout",
+                    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
+        var values = [applicationName, "UTF8", options, "10", "1", "10", "5", "3"]
+        if let tcpUserTimeout {
+            keys.append("tcp_user_timeout")
+            values.append(String(tcpUserTimeout))
+        }
+        keys.append("dbname")
+        values.append(conninfo)
         let keyPointers = keys.map { strdup($0) }
         let valuePointers = values.map { strdup($0) }
         defer {

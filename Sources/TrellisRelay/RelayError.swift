@@ -31,6 +31,7 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
             case "TR404": return RelayError(.notFound, "not_found", pg.message)
             case "TR409": return RelayError(.conflict, "conflict", pg.message)
             case "23505": return RelayError(.conflict, "conflict", pg.message)
+            case "54000": return RelayError(.contentTooLarge, "too_large", pg.message)
             case _ where state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("TR1"):
                 return RelayError(.badRequest, "invalid_input", pg.message)
             default: return RelayError(.internalServerError, "internal", "internal error (SQLSTATE \(state))")

@@ -34,9 +34,11 @@ public struct SleepHandler: NodeHandler {
             ms = steps[min(context.attempt, steps.count) - 1].doubleValue ?? 100
         }
         guard ms >= 0, ms <= 86_400_000 else {
-            throw HandlerError(code: "bad_config", message: "sleep: ms must be 0 to 86400000, got \(ms)", retryable: false)
+            throw HandlerError(code: "invalid_config", message: "sleep: ms must be 0 to 86400000, got \(ms)", retryable: false)
         }
-        let steps = max(0, min(100, Int(context.config["steps"]?.doubleValue ?? 0)))
+        guard let steps = (context.config["steps"] ?? .number(0)).integer(in: 0...100) else {
+            throw HandlerError(code: "invalid_config", message: "sleep: steps must be a whole number from 0 to 100, got \(context.config["steps"].map { "\($0)" } ?? "nothing")", retryable: false)
+        }
         if steps == 0 {
             try await Task.sleep(for: .milliseconds(Int64(ms)))
         } else {
@@ -55,7 +57,15 @@ public struct FailHandler: NodeHandler {
     public let name = "fail"
     public init() {}
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
-        let times = context.config["times"]?.doubleValue.map(Int.init) ?? Int.max
+        let times: Int
+        switch context.config["times"] {
+        case nil: times = Int.max
+        case let value?:
+            guard let count = value.integer(in: 0...1_000_000) else {
+                throw HandlerError(code: "invalid_config", message: "fail: times must be a whole number from 0 to 1000000", retryable: false)
+            }
+            times = count
+        }
         if context.attempt <= times {
             let message = context.config["message"]?.stringValue ?? "failing on purpose (attempt \(context.attempt))"
             throw HandlerError(code: "fail", message: message, retryable: true)

@@ -22,7 +22,7 @@ public struct HTTPHandler: NodeHandler {
         guard let text = context.config["url"]?.stringValue, let url = URL(string: text),
               let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme)
         else {
-            throw HandlerError(code: "bad_config", message: "http: config.url must be an http(s) URL", retryable: false)
+            throw HandlerError(code: "invalid_config", message: "http: config.url must be an http(s) URL", retryable: false)
         }
         var body: JSONValue? = context.input["body"]
         let method = context.config["method"]?.stringValue?.uppercased() ?? (body == nil ? "GET" : "POST")
@@ -30,7 +30,7 @@ public struct HTTPHandler: NodeHandler {
             body = context.input
         }
         guard ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(method) else {
-            throw HandlerError(code: "bad_config", message: "http: unsupported method \(method)", retryable: false)
+            throw HandlerError(code: "invalid_config", message: "http: unsupported method \(method)", retryable: false)
         }
         if method == "GET" || method == "HEAD" { body = nil }
 

@@ -25,7 +25,7 @@ public final class SQLHandler: NodeHandler, @unchecked Sendable {
 
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
         guard let query = context.config["query"]?.stringValue, !query.isEmpty else {
-            throw HandlerError(code: "bad_config", message: "sql: config.query must be a non-empty string", retryable: false)
+            throw HandlerError(code: "invalid_config", message: "sql: config.query must be a non-empty string", retryable: false)
         }
         let values: [JSONValue]
         switch context.input["params"] ?? context.config["params"] {

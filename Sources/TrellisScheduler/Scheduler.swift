@@ -20,6 +20,9 @@ public struct SchedulerOptions: Sendable {
     public var pollOnly = false
     /// How long a graceful stop waits for handlers in flight before releasing them.
     public var shutdownGrace: Duration = .seconds(30)
+    /// A node output larger than this (JSON text) fails the node with output_too_large;
+    /// the database enforces its own cap too (trellis.max_output_bytes, default 5 MiB).
+    public var maxOutputBytes = 5 << 20
 
     public init(name: String) {
         self.name = name
@@ -95,31 +98,57 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// Runs until `requestStop()`; throws when the database cannot be used.
+    /// The session settings of the scheduler's connections: a statement that runs longer
+    /// than half a lease is cut off (the scheduler's statements take milliseconds; a hung
+    /// one must not outlive the leases it is meant to renew), and unacknowledged TCP data
+    /// fails the connection within the same bound.
+    private var connectionSettings: (settings: [String: String], tcpUserTimeout: Int) {
+        let milliseconds = max(1_000, options.leaseSeconds * 500)
+        return (["statement_timeout": "\(milliseconds)ms", "idle_in_transaction_session_timeout": "\(milliseconds * 2)ms"], milliseconds)
+    }
+
+    private func connect(_ purpose: String) async throws -> PGConnection {
+        let (settings, tcpUserTimeout) = connectionSettings
+        return try await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler\(purpose) \(options.name)",
+                                              settings: settings, tcpUserTimeoutMilliseconds: tcpUserTimeout)
+    }
+
+    /// Runs until `requestStop()`. Throws only when it cannot start (unknown handler, bad
+    /// options, no database at start-up); afterwards every error is logged and retried
+    /// with backoff — one bad node or a database outage never ends the process.
     public func run() async throws -> SchedulerSummary {
         let served = options.handlers ?? registry.names
         for name in served where registry.handler(named: name) == nil {
             throw HandlerError(code: "unknown_handler", message: "no handler named \"\(name)\" is registered (known: \(registry.names.joined(separator: ", ")))", retryable: false)
         }
-        var connection = try await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler \(options.name)")
+        guard (1...Self.maxLeaseSeconds).contains(options.leaseSeconds) else {
+            throw HandlerError(code: "invalid_config", message: "lease must be 1 to \(Self.maxLeaseSeconds) seconds, got \(options.leaseSeconds)", retryable: false)
+        }
+        var connection = try await connect("")
         var store = RunStore(connection: connection)
         let id = try await store.registerScheduler(
             name: options.name, handlers: served, concurrency: options.concurrency,
             hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()), version: TrellisVersion.current)
         log("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))")
         let listener = options.pollOnly ? nil : Task { await listen() }
+        let lease = Duration.seconds(options.leaseSeconds)
+        let inFlight = InFlight(lease: lease)
+        let watchdog = Task { await watchLeases(inFlight, lease: lease) }
+        defer {
+            listener?.cancel()
+            watchdog.cancel()
+        }
         var summary = SchedulerSummary()
-        var inFlight: [Int64: Task<Void, Never>] = [:]
         let clock = ContinuousClock()
         var lastHeartbeat = clock.now
         var lastReclaim = clock.now - .seconds(3600)
         var stopDeadline: ContinuousClock.Instant?
-        let lease = Duration.seconds(options.leaseSeconds)
+        var errorBackoff = Duration.milliseconds(50)
 
         while true {
             do {
                 let (updates, finished, cancels) = await inbox.drain()
-                for id in cancels { inFlight[id]?.cancel() }
+                for nodeRunID in cancels { inFlight.cancel(nodeRunID) }
                 // Progress first: it was said before the results below.
                 if !updates.isEmpty {
                     do {
@@ -131,7 +160,10 @@ public final class Scheduler: Sendable {
                     }
                 }
                 if !finished.isEmpty {
-                    for item in finished { inFlight[item.claim.nodeRunID] = nil }
+                    // A result from an attempt this scheduler no longer holds (its lease
+                    // was given up, or a newer attempt was claimed) is still sent: the
+                    // database's fencing decides, and refuses it.
+                    for item in finished { inFlight.remove(item.claim.nodeRunID, attempt: item.claim.attempt) }
                     do {
                         try await report(finished, store: store, scheduler: id, summary: &summary)
                     } catch {
@@ -147,26 +179,32 @@ public final class Scheduler: Sendable {
                     }
                     if inFlight.isEmpty { break }
                     if clock.now >= stopDeadline! {
-                        inFlight.values.forEach { $0.cancel() }
+                        inFlight.cancelAll()
                         break
                     }
                 }
 
                 var claimed = 0
-                if !stopping.load(ordering: .relaxed) && inFlight.count < options.concurrency {
+                let running = inFlight.count
+                if !stopping.load(ordering: .relaxed) && running < options.concurrency {
+                    let sentAt = clock.now
                     let claims = try await store.claim(
-                        scheduler: id, handlers: served, max: min(options.batch, options.concurrency - inFlight.count),
+                        scheduler: id, handlers: served, max: min(options.batch, options.concurrency - running),
                         leaseSeconds: options.leaseSeconds)
                     for claim in claims {
-                        inFlight[claim.nodeRunID] = start(claim)
+                        inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
                     }
                     claimed = claims.count
                 }
 
                 if clock.now - lastHeartbeat >= lease / 3 {
-                    let lost = try await store.heartbeat(scheduler: id, nodeRunIDs: Array(inFlight.keys), leaseSeconds: options.leaseSeconds)
-                    for nodeRunID in lost { inFlight[nodeRunID]?.cancel() }
-                    lastHeartbeat = clock.now
+                    let held = inFlight.held
+                    let sentAt = clock.now
+                    let lost = try await store.heartbeat(scheduler: id, holding: held.map { RunStore.Held($0.nodeRunID, attempt: $0.attempt) },
+                                                         leaseSeconds: options.leaseSeconds)
+                    inFlight.renewed(held.filter { !lost.contains($0.nodeRunID) }, sentAt: sentAt)
+                    for nodeRunID in lost { inFlight.cancel(nodeRunID) }
+                    lastHeartbeat = sentAt
                 }
                 if clock.now - lastReclaim >= lease / 2 {
                     let reclaimed = try await store.reclaimExpired()
@@ -175,13 +213,18 @@ public final class Scheduler: Sendable {
                     if expired > 0 { log("applied the expiry outcome of \(expired) approval(s)") }
                     lastReclaim = clock.now
                 }
+                errorBackoff = .milliseconds(50)
                 if claimed == 0 && finished.isEmpty {
-                    await wakeup.wait(timeout: stopping.load(ordering: .relaxed) ? .milliseconds(100) : options.pollInterval)
+                    // Wake in time for the next heartbeat even when nothing else happens.
+                    let untilHeartbeat = max(.milliseconds(10), lease / 3 - (clock.now - lastHeartbeat))
+                    let idle = stopping.load(ordering: .relaxed) ? .milliseconds(100) : min(options.pollInterval, untilHeartbeat)
+                    await wakeup.wait(timeout: idle)
                 }
             } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
                 // The database went away (restart, failover, network): keep the handlers
                 // running, reconnect with backoff, and carry on under the same scheduler id
-                // so their results are still accepted while their leases hold.
+                // so their results are still accepted while their leases hold (the
+                // watchdog stops any whose lease could not be renewed in time).
                 log("database connection lost: \(error); reconnecting")
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
@@ -193,27 +236,44 @@ public final class Scheduler: Sendable {
                 log("transient database error, retrying: \(error)")
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
             } catch {
-                listener?.cancel()
-                inFlight.values.forEach { $0.cancel() }
-                await connection.close()
-                throw error
+                // Anything else (a statement timeout, a bug in a SQL function, a refused
+                // call): log it and go on after a backoff. Unreported results stay in the
+                // inbox; if they cannot be reported their leases lapse and the nodes are
+                // re-queued — nothing is lost, and the process stays up for its other work.
+                log("scheduler loop error, retrying in \(errorBackoff): \(error)")
+                await wakeup.wait(timeout: errorBackoff)
+                errorBackoff = min(errorBackoff * 2, .seconds(5))
             }
         }
+        // Report what finished during the last round, then give back anything left.
         do {
-            // Report what finished during the last round, then give back anything left.
             let (updates, finished, _) = await inbox.drain()
             if !updates.isEmpty { _ = try await store.reportProgress(scheduler: id, updates) }
             try await report(finished, store: store, scheduler: id, summary: &summary)
             summary.released = try await store.stopScheduler(id)
         } catch {
-            listener?.cancel()
-            await connection.close()
-            throw error
+            // Unreported work is not lost: its leases lapse and other schedulers re-queue it.
+            log("could not report the last results or release held nodes: \(error)")
         }
-        listener?.cancel()
         await connection.close()
         log("scheduler \(options.name) stopped: \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.released) released")
         return summary
+    }
+
+    /// The longest lease a scheduler accepts (the database's trellis.max_lease_seconds default).
+    public static let maxLeaseSeconds = 600
+
+    /// Stops handlers whose lease this scheduler could not renew in time — the database
+    /// is unreachable or slow — before another scheduler can reclaim their nodes, so one
+    /// node never runs twice at once. Runs apart from the main loop, which may be stuck.
+    private func watchLeases(_ inFlight: InFlight, lease: Duration) async {
+        let tick = min(.milliseconds(250), max(lease / 20, .milliseconds(20)))
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            for expired in inFlight.cancelExpired(at: ContinuousClock.now) {
+                log("lease of node run \(expired.nodeRunID) (attempt \(expired.attempt)) could not be renewed in time; its handler was stopped")
+            }
+        }
     }
 
     /// Opens a new main connection, retrying with backoff (100 ms doubling to 5 s) until it
@@ -221,7 +281,7 @@ public final class Scheduler: Sendable {
     private func reconnect() async -> PGConnection? {
         var backoff = Duration.milliseconds(100)
         while !stopping.load(ordering: .relaxed) {
-            if let connection = try? await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler \(options.name)") {
+            if let connection = try? await connect("") {
                 log("reconnected to the database")
                 return connection
             }
@@ -288,22 +348,42 @@ public final class Scheduler: Sendable {
         }
     }
 
+    /// Sends finished handlers' results. Each output is checked first (NaN, U+0000, size):
+    /// a bad one fails its own node with invalid_output or output_too_large. When the
+    /// database still refuses a batch for a reason of its content, the batch is sent again
+    /// one result at a time, so only the offending node fails. Connection and transient
+    /// errors propagate: the caller keeps the results and retries.
     private func report(_ finished: [Finished], store: RunStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
         var successes: [RunStore.Success] = []
         var failures: [RunStore.Failure] = []
         for item in finished {
             switch item.outcome {
             case .success(let output, let cost):
-                successes.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt, output: output, cost: cost))
+                if let problem = output.storageProblem(maxBytes: options.maxOutputBytes) {
+                    log("node run \(item.claim.nodeRunID) (\(item.claim.nodeKey)): \(problem)")
+                    failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
+                                          error: .init(code: problem.code, message: "\(item.claim.handler): \(problem)"),
+                                          retryable: false, cost: cost))
+                } else {
+                    successes.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt, output: output, cost: cost))
+                }
             case .failure(let error):
                 failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
-                                      error: .init(code: error.code, message: error.message), retryable: error.retryable))
+                                      error: .init(code: String(error.code.prefix(200)), message: Self.capped(error.message)),
+                                      retryable: error.retryable))
             case .cancelled:
                 continue
             }
         }
         if !successes.isEmpty {
-            for report in try await store.complete(scheduler: scheduler, successes) {
+            let reports = try await Self.isolating(successes) { try await store.complete(scheduler: scheduler, $0) } refused: { success, error in
+                // The database refused this result alone: fail the node instead.
+                let code = error.sqlState == "54000" ? "output_too_large" : "invalid_output"
+                self.log("node run \(success.id): result refused by the database (\(error)); failing it with \(code)")
+                failures.append(.init(id: success.id, attempt: success.attempt,
+                                      error: .init(code: code, message: Self.capped(error.message)), retryable: false, cost: success.cost))
+            }
+            for report in reports {
                 if report.accepted { summary.succeeded += 1 } else {
                     summary.refused += 1
                     log("result for node run \(report.nodeRunID) refused: \(report.reason ?? "")")
@@ -311,10 +391,44 @@ public final class Scheduler: Sendable {
             }
         }
         if !failures.isEmpty {
-            for report in try await store.fail(scheduler: scheduler, failures) {
+            let reports = try await Self.isolating(failures) { try await store.fail(scheduler: scheduler, $0) } refused: { failure, error in
+                // Not even the failure could be stored: leave it to the lease, which re-queues the node.
+                self.log("node run \(failure.id): failure report refused by the database (\(error)); its lease will lapse")
+            }
+            for report in reports {
                 if report.accepted { summary.failed += 1 } else { summary.refused += 1 }
             }
         }
+    }
+
+    /// Sends `items` in one call; when the database refuses the call for its content (an
+    /// error that is neither a lost connection nor transient), sends them one at a time
+    /// and hands each item refused on its own to `refused`.
+    static func isolating<Item: Sendable>(
+        _ items: [Item], send: ([Item]) async throws -> [RunStore.Report],
+        refused: (Item, PGError) -> Void
+    ) async throws -> [RunStore.Report] {
+        do {
+            return try await send(items)
+        } catch let error as PGError where error.kind == .server && !error.isTransient && items.count > 1 {
+            var reports: [RunStore.Report] = []
+            for item in items {
+                do {
+                    reports += try await send([item])
+                } catch let error as PGError where error.kind == .server && !error.isTransient {
+                    refused(item, error)
+                }
+            }
+            return reports
+        } catch let error as PGError where error.kind == .server && !error.isTransient {
+            refused(items[0], error)
+            return []
+        }
+    }
+
+    /// Error messages are a diagnosis, not a payload: 8 KiB at most.
+    static func capped(_ message: String) -> String {
+        message.utf8.count <= 8_192 ? message : String(decoding: message.utf8.prefix(8_192), as: UTF8.self) + "… (cut)"
     }
 
     /// LISTENs for readiness and cancel doorbells on its own connection, reconnecting
@@ -323,7 +437,7 @@ public final class Scheduler: Sendable {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
-                let connection = try await PGConnection.connect(databaseURL, applicationName: "trellis-scheduler-listen \(options.name)")
+                let connection = try await connect("-listen")
                 defer { Task { await connection.close() } }
                 try await connection.listen("trellis_ready")
                 try await connection.listen("trellis_cancel")

@@ -7,17 +7,19 @@ import TrellisStore
 /// interpolation — and returns `{"exit_code", "stdout", "stderr", "truncated"}` with each
 /// stream capped at `config.max_output_bytes` (default 64 KiB). A non-zero exit is a
 /// failure (retryable unless `config.retry_on_failure` is false). Registered only when
-/// the scheduler runs with `--allow-shell`; cancellation (timeout, run cancelled) kills
-/// the process.
+/// the scheduler runs with `--allow-shell`. The program runs in its own process group;
+/// cancellation (timeout, run cancelled, lost lease) kills the whole group.
 public struct ShellHandler: NodeHandler {
     public let name = "shell"
+    /// The largest `config.max_output_bytes` accepted, per stream.
+    public static let maxOutputBytes = 4 << 20
     public init() {}
 
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
         guard case .array(let argvValues)? = context.config["argv"], !argvValues.isEmpty,
               var argv = Optional(argvValues.compactMap(\.stringValue)), argv.count == argvValues.count
         else {
-            throw HandlerError(code: "bad_config", message: "shell: config.argv must be a non-empty array of strings", retryable: false)
+            throw HandlerError(code: "invalid_config", message: "shell: config.argv must be a non-empty array of strings", retryable: false)
         }
         if case .array(let extra)? = context.input["args"] {
             let strings = extra.compactMap(\.stringValue)
@@ -26,32 +28,21 @@ public struct ShellHandler: NodeHandler {
             }
             argv += strings
         }
-        let cap = Int(context.config["max_output_bytes"]?.doubleValue ?? 65_536)
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-shell-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let stdoutFile = directory.appending(path: "stdout"), stderrFile = directory.appending(path: "stderr")
-
-        let pid: pid_t
-        do {
-            pid = try ProcessRunner.spawnBackground(argv, stdoutFile: stdoutFile, stderrFile: stderrFile)
-        } catch {
-            throw HandlerError(code: "spawn_failed", message: "shell: cannot start \(argv[0]): \(error)", retryable: false)
+        guard let cap = (context.config["max_output_bytes"] ?? .number(65_536)).integer(in: 0...Self.maxOutputBytes) else {
+            throw HandlerError(code: "invalid_config", message: "shell: max_output_bytes must be a whole number from 0 to \(Self.maxOutputBytes)", retryable: false)
         }
-        let status: Int32 = await withTaskCancellationHandler {
+        let child = try ChildProcess.start(argv)
+        let result: ChildProcess.Result = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(returning: ProcessRunner.waitForExit(pid)) }
+                DispatchQueue.global().async { continuation.resume(returning: child.finish(cap: cap)) }
             }
         } onCancel: {
-            kill(pid, SIGKILL)
+            child.kill()
         }
         try Task.checkCancellation()
-        func read(_ url: URL) -> (String, Bool) {
-            let data = (try? Data(contentsOf: url)) ?? Data()
-            return (String(decoding: data.prefix(cap), as: UTF8.self), data.count > cap)
-        }
-        let (stdout, stdoutCut) = read(stdoutFile)
-        let (stderr, stderrCut) = read(stderrFile)
+        let status = result.status
+        let stdout = String(decoding: result.stdout, as: UTF8.self), stderr = String(decoding: result.stderr, as: UTF8.self)
+        let stdoutCut = result.stdoutCut, stderrCut = result.stderrCut
         let output: JSONValue = .object([
             "exit_code": .number(Double(status)), "stdout": .string(stdout), "stderr": .string(stderr),
             "truncated": .bool(stdoutCut || stderrCut),

@@ -136,6 +136,14 @@ public struct ProcessRunner: Sendable {
 
     private static let spawnLock = NSLock()
 
+    /// Runs `body` under the lock every spawn here takes: create pipes and mark them
+    /// close-on-exec inside it, so no child spawned meanwhile inherits them.
+    public static func withSpawnLock<T>(_ body: () throws -> T) rethrows -> T {
+        spawnLock.lock()
+        defer { spawnLock.unlock() }
+        return try body()
+    }
+
     private static func spawn(_ argv: [String], env: [String: String], actions: inout posix_spawn_file_actions_t) throws -> pid_t {
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]

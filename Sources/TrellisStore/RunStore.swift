@@ -225,9 +225,21 @@ public struct RunStore: Sendable {
         }
     }
 
-    /// Extends the leases this scheduler still holds; returns the ids it no longer holds.
-    public func heartbeat(scheduler: Int64, nodeRunIDs: [Int64], leaseSeconds: Int = 30) async throws -> Set<Int64> {
-        let rows = try await connection.run(Query.Runs.heartbeat, [scheduler, nodeRunIDs, "\(leaseSeconds) seconds"]).rows
+    /// A node run a scheduler holds, at the attempt (fencing token) it holds it with.
+    public struct Held: Sendable, Hashable {
+        public var nodeRunID: Int64
+        public var attempt: Int
+        public init(_ nodeRunID: Int64, attempt: Int) {
+            self.nodeRunID = nodeRunID
+            self.attempt = attempt
+        }
+    }
+
+    /// Extends the leases this scheduler still holds at the given attempts; returns the
+    /// ids it no longer holds (reclaimed, re-claimed, finished or cancelled).
+    public func heartbeat(scheduler: Int64, holding held: [Held], leaseSeconds: Int = 30) async throws -> Set<Int64> {
+        let rows = try await connection.run(Query.Runs.heartbeat, [scheduler, held.map(\.nodeRunID), held.map(\.attempt),
+                                                                   "\(leaseSeconds) seconds"]).rows
         var lost: Set<Int64> = []
         for row in rows where !(try row.decode("held", as: Bool.self)) {
             lost.insert(try row.decode("node_run_id"))

@@ -39,7 +39,7 @@ struct HandlerTests {
             #expect(syntax?.code == "sql_42601")
             #expect(syntax?.retryable == false)
             let missing = await #expect(throws: HandlerError.self) { try await handler.run(context(config: .object([:]))) }
-            #expect(missing?.code == "bad_config")
+            #expect(missing?.code == "invalid_config")
             // The hostile string was a value, never SQL.
             let tableSurvived = try await db.withConnection { conn in
                 try await conn.query("SELECT to_regclass('trellis.workflows') IS NOT NULL AS ok").single().decode("ok", as: Bool.self)
@@ -118,7 +118,7 @@ struct HTTPHandlerTests {
         let badURL = await #expect(throws: HandlerError.self) {
             try await handler.run(context(config: .object(["url": .string("ftp://example.com")])))
         }
-        #expect(badURL?.code == "bad_config")
+        #expect(badURL?.code == "invalid_config")
         let refused = await #expect(throws: HandlerError.self) {
             try await handler.run(context(config: .object(["url": .string("http://127.0.0.1:1/")])))
         }

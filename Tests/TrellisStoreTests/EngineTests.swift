@@ -507,7 +507,7 @@ struct LeaseTests {
                 let lostClaim = try #require(try await dead.claim().first)
 
                 #expect(try await alive.store.reclaimExpired() == 0)  // lease still valid
-                #expect(try await dead.store.heartbeat(scheduler: dead.scheduler, nodeRunIDs: [lostClaim.nodeRunID]).isEmpty)
+                #expect(try await dead.store.heartbeat(scheduler: dead.scheduler, holding: [.init(lostClaim.nodeRunID, attempt: 1)]).isEmpty)
                 try await conn.query("UPDATE trellis.node_runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [lostClaim.nodeRunID])
                 #expect(try await alive.store.reclaimExpired() == 1)
                 // linear-pipeline retries with a 1 s initial delay: make it due.
@@ -517,7 +517,7 @@ struct LeaseTests {
                 #expect(retry.attempt == 2)
 
                 // The presumed-dead scheduler wakes up: its heartbeat says the node is gone, its result is refused.
-                #expect(try await dead.store.heartbeat(scheduler: dead.scheduler, nodeRunIDs: [lostClaim.nodeRunID]) == [lostClaim.nodeRunID])
+                #expect(try await dead.store.heartbeat(scheduler: dead.scheduler, holding: [.init(lostClaim.nodeRunID, attempt: 1)]) == [lostClaim.nodeRunID])
                 let late = try await dead.store.complete(scheduler: dead.scheduler, [.init(id: lostClaim.nodeRunID, attempt: 1, output: .string("late"))])
                 #expect(late[0].accepted == false)
                 let done = try await alive.store.complete(scheduler: alive.scheduler, [.init(id: retry.nodeRunID, attempt: 2, output: .string("ok"))])

@@ -10,6 +10,8 @@
 --   TR104 edge to a missing node            TR111 condition without both branches/predicates
 --   TR105 cycle or self-loop                TR112 join with too few inputs / bad n
 --   TR106 unreachable node                  TR113 bad parallel or human_gate settings
+--   TR114 definition over a size cap (trellis.max_definition_bytes, default 1 MiB;
+--         max_definition_nodes 1,000; max_definition_edges 10,000)
 -- `levels` (longest distance from a root) and `upstream` are only meaningful when there
 -- are no problems.
 CREATE OR REPLACE FUNCTION trellis.inspect_workflow(definition jsonb) RETURNS jsonb
@@ -65,6 +67,24 @@ BEGIN
     IF definition IS NULL OR jsonb_typeof(definition) <> 'object' THEN
         RETURN jsonb_build_object('problems', jsonb_build_array(jsonb_build_object(
             'code', 'TR100', 'item', 'definition', 'message', 'the definition must be a JSON object')),
+            'levels', '{}'::jsonb, 'upstream', '{}'::jsonb);
+    END IF;
+
+    -- Size caps first: validation is O(nodes × edges), so an oversized document is refused
+    -- before any of it is walked.
+    IF pg_column_size(definition) > trellis.setting('max_definition_bytes', 1048576)
+       OR jsonb_array_length(CASE WHEN jsonb_typeof(definition -> 'nodes') = 'array' THEN definition -> 'nodes' ELSE '[]' END)
+          > trellis.setting('max_definition_nodes', 1000)
+       OR jsonb_array_length(CASE WHEN jsonb_typeof(definition -> 'edges') = 'array' THEN definition -> 'edges' ELSE '[]' END)
+          > trellis.setting('max_definition_edges', 10000) THEN
+        RETURN jsonb_build_object('problems', jsonb_build_array(jsonb_build_object(
+            'code', 'TR114', 'item', 'definition', 'message',
+            format('the definition is too large: %s bytes, %s nodes, %s edges (caps: %s bytes, %s nodes, %s edges)',
+                   pg_column_size(definition),
+                   jsonb_array_length(CASE WHEN jsonb_typeof(definition -> 'nodes') = 'array' THEN definition -> 'nodes' ELSE '[]' END),
+                   jsonb_array_length(CASE WHEN jsonb_typeof(definition -> 'edges') = 'array' THEN definition -> 'edges' ELSE '[]' END),
+                   trellis.setting('max_definition_bytes', 1048576), trellis.setting('max_definition_nodes', 1000),
+                   trellis.setting('max_definition_edges', 10000)))),
             'levels', '{}'::jsonb, 'upstream', '{}'::jsonb);
     END IF;
 
@@ -220,9 +240,9 @@ BEGIN
             END IF;
             IF node ? 'concurrency' AND (jsonb_typeof(node -> 'concurrency') IS DISTINCT FROM 'number'
                 OR (node ->> 'concurrency')::numeric <> trunc((node ->> 'concurrency')::numeric)
-                OR (node ->> 'concurrency')::numeric < 1) THEN
+                OR (node ->> 'concurrency')::numeric NOT BETWEEN 1 AND 10000) THEN
                 problems := problems || jsonb_build_object('code', 'TR113', 'item', label, 'message',
-                    format('%s: concurrency must be a positive integer, got %s', label, node -> 'concurrency'));
+                    format('%s: concurrency must be an integer from 1 to 10000, got %s', label, node -> 'concurrency'));
             END IF;
         ELSIF node ? 'items' OR node ? 'concurrency' THEN
             problems := problems || jsonb_build_object('code', 'TR100', 'item', label, 'message',
@@ -234,12 +254,12 @@ BEGIN
             IF jsonb_typeof(edge) <> 'object' THEN
                 msg := 'approvals must be an object';
             ELSIF edge ? 'required' AND (jsonb_typeof(edge -> 'required') IS DISTINCT FROM 'number'
-                OR (edge ->> 'required')::numeric <> trunc((edge ->> 'required')::numeric) OR (edge ->> 'required')::numeric < 1) THEN
-                msg := format('approvals.required must be a positive integer, got %s', edge -> 'required');
+                OR (edge ->> 'required')::numeric <> trunc((edge ->> 'required')::numeric) OR (edge ->> 'required')::numeric NOT BETWEEN 1 AND 1000) THEN
+                msg := format('approvals.required must be an integer from 1 to 1000, got %s', edge -> 'required');
             ELSIF edge ? 'approvers' AND (jsonb_typeof(edge -> 'approvers') IS DISTINCT FROM 'array'
                 OR EXISTS (SELECT 1 FROM jsonb_array_elements(edge -> 'approvers') a WHERE jsonb_typeof(a) <> 'string')) THEN
                 msg := 'approvals.approvers must be an array of principal names';
-            ELSIF edge ? 'approvers' AND (edge ->> 'required')::int > jsonb_array_length(edge -> 'approvers') THEN
+            ELSIF edge ? 'approvers' AND (edge ->> 'required')::numeric > jsonb_array_length(edge -> 'approvers') THEN
                 msg := format('approvals.required (%s) exceeds the %s listed approvers', edge ->> 'required', jsonb_array_length(edge -> 'approvers'));
             ELSIF edge ? 'expires_in' AND coalesce(trellis.parse_duration_ms(edge -> 'expires_in'), 0) <= 0 THEN
                 msg := format('approvals.expires_in must be a positive duration, got %s', edge -> 'expires_in');
@@ -404,7 +424,7 @@ BEGIN
             IF upstream[i] < 2 THEN
                 problems := problems || jsonb_build_object('code', 'TR112', 'item', label, 'message',
                     format('%s: a join needs at least two inputs, it has %s', label, upstream[i]));
-            ELSIF nodes[i] ->> 'mode' = 'n' AND (nodes[i] ->> 'n') ~ '^[0-9]+$' AND (nodes[i] ->> 'n')::int > upstream[i] THEN
+            ELSIF nodes[i] ->> 'mode' = 'n' AND (nodes[i] ->> 'n') ~ '^[0-9]+$' AND (nodes[i] ->> 'n')::numeric > upstream[i] THEN
                 problems := problems || jsonb_build_object('code', 'TR112', 'item', label, 'message',
                     format('%s: n = %s exceeds its %s inputs', label, nodes[i] ->> 'n', upstream[i]));
             END IF;

@@ -34,6 +34,11 @@ BEGIN
     IF jsonb_typeof(input) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('run input must be a JSON object, got %s', jsonb_typeof(input));
     END IF;
+    IF pg_column_size(input) > trellis.setting('max_input_bytes', 5242880) THEN
+        RAISE EXCEPTION USING ERRCODE = '54000', COLUMN = 'input',
+            MESSAGE = format('run input is %s bytes, over the cap of %s bytes (trellis.max_input_bytes)',
+                             pg_column_size(input), trellis.setting('max_input_bytes', 5242880));
+    END IF;
     IF jsonb_typeof(opts) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'run options must be a JSON object';
     END IF;

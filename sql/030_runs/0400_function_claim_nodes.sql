@@ -32,13 +32,8 @@ BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_nodes must be 1 to 1000, got %s', max_nodes);
     END IF;
-    IF lease IS NULL OR lease < interval '1 second' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('lease must be at least 1 second, got %s', lease);
-    END IF;
-    SELECT s.name INTO scheduler_name FROM trellis.schedulers s WHERE s.id = scheduler AND s.stopped_at IS NULL;
-    IF scheduler_name IS NULL THEN
-        RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = format('unknown or stopped scheduler %s', scheduler);
-    END IF;
+    PERFORM trellis.check_lease(lease);
+    scheduler_name := (trellis.require_scheduler(scheduler)).name;
 
     SELECT coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_nodes <= (
                SELECT count(*) FROM trellis.node_runs n WHERE n.workflow_id = w.id AND n.status = 'running')), '{}'),

@@ -23,9 +23,24 @@ DECLARE
     touched uuid[];
     moving uuid[];
     i int;
+    too_large_id text;
+    too_large_size int;
 BEGIN
     IF jsonb_typeof(results) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'results must be a JSON array of {id, attempt, output, cost}';
+    END IF;
+    PERFORM trellis.require_scheduler(scheduler);
+    -- An output over the cap is refused before anything is locked or written; the
+    -- scheduler reports that node as failed (output_too_large) and the rest of its batch
+    -- again. jsonb's stored size is what the cap measures.
+    SELECT t.e ->> 'id', pg_column_size(t.e -> 'output') INTO too_large_id, too_large_size
+    FROM jsonb_array_elements(results) AS t(e)
+    WHERE pg_column_size(t.e -> 'output') > trellis.setting('max_output_bytes', 5242880)
+    LIMIT 1;
+    IF too_large_id IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = '54000', COLUMN = 'output',
+            MESSAGE = format('node run %s: output is %s bytes, over the cap of %s bytes (trellis.max_output_bytes)',
+                             too_large_id, too_large_size, trellis.setting('max_output_bytes', 5242880));
     END IF;
     PERFORM trellis.lock_runs_of_items(results);  -- runs before nodes
     -- Lock the node runs in (run, id) order — the order every batch uses — and judge

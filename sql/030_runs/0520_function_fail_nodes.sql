@@ -19,6 +19,7 @@ BEGIN
     IF jsonb_typeof(failures) IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'failures must be a JSON array of {id, attempt, error, retryable, cost}';
     END IF;
+    PERFORM trellis.require_scheduler(scheduler);
     PERFORM trellis.lock_runs_of_items(failures);  -- runs before nodes
     FOR item IN
         SELECT (e ->> 'id')::bigint AS id, (e ->> 'attempt')::int AS attempt,
@@ -39,6 +40,11 @@ BEGIN
             CONTINUE;
         END IF;
         failure := CASE WHEN jsonb_typeof(item.error) = 'object' THEN item.error ELSE jsonb_build_object('message', item.error) END;
+        IF pg_column_size(failure) > 65536 THEN
+            -- An error is a diagnosis, not a payload: keep its code and the start of its message.
+            failure := jsonb_build_object('code', left(failure ->> 'code', 200), 'message', left(failure ->> 'message', 8192),
+                                          'truncated', true);
+        END IF;
         UPDATE trellis.node_runs SET cost = cost + item.cost WHERE id = nr.id;
         UPDATE trellis.node_attempts a SET cost = item.cost WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
         outcome := trellis.apply_failure(nr.id, failure, item.retryable,

@@ -27,6 +27,7 @@ BEGIN
                  AND (jsonb_typeof(e -> 'percent') <> 'number' OR (e ->> 'percent')::numeric NOT BETWEEN 0 AND 100)) THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'percent must be a number from 0 to 100';
     END IF;
+    PERFORM trellis.require_scheduler(scheduler);
     PERFORM trellis.lock_runs_of_items(updates);  -- runs before nodes
     WITH items AS (
         SELECT t.ord, t.e, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt

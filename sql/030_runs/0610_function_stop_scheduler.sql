@@ -8,6 +8,11 @@ SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     released int;
 BEGIN
+    PERFORM trellis.require_scheduler(scheduler, allow_stopped => true);
+    -- Runs before nodes, the order of every transition.
+    PERFORM 1 FROM trellis.workflow_runs r
+    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n WHERE n.scheduler_id = scheduler AND n.status = 'running')
+    ORDER BY r.id FOR NO KEY UPDATE;
     UPDATE trellis.schedulers SET stopped_at = now() WHERE id = scheduler AND stopped_at IS NULL;
     UPDATE trellis.node_attempts a SET outcome = 'lost', finished_at = now(),
         error = '{"code": "scheduler_stopped", "message": "released at graceful shutdown"}'

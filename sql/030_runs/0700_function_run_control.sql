@@ -68,7 +68,10 @@ BEGIN
     IF r.status <> 'paused' THEN
         RAISE EXCEPTION USING ERRCODE = 'TR409', MESSAGE = format('run %s is not paused (it is %s)', run, r.status);
     END IF;
-    resumed_status := CASE WHEN r.started_at IS NULL THEN 'queued' ELSE 'running' END;
+    -- A run paused at a gate goes back to waiting on it, not to running.
+    resumed_status := CASE WHEN r.started_at IS NULL THEN 'queued'
+                           WHEN EXISTS (SELECT 1 FROM trellis.approvals a WHERE a.run_id = run AND a.status = 'pending') THEN 'waiting'
+                           ELSE 'running' END;
     UPDATE trellis.workflow_runs SET status = resumed_status WHERE id = run;
     FOR handler_name IN
         UPDATE trellis.node_runs SET status = 'ready' WHERE run_id = run AND status = 'held' RETURNING handler

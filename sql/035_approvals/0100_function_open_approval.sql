@@ -16,7 +16,7 @@ BEGIN
     expiry := trellis.parse_duration_ms(settings -> 'expires_in');
     INSERT INTO trellis.approvals (run_id, node_run_id, prompt, required_approvals, eligible_principals,
                                    allow_self_approval, expires_at, expiry_outcome)
-    VALUES (nr.run_id, nr.id, prompt, coalesce((settings ->> 'required')::int, 1),
+    VALUES (nr.run_id, nr.id, prompt, least(coalesce((settings ->> 'required')::numeric, 1), 1000)::int,
             CASE WHEN settings ? 'approvers' THEN ARRAY(
                 SELECT p.id FROM trellis.principals p
                 WHERE p.name IN (SELECT jsonb_array_elements_text(settings -> 'approvers'))) END,
@@ -27,7 +27,7 @@ BEGIN
     UPDATE trellis.workflow_runs SET status = 'waiting' WHERE id = nr.run_id AND status IN ('queued', 'running');
     PERFORM trellis.append_event(nr.run_id, 'approval.requested', jsonb_strip_nulls(jsonb_build_object(
         'approval_id', approval, 'node_key', nr.node_key, 'prompt', prompt,
-        'required', coalesce((settings ->> 'required')::int, 1),
+        'required', least(coalesce((settings ->> 'required')::numeric, 1), 1000)::int,
         'expires_at', CASE WHEN expiry IS NOT NULL THEN now() + expiry * interval '1 millisecond' END)));
     PERFORM trellis.append_event(nr.run_id, 'run.waiting', jsonb_build_object('node_key', nr.node_key, 'reason', 'approval'));
     PERFORM pg_notify('trellis_approvals', approval::text);

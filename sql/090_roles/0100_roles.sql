@@ -13,7 +13,7 @@ GRANT EXECUTE ON FUNCTION
     trellis.complete_nodes(bigint, jsonb),
     trellis.fail_nodes(bigint, jsonb),
     trellis.report_progress(bigint, jsonb),
-    trellis.heartbeat(bigint, bigint[], interval),
+    trellis.heartbeat(bigint, bigint[], integer[], interval),
     trellis.reclaim_expired(integer),
     trellis.stop_scheduler(bigint),
     trellis.expire_approvals(integer)
