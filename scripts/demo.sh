@@ -29,11 +29,11 @@ step "trellis principal create demo-reviewer; trellis grant approve deploy-gate 
 $trellis principal create demo-reviewer 2>/dev/null || echo "(demo-reviewer exists)"
 $trellis grant approve deploy-gate demo-reviewer
 $trellis grants deploy-gate
-step "two schedulers in the background: trellis scheduler --name demo-1 / demo-2"
+step "two schedulers in the background: trellis scheduler --name demo-1 / demo-2 --allow-sql"
 log_dir=$(mktemp -d)
-$trellis scheduler --name demo-1 --concurrency 4 2>"$log_dir/demo-1.log" &
+$trellis scheduler --name demo-1 --concurrency 4 --allow-sql 2>"$log_dir/demo-1.log" &
 s1=$!
-$trellis scheduler --name demo-2 --concurrency 4 2>"$log_dir/demo-2.log" &
+$trellis scheduler --name demo-2 --concurrency 4 --allow-sql 2>"$log_dir/demo-2.log" &
 s2=$!
 trap 'kill -TERM $s1 $s2 2>/dev/null || true' EXIT
 

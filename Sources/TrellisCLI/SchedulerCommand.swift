@@ -10,23 +10,30 @@ struct SchedulerCommand: AsyncParsableCommand {
         discussion: """
             Run as many instances as you like, on any machines, against one database. \
             SIGINT/SIGTERM stop claiming, let handlers in flight finish (or release them after \
-            the lease), deregister, and exit 0. Built-in handlers: echo, sleep, fail, sql, and shell \
-            with --allow-shell.
+            the lease), deregister, and exit 0. Built-in handlers: echo, sleep, fail, http; sql with \
+            --allow-sql and shell with --allow-shell (both run what a workflow author wrote, so they \
+            are off unless asked for). A node's bad output fails that node only; a lost lease \
+            re-queues its node (up to trellis.max_lost_leases times) and stops its handler here.
             """)
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Handlers in flight at most.") var concurrency = 8
     @Option(help: "Nodes claimed per statement at most.") var batch = 32
     @Option(help: "Serve only these handlers (comma-separated). Default: all registered.") var handlers: String?
-    @Option(help: "Lease in seconds; a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
+    @Option(help: "Lease in seconds (2 to 600); a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
     @Option(help: "Fallback poll interval in milliseconds.") var pollInterval = 1000
     @Flag(help: "Never LISTEN (behind connection poolers); poll only.") var pollOnly = false
     @Option(help: "Instance name (default: host-pid).") var name: String?
     @Flag(help: "Serve the shell handler (runs config.argv without a shell). Off by default.") var allowShell = false
+    @Flag(help: "Serve the sql handler (runs config.query, each node in its own transaction). Off by default.") var allowSql = false
+    @Option(help: "Database the sql handler runs queries on (default: the scheduler's own).") var sqlUrl: String?
+    @Option(help: "A node output larger than this many bytes fails the node with output_too_large.") var maxOutputBytes = 5 << 20
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
-        guard lease >= 2 else { throw ValidationError("--lease must be at least 2 seconds") }
+        guard (2...Scheduler.maxLeaseSeconds).contains(lease) else { throw ValidationError("--lease must be 2 to \(Scheduler.maxLeaseSeconds) seconds") }
+        guard maxOutputBytes >= 1 else { throw ValidationError("--max-output-bytes must be at least 1") }
+        guard sqlUrl == nil || allowSql else { throw ValidationError("--sql-url needs --allow-sql") }
         guard pollInterval >= 10 else { throw ValidationError("--poll-interval must be at least 10 ms") }
     }
 
@@ -39,8 +46,9 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.pollInterval = .milliseconds(pollInterval)
         options.pollOnly = pollOnly
         options.shutdownGrace = .seconds(lease)
+        options.maxOutputBytes = maxOutputBytes
         let url = try await connection.locator.resolve { Console.note($0) }
-        let registry = HandlerRegistry.standard(databaseURL: url, allowShell: allowShell)
+        let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell)
         let scheduler = Scheduler(databaseURL: url, registry: registry, options: options) { Console.note($0) }
 
         signal(SIGINT, SIG_IGN)

@@ -160,12 +160,7 @@ public final class PGConnection: @unchecked Sendable {
     /// separately from the SQL text, so no input can change the statement.
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PGEncodable)?] = []) async throws -> PGResult {
-        var encoded: [String?] = []
-        encoded.reserveCapacity(parameters.count)
-        for (offset, parameter) in parameters.enumerated() {
-            encoded.append(try parameter.encodedParameter(index: offset + 1))
-        }
-        let texts = encoded
+        let texts = try Self.encode(parameters)
         let endpoint = self.endpoint
         return try await withHandle { handle in
             let pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } ?? nil }
@@ -174,6 +169,15 @@ public final class PGConnection: @unchecked Sendable {
             let result = PQexecParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
             return try PGConnection.consume(result, handle: handle, endpoint: endpoint)
         }
+    }
+
+    static func encode(_ parameters: [(any PGEncodable)?]) throws -> [String?] {
+        var encoded: [String?] = []
+        encoded.reserveCapacity(parameters.count)
+        for (offset, parameter) in parameters.enumerated() {
+            encoded.append(try parameter.encodedParameter(index: offset + 1))
+        }
+        return encoded
     }
 
     /// Runs a script of one or more statements with no parameters (the simple query
@@ -226,48 +230,61 @@ public final class PGConnection: @unchecked Sendable {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
             let columnCount = Int(PQnfields(result))
             let rowCount = Int(PQntuples(result))
-            var columns: [PGResult.Column] = []
-            columns.reserveCapacity(columnCount)
-            for c in 0..<columnCount {
-                columns.append(.init(name: String(cString: PQfname(result, Int32(c))), typeOID: PQftype(result, Int32(c))))
-            }
             var rows: [[String?]] = []
             rows.reserveCapacity(rowCount)
             for r in 0..<rowCount {
-                var row: [String?] = []
-                row.reserveCapacity(columnCount)
-                for c in 0..<columnCount {
-                    if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
-                        row.append(nil)
-                    } else {
-                        row.append(String(cString: PQgetvalue(result, Int32(r), Int32(c))))
-                    }
-                }
-                rows.append(row)
+                rows.append(row(r, of: result, columnCount: columnCount))
             }
-            let tag = String(cString: PQcmdStatus(result))
-            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-            return PGResult(columns: columns, values: rows, affectedRows: affected, commandTag: tag)
+            let (tag, affected) = commandStatus(result)
+            return PGResult(columns: columns(of: result), values: rows, affectedRows: affected, commandTag: tag)
         default:
-            func field(_ code: Character) -> String? {
-                guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
-                return String(cString: value)
-            }
-            guard let sqlState = field("C") else {
-                throw connectionError(handle, endpoint: endpoint)
-            }
-            throw PGError(
-                kind: .server,
-                message: field("M") ?? PGError.oneLine(String(cString: PQresultErrorMessage(result))),
-                sqlState: sqlState,
-                detail: field("D"),
-                hint: field("H"),
-                constraint: field("n"),
-                table: field("t"),
-                column: field("c"),
-                position: field("P").flatMap { Int($0) },
-                context: field("W")
-            )
+            throw error(from: result, handle: handle, endpoint: endpoint)
         }
+    }
+
+    static func columns(of result: OpaquePointer) -> [PGResult.Column] {
+        (0..<Int(PQnfields(result))).map {
+            PGResult.Column(name: String(cString: PQfname(result, Int32($0))), typeOID: PQftype(result, Int32($0)))
+        }
+    }
+
+    static func row(_ r: Int, of result: OpaquePointer, columnCount: Int) -> [String?] {
+        var row: [String?] = []
+        row.reserveCapacity(columnCount)
+        for c in 0..<columnCount {
+            if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                row.append(nil)
+            } else {
+                row.append(String(cString: PQgetvalue(result, Int32(r), Int32(c))))
+            }
+        }
+        return row
+    }
+
+    static func commandStatus(_ result: OpaquePointer) -> (tag: String, affected: Int) {
+        (String(cString: PQcmdStatus(result)), Int(String(cString: PQcmdTuples(result))) ?? 0)
+    }
+
+    /// The error an error result carries, with every field libpq gives.
+    static func error(from result: OpaquePointer, handle: OpaquePointer, endpoint: String) -> PGError {
+        func field(_ code: Character) -> String? {
+            guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: value)
+        }
+        guard let sqlState = field("C") else {
+            return connectionError(handle, endpoint: endpoint)
+        }
+        return PGError(
+            kind: .server,
+            message: field("M") ?? PGError.oneLine(String(cString: PQresultErrorMessage(result))),
+            sqlState: sqlState,
+            detail: field("D"),
+            hint: field("H"),
+            constraint: field("n"),
+            table: field("t"),
+            column: field("c"),
+            position: field("P").flatMap { Int($0) },
+            context: field("W")
+        )
     }
 }

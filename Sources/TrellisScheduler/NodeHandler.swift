@@ -14,6 +14,9 @@ public struct NodeContext: Sendable {
     /// so a repeated call after a crash is recognised (at-least-once, made safe).
     public var idempotencyKey: String
     public var itemIndex: Int?
+    /// The node's timeout, when it has one: the scheduler cancels the handler then; a
+    /// handler that talks to a server can pass it on (the `sql` handler's statement_timeout).
+    public var timeoutMilliseconds: Int?
     /// Progress and log lines for watchers (events node.progress / node.log); they are
     /// sent with the scheduler's next round trip, before the attempt's result.
     public var reporter: ProgressReporter = .discard
@@ -97,11 +100,12 @@ public struct HandlerRegistry: Sendable {
         HandlerRegistry([EchoHandler(), SleepHandler(), FailHandler()])
     }
 
-    /// The built-ins plus `http`, `sql` (on `databaseURL`) and, only when allowed, `shell`.
-    public static func standard(databaseURL: String, allowShell: Bool) -> HandlerRegistry {
+    /// The built-ins plus `http`, and — only when allowed, since they reach outside the
+    /// scheduler — `sql` (on `sqlDatabaseURL`) and `shell`.
+    public static func standard(allowSQL sqlDatabaseURL: String? = nil, allowShell: Bool = false) -> HandlerRegistry {
         var registry = builtIn
-        registry.register(SQLHandler(databaseURL: databaseURL))
         registry.register(HTTPHandler())
+        if let sqlDatabaseURL { registry.register(SQLHandler(databaseURL: sqlDatabaseURL)) }
         if allowShell { registry.register(ShellHandler()) }
         return registry
     }

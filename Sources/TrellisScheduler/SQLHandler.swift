@@ -1,31 +1,56 @@
 import Foundation
+import Synchronization
 import TrellisCore
 import TrellisPQ
 
 /// `sql`: runs `config.query` with `input.params` (or `config.params`) bound as $1, $2, …
-/// and returns `{"rows": [...], "row_count": n}`. The query text is the workflow author's;
-/// values from the run only ever travel as bound parameters. Connection and serialisation
-/// failures are retryable; other SQL errors are not.
-public final class SQLHandler: NodeHandler, @unchecked Sendable {
+/// and returns `{"rows": [...], "row_count": n, "truncated": bool}`. The query text is the
+/// workflow author's; values from the run only ever travel as bound parameters.
+///
+/// Opt-in (`trellis scheduler --allow-sql`): it runs the author's SQL. Each node runs in
+/// its own transaction on a pooled connection, with `statement_timeout` set to the node's
+/// timeout (default 5 minutes); a timeout, run cancel or lost lease cancels the statement
+/// on the server (PQcancel). Afterwards the session is reset (`DISCARD ALL`), so a node's
+/// `SET ROLE`, temp tables or advisory locks never reach the next node; a connection that
+/// cannot be reset is closed. At most `config.max_rows` rows are kept (default 1,000, at
+/// most 100,000; rows past it are dropped while reading, and `truncated` is true).
+/// Connection and serialisation failures are retryable; other SQL errors are not.
+public final class SQLHandler: NodeHandler {
     public let name = "sql"
+    public static let defaultMaxRows = 1_000
+    public static let maxRowsLimit = 100_000
+    public static let defaultTimeoutMilliseconds = 300_000
+    /// Idle connections kept for reuse; more run at once when more nodes do.
+    static let idleLimit = 8
     private let databaseURL: String
-    private let lock = NSLock()
-    private var connection: PGConnection?
+    private let idle = Mutex<[PGConnection]>([])
 
     public init(databaseURL: String) {
         self.databaseURL = databaseURL
     }
 
-    private func open() async throws -> PGConnection {
-        if let existing = lock.withLock({ connection }), await existing.isOpen { return existing }
-        let fresh = try await PGConnection.connect(databaseURL, applicationName: "trellis-sql-handler")
-        lock.withLock { connection = fresh }
-        return fresh
+    private func checkout() async throws -> PGConnection {
+        while let connection = idle.withLock({ $0.popLast() }) {
+            if await connection.isOpen { return connection }
+        }
+        return try await PGConnection.connect(databaseURL, applicationName: "trellis-sql-handler")
+    }
+
+    private func checkin(_ connection: PGConnection) async {
+        let kept = idle.withLock { pool in
+            guard pool.count < Self.idleLimit else { return false }
+            pool.append(connection)
+            return true
+        }
+        if !kept { await connection.close() }
     }
 
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
         guard let query = context.config["query"]?.stringValue, !query.isEmpty else {
             throw HandlerError(code: "invalid_config", message: "sql: config.query must be a non-empty string", retryable: false)
+        }
+        guard let maxRows = (context.config["max_rows"] ?? .number(Double(Self.defaultMaxRows))).integer(in: 1...Self.maxRowsLimit) else {
+            throw HandlerError(code: "invalid_config", message: "sql: config.max_rows must be a whole number from 1 to \(Self.maxRowsLimit)", retryable: false)
         }
         let values: [JSONValue]
         switch context.input["params"] ?? context.config["params"] {
@@ -42,15 +67,54 @@ public final class SQLHandler: NodeHandler, @unchecked Sendable {
             case .array, .object: return try PGJSON(encoding: value)
             }
         }
-        // One statement at a time on the handler's connection (a scheduler runs few sql nodes).
-        let result: PGResult
+        let timeout = context.timeoutMilliseconds ?? Self.defaultTimeoutMilliseconds
+
+        let connection: PGConnection
         do {
-            let connection = try await open()
-            result = try await connection.query(query, parameters)
+            connection = try await checkout()
         } catch let error as PGError {
-            let state = error.sqlState ?? ""
-            let retryable = error.kind != .server || ["08", "40", "53", "57"].contains(String(state.prefix(2)))
-            throw HandlerError(code: state.isEmpty ? "sql_connection" : "sql_\(state)", message: error.description, retryable: retryable)
+            throw Self.failure(error)
+        }
+        let outcome: Result<(result: PGResult, truncated: Bool), any Error>
+        do {
+            try await connection.query("BEGIN")
+            try await connection.query("SELECT set_config('statement_timeout', $1, true)", ["\(timeout)ms"])
+            outcome = .success(try await withTaskCancellationHandler {
+                try await connection.query(query, parameters, maxRows: maxRows)
+            } onCancel: {
+                connection.cancelRunningStatement()
+            })
+        } catch {
+            outcome = .failure(error)
+        }
+        // End the node's transaction and reset the session; any trouble retires the connection.
+        var commitFailure: PGError?
+        do {
+            if case .success = outcome, !Task.isCancelled {
+                do {
+                    try await connection.query("COMMIT")
+                } catch let error as PGError {
+                    commitFailure = error  // nothing was applied
+                    try await connection.query("ROLLBACK")
+                }
+            } else {
+                try await connection.query("ROLLBACK")
+            }
+            try await connection.query("DISCARD ALL")
+            await checkin(connection)
+        } catch {
+            await connection.close()
+        }
+        if Task.isCancelled { throw CancellationError() }
+        if let commitFailure { throw Self.failure(commitFailure) }
+        let (result, truncated): (PGResult, Bool)
+        do {
+            (result, truncated) = try outcome.get()
+        } catch let error as PGError {
+            if error.sqlState == "57014" {
+                throw HandlerError(code: "timeout", message: "sql: statement cancelled after the node's timeout of \(timeout) ms", retryable: true)
+            }
+            throw Self.failure(error)
         }
         let rows = result.rows.map { row -> JSONValue in
             var object: [String: JSONValue] = [:]
@@ -59,15 +123,30 @@ public final class SQLHandler: NodeHandler, @unchecked Sendable {
             }
             return .object(object)
         }
-        return HandlerOutput(.object(["rows": .array(rows), "row_count": .number(Double(result.affectedRows == 0 ? rows.count : result.affectedRows))]))
+        return HandlerOutput(.object([
+            "rows": .array(rows), "truncated": .bool(truncated),
+            "row_count": .number(Double(result.affectedRows == 0 ? rows.count : result.affectedRows)),
+        ]))
     }
 
-    /// A column's text as JSON by its type: booleans, numbers, json/jsonb as documents, else strings.
+    /// A SQL error as a handler failure: connection, serialisation and resource errors are
+    /// worth retrying; the author's mistakes are not.
+    static func failure(_ error: PGError) -> HandlerError {
+        let state = error.sqlState ?? ""
+        let retryable = error.kind != .server || ["08", "40", "53", "57"].contains(String(state.prefix(2)))
+        return HandlerError(code: state.isEmpty ? "sql_connection" : "sql_\(state)", message: error.description, retryable: retryable)
+    }
+
+    /// A column's text as JSON by its type: booleans, finite numbers, json/jsonb as
+    /// documents, else strings. NaN and Infinity (float or numeric) stay strings: JSON has
+    /// no such numbers.
     static func json(_ text: String?, typeOID: UInt32) -> JSONValue {
         guard let text else { return .null }
         switch typeOID {
         case 16: return .bool(text == "t")
-        case 20, 21, 23, 700, 701, 1700: return Double(text).map(JSONValue.number) ?? .string(text)
+        case 20, 21, 23, 700, 701, 1700:
+            guard let number = Double(text), number.isFinite else { return .string(text) }
+            return .number(number)
         case 114, 3802: return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .string(text)
         default: return .string(text)
         }

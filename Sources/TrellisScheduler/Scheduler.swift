@@ -126,9 +126,12 @@ public final class Scheduler: Sendable {
         }
         var connection = try await connect("")
         var store = RunStore(connection: connection)
-        let id = try await store.registerScheduler(
-            name: options.name, handlers: served, concurrency: options.concurrency,
-            hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()), version: TrellisVersion.current)
+        func register(_ store: RunStore) async throws -> Int64 {
+            try await store.registerScheduler(
+                name: options.name, handlers: served, concurrency: options.concurrency,
+                hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()), version: TrellisVersion.current)
+        }
+        var id = try await register(store)
         log("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))")
         let listener = options.pollOnly ? nil : Task { await listen() }
         let lease = Duration.seconds(options.leaseSeconds)
@@ -230,6 +233,21 @@ public final class Scheduler: Sendable {
                 guard let fresh = await reconnect() else { break }
                 connection = fresh
                 store = RunStore(connection: fresh)
+            } catch let error as PGError where error.sqlState == "TR404" && error.message.hasPrefix("unknown or stopped scheduler") {
+                // Our registration is gone (stopped by an operator, or lost with a database
+                // restored from backup): nothing we hold is ours any more. Stop the handlers,
+                // drop their results (fencing would refuse them) and register anew.
+                log("scheduler registration \(id) is gone (\(error)); stopping \(inFlight.count) handler(s) and registering again")
+                inFlight.cancelAll()
+                _ = await inbox.drain()
+                do {
+                    id = try await register(store)
+                    log("registered again as scheduler \(id)")
+                } catch {
+                    log("could not register again, retrying in \(errorBackoff): \(error)")
+                    await wakeup.wait(timeout: errorBackoff)
+                    errorBackoff = min(errorBackoff * 2, .seconds(5))
+                }
             } catch let error as PGError where error.isTransient {
                 // A deadlock victim or lock timeout (say, against a cancel of the same run):
                 // the unreported results are back in the inbox; try again shortly.
@@ -304,6 +322,7 @@ public final class Scheduler: Sendable {
                     config: (try? claim.config.decode(JSONValue.self)) ?? .object([:]),
                     idempotencyKey: "\(claim.runID.uuidString.lowercased()):\(claim.nodeKey):\(claim.itemIndex.map(String.init) ?? "-")",
                     itemIndex: claim.itemIndex,
+                    timeoutMilliseconds: claim.timeoutMilliseconds,
                     reporter: ProgressReporter { kind, percent, text, logKind in
                         let update = kind == "progress"
                             ? RunStore.Update.progress(id: claim.nodeRunID, attempt: claim.attempt, percent: percent, message: text)

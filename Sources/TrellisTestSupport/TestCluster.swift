@@ -112,10 +112,12 @@ public struct PrivateCluster: Sendable {
     public let cluster: LocalCluster
     public let url: String
 
-    public static func with<T: Sendable>(_ body: (PrivateCluster) async throws -> T) async throws -> T {
+    /// `durable` keeps synchronous_commit on, so a commit survives `pg_ctl stop -m
+    /// immediate` (fsync stays off: the test kills the server, never the machine).
+    public static func with<T: Sendable>(durable: Bool = false, _ body: (PrivateCluster) async throws -> T) async throws -> T {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory())
             .appending(path: "trellis-private-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        let cluster = LocalCluster(directory: directory, settings: ["fsync": "off", "synchronous_commit": "off"], fastInit: true)
+        let cluster = LocalCluster(directory: directory, settings: ["fsync": "off", "synchronous_commit": durable ? "on" : "off"], fastInit: true)
         TestClusterCleanup.register(cluster: cluster, directory: directory)
         defer {
             _ = try? cluster.stop(immediate: true)

@@ -82,8 +82,10 @@ struct HandlerTests {
     }
 
     @Test func shellIsRefusedUnlessAllowed() async throws {
-        #expect(HandlerRegistry.standard(databaseURL: "x", allowShell: false).handler(named: "shell") == nil)
-        #expect(HandlerRegistry.standard(databaseURL: "x", allowShell: true).handler(named: "shell") != nil)
+        #expect(HandlerRegistry.standard(allowSQL: "x", allowShell: false).handler(named: "shell") == nil)
+        #expect(HandlerRegistry.standard(allowShell: true).handler(named: "shell") != nil)
+        #expect(HandlerRegistry.standard(allowShell: true).handler(named: "sql") == nil)
+        #expect(HandlerRegistry.standard(allowSQL: "x").handler(named: "sql") != nil)
         try await TestDatabase.withMigrated { db in
             let refused = try TrellisBinary.run(["scheduler", "--handlers", "shell", "--database-url", db.url])
             #expect(refused.status == 1)
@@ -143,7 +145,7 @@ struct HTTPHandlerTests {
                 let run = try await RunStore(connection: conn).start("calls", as: "admin").runID
                 var options = SchedulerOptions(name: "http-test")
                 options.pollInterval = .milliseconds(50)
-                let scheduler = Scheduler(databaseURL: db.url, registry: .standard(databaseURL: db.url, allowShell: false), options: options)
+                let scheduler = Scheduler(databaseURL: db.url, registry: .standard(), options: options)
                 let running = Task { try await scheduler.run() }
                 try await waitUntil(timeout: .seconds(60), "the run to finish") {
                     try await RunStore(connection: conn).run(run).finishedAt != nil
