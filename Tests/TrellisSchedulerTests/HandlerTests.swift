@@ -81,6 +81,93 @@ struct HandlerTests {
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
+    /// A node's timeout becomes its statement_timeout, cancellation cancels the statement
+    /// on the server, and nothing a node sets on its session reaches the next node.
+    @Test func sqlNodesAreIsolatedBoundedAndCancellable() async throws {
+        try await TestDatabase.withMigrated { db in
+            let handler = SQLHandler(databaseURL: db.url)
+            func sql(_ query: String, timeout: Int? = nil, maxRows: Int? = nil) -> NodeContext {
+                var config: [String: JSONValue] = ["query": .string(query)]
+                if let maxRows { config["max_rows"] = .number(Double(maxRows)) }
+                var node = context(config: .object(config))
+                node.timeoutMilliseconds = timeout
+                return node
+            }
+            // The session is reset after each node (one pooled connection serves both).
+            _ = try await handler.run(sql("SELECT set_config('application_name', 'leaked', false) AS v"))
+            _ = try await handler.run(sql("SET search_path TO pg_catalog"))
+            let after = try await handler.run(sql("SELECT current_setting('application_name') AS a, current_setting('search_path') AS p"))
+            #expect(after.output["rows"]?[0]?["a"] == .string("trellis-sql-handler"))
+            #expect(after.output["rows"]?[0]?["p"] != .string("pg_catalog"))
+
+            // Rows past max_rows are dropped while reading.
+            let capped = try await handler.run(sql("SELECT g FROM generate_series(1, 5000) g", maxRows: 10))
+            #expect(capped.output["truncated"] == .bool(true))
+            guard case .array(let rows)? = capped.output["rows"] else { Issue.record("no rows"); return }
+            #expect(rows.count == 10)
+            let badCap = await #expect(throws: HandlerError.self) { try await handler.run(sql("SELECT 1", maxRows: 1_000_000)) }
+            #expect(badCap?.code == "invalid_config")
+
+            // The node's timeout is the statement's: a retryable timeout failure.
+            let timedOut = await #expect(throws: HandlerError.self) { try await handler.run(sql("SELECT pg_sleep(30)", timeout: 200)) }
+            #expect(timedOut?.code == "timeout")
+            #expect(timedOut?.retryable == true)
+
+            // Cancelling the task cancels the statement on the server at once.
+            let started = ContinuousClock.now
+            let task = Task { try await handler.run(sql("SELECT pg_sleep(60)")) }
+            try await db.withConnection { conn in
+                try await waitUntil(timeout: .seconds(10), "the statement to run") {
+                    try await conn.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")
+                        .single().decode("n", as: Int.self) == 1
+                }
+                task.cancel()
+                let result = await task.result
+                #expect(throws: CancellationError.self) { try result.get() }
+                #expect(ContinuousClock.now - started < .seconds(20))
+                try await waitUntil(timeout: .seconds(10), "the statement to stop on the server") {
+                    try await conn.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'")
+                        .single().decode("n", as: Int.self) == 0
+                }
+            }
+        }
+    }
+
+    /// Cancelling a shell node kills everything it started, not only the direct child.
+    @Test func shellCancellationKillsTheWholeProcessGroup() async throws {
+        let pidFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-grandchild-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: pidFile) }
+        let task = Task {
+            try await ShellHandler().run(context(config: .object(["argv": .array([
+                .string("/bin/sh"), .string("-c"), .string("sleep 300 & echo $! > \"$0\"; wait"), .string(pidFile.path),
+            ])])))
+        }
+        try await waitUntil(timeout: .seconds(10), "the grandchild to start") {
+            ((try? String(contentsOf: pidFile, encoding: .utf8)) ?? "").hasSuffix("\n")
+        }
+        let grandchild = try #require(pid_t((try String(contentsOf: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)))
+        task.cancel()
+        _ = await task.result
+        try await waitUntil(timeout: .seconds(10), "the grandchild to be gone") {
+            // Gone, or a zombie waiting for init to reap it.
+            guard let stat = try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8) else { return true }
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+    }
+
+    @Test func configNumbersAreCheckedNotTrapped() async throws {
+        let steps = await #expect(throws: HandlerError.self) {
+            try await SleepHandler().run(context(config: .object(["ms": .number(1), "steps": .number(1e300)])))
+        }
+        #expect(steps?.code == "invalid_config")
+        let times = await #expect(throws: HandlerError.self) { try await FailHandler().run(context(config: .object(["times": .number(.nan)]))) }
+        #expect(times?.code == "invalid_config")
+        let cap = await #expect(throws: HandlerError.self) {
+            try await ShellHandler().run(context(config: .object(["argv": .array([.string("/bin/true")]), "max_output_bytes": .number(1e300)])))
+        }
+        #expect(cap?.code == "invalid_config")
+    }
+
     @Test func shellIsRefusedUnlessAllowed() async throws {
         #expect(HandlerRegistry.standard(allowSQL: "x", allowShell: false).handler(named: "shell") == nil)
         #expect(HandlerRegistry.standard(allowShell: true).handler(named: "shell") != nil)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 import TrellisTestSupport
@@ -83,6 +84,73 @@ struct SchedulerProcessTests {
                     """).rows.map { try $0.decode("o", as: String.self) }
                 #expect(attempts == ["victim:lost", "rescuer:succeeded"])
             }
+        }
+    }
+
+    /// kill -9 of a scheduler must not fail runs that have no retries: worker loss is not
+    /// the node's failure.
+    @Test func aKilledSchedulerFailsNoRunWithoutRetries() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "no-retry", "nodes": [
+                      {"key": "work", "kind": "tool_call", "handler": "sleep", "config": {"ms": [600000, 100]}}]}
+                    """, as: "admin")
+                let victim = try BackgroundProcess(trellis: ["scheduler", "--name", "victim", "--lease", "2", "--database-url", db.url])
+                try await conn.query("SELECT trellis.start_run('no-retry', '{}', 'admin') FROM generate_series(1, 5)")
+                try await waitUntil(timeout: .seconds(30), "the victim to hold all five") {
+                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim' AND outcome = 'running'") == 5
+                }
+                #expect(victim.stop(SIGKILL) == 128 + SIGKILL)
+                let rescuer = try BackgroundProcess(trellis: ["scheduler", "--name", "rescuer", "--lease", "2", "--database-url", db.url])
+                try await waitUntil(timeout: .seconds(60), "the runs to finish") {
+                    try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL") == 0
+                }
+                #expect(rescuer.stop() == 0, "\(rescuer.log)")
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'") == 5)
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim' AND outcome = 'lost'") == 5)
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_runs WHERE lost_leases = 1") == 5)
+            }
+        }
+    }
+
+    /// The report that started issue 11: a sql node returning NaN, and one returning an
+    /// oversized value, next to a healthy sleep run on the same real scheduler process.
+    @Test func poisonSQLOutputsFailOnlyTheirNodesAndTheProcessLives() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "poison", "nodes": [
+                      {"key": "nan", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT 'NaN'::float8 AS x, 'Infinity'::numeric AS y"}},
+                      {"key": "huge", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT repeat('x', 6000000) AS blob"},
+                       "on_error": "continue"},
+                      {"key": "nap", "kind": "tool_call", "handler": "sleep", "config": {"ms": 1500}}]}
+                    """, as: "admin")
+                let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "sturdy", "--allow-sql", "--poll-interval", "100",
+                                                                 "--database-url", db.url])
+                let run = try await RunStore(connection: conn).start("poison", as: "admin").runID
+                try await waitUntil(timeout: .seconds(60), "the run to finish") {
+                    try await RunStore(connection: conn).run(run).finishedAt != nil
+                }
+                #expect(scheduler.isRunning, "\(scheduler.log)")
+                let nodes = try await RunStore(connection: conn).nodes(of: run)
+                let byKey = Dictionary(uniqueKeysWithValues: nodes.map { ($0.key, $0) })
+                #expect(byKey["nan"]?.status == "succeeded")
+                #expect(try byKey["nan"]?.output?.decode(JSONValue.self)["rows"]?[0] == .object(["x": .string("NaN"), "y": .string("Infinity")]))
+                #expect(byKey["huge"]?.status == "failed")
+                #expect(try byKey["huge"]?.error?.decode(JSONValue.self)["code"] == .string("output_too_large"))
+                #expect(byKey["nap"]?.status == "succeeded")
+                #expect(try await RunStore(connection: conn).run(run).status == "succeeded")
+                #expect(scheduler.stop() == 0, "\(scheduler.log)")
+            }
+        }
+    }
+
+    @Test func theSQLHandlerIsOptIn() async throws {
+        try await TestDatabase.withMigrated { db in
+            let refused = try TrellisBinary.run(["scheduler", "--handlers", "sql", "--database-url", db.url])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains(#"no handler named "sql" is registered"#))
         }
     }
 }
