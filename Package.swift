@@ -65,10 +65,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Fault injection (`trellis chaos`): drives real scheduler and relay processes; not a product module.
+        .target(
+            name: "TrellisChaos",
+            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "TrellisCLI",
             dependencies: [
-                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay",
+                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay", "TrellisChaos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a value cannot be stored as a node's output, decided before it is sent, so one
 /// node's bad result fails that node only — never its batch, never the scheduler.
 /// PostgreSQL's `jsonb` has no NaN or Infinity and refuses U+0000; outputs have a size
@@ -41,7 +43,7 @@ extension JSONValue {
                 }
                 size += 24
             case .string(let text):
-                if text.utf8.contains(0) {
+                if containsNUL(text) {
                     problem = .invalid(path: path, reason: "the string contains U+0000, which jsonb cannot store")
                     return
                 }
@@ -56,7 +58,7 @@ extension JSONValue {
             case .object(let members):
                 size += 2
                 for (key, member) in members {
-                    if key.utf8.contains(0) {
+                    if containsNUL(key) {
                         problem = .invalid(path: path, reason: "a key contains U+0000, which jsonb cannot store")
                         return
                     }
@@ -70,6 +72,15 @@ extension JSONValue {
         visit(self, "$")
         if problem == nil && size > maxBytes { return .tooLarge(atLeast: size, limit: maxBytes) }
         return problem
+    }
+
+    /// memchr over the string's UTF-8 when it is contiguous (outputs can be megabytes).
+    private func containsNUL(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
     }
 
     /// A whole number within `range`, or nil for anything else (a fraction, NaN, 1e300,

@@ -16,7 +16,17 @@ public actor ConnectionPool {
         self.capacity = max(1, capacity)
     }
 
+    /// Runs `body` on a pooled connection. A deadlock victim or serialization failure
+    /// (40P01/40001: the transaction was rolled back, nothing applied) is run once more.
     public func withConnection<T: Sendable>(_ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
+        do {
+            return try await once(body)
+        } catch let error as PGError where error.kind == .server && (error.sqlState == "40P01" || error.sqlState == "40001") {
+            return try await once(body)
+        }
+    }
+
+    private func once<T: Sendable>(_ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
         let connection = try await acquire()
         do {
             let value = try await body(connection)

@@ -134,6 +134,12 @@ actor SocketSession {
                 let state = try await streams.access(run, principal)
                 try await socket.send(#"{"type": "hello", "v": 1, "run_id": "\#(run.uuidString.lowercased())", "run_status": "\#(state.status)", "last_seq": \#(state.lastSeq), "server_time": "\#(RelayEvent.rfc3339(Date()))"}"#)
                 try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())""#)
+                // A finished run resumed at (or past) its last event has nothing more to
+                // send: end at once (the stream would wait for a final event it already sent).
+                if EventStreams.terminal.contains(state.status) && after >= state.lastSeq {
+                    try await socket.send(#"{"type": "end", "run_id": "\#(run.uuidString.lowercased())"}"#)
+                    return
+                }
                 let stream = streams.stream(run)
                 let socket = self.socket
                 subscriptions[run] = Self.follow(stream, after: after, socket: socket, session: self)

@@ -17,12 +17,16 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
     }
 
     /// SQLSTATE → HTTP: bad input 400, authentication 401, privilege 403, unknown 404,
-    /// finished run / conflicting key 409; anything else is a 500 whose detail is logged,
+    /// finished run / conflicting key 409, too large 413; the database unreachable or
+    /// restarting 503 `unavailable` (retry); anything else is a 500 whose detail is logged,
     /// not sent.
     public static func from(_ error: any Error) -> RelayError {
         switch error {
         case let relay as RelayError:
             return relay
+        case let pg as PGError where pg.kind == .connection || pg.kind == .connectionClosed
+            || (pg.kind == .server && (pg.sqlState?.hasPrefix("57P") == true || pg.sqlState?.hasPrefix("08") == true)):
+            return RelayError(.serviceUnavailable, "unavailable", "the database is unavailable; retry shortly")
         case let pg as PGError where pg.kind == .server:
             let state = pg.sqlState ?? ""
             switch state {

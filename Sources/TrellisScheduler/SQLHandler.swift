@@ -69,15 +69,24 @@ public final class SQLHandler: NodeHandler {
         }
         let timeout = context.timeoutMilliseconds ?? Self.defaultTimeoutMilliseconds
 
-        let connection: PGConnection
+        var fresh: PGConnection
         do {
-            connection = try await checkout()
+            fresh = try await checkout()
+            do {
+                try await fresh.query("BEGIN")
+            } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
+                // A pooled connection the server closed while it sat idle (a restart):
+                // nothing ran yet, so take a fresh one.
+                await fresh.close()
+                fresh = try await PGConnection.connect(databaseURL, applicationName: "trellis-sql-handler")
+                try await fresh.query("BEGIN")
+            }
         } catch let error as PGError {
             throw Self.failure(error)
         }
+        let connection = fresh
         let outcome: Result<(result: PGResult, truncated: Bool), any Error>
         do {
-            try await connection.query("BEGIN")
             try await connection.query("SELECT set_config('statement_timeout', $1, true)", ["\(timeout)ms"])
             outcome = .success(try await withTaskCancellationHandler {
                 try await connection.query(query, parameters, maxRows: maxRows)

@@ -124,14 +124,30 @@ public final class Scheduler: Sendable {
         guard (1...Self.maxLeaseSeconds).contains(options.leaseSeconds) else {
             throw HandlerError(code: "invalid_config", message: "lease must be 1 to \(Self.maxLeaseSeconds) seconds, got \(options.leaseSeconds)", retryable: false)
         }
-        var connection = try await connect("")
-        var store = RunStore(connection: connection)
         func register(_ store: RunStore) async throws -> Int64 {
             try await store.registerScheduler(
                 name: options.name, handlers: served, concurrency: options.concurrency,
                 hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()), version: TrellisVersion.current)
         }
-        var id = try await register(store)
+        // A database that is down or restarting at start-up is waited for (a fleet restarted
+        // together with its database must not crash-loop); anything else is fatal.
+        var connection: PGConnection
+        var store: RunStore
+        var id: Int64
+        var startBackoff = Duration.milliseconds(100)
+        while true {
+            do {
+                connection = try await connect("")
+                store = RunStore(connection: connection)
+                id = try await register(store)
+                break
+            } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed || error.sqlState?.hasPrefix("57P") == true {
+                if stopping.load(ordering: .relaxed) { return SchedulerSummary() }
+                log("database not reachable yet, retrying in \(startBackoff): \(error)")
+                await wakeup.wait(timeout: startBackoff)
+                startBackoff = min(startBackoff * 2, .seconds(5))
+            }
+        }
         log("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))")
         let listener = options.pollOnly ? nil : Task { await listen() }
         let lease = Duration.seconds(options.leaseSeconds)

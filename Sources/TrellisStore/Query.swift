@@ -105,6 +105,12 @@ public enum Query {
         public static let historyGenerate = "bench/history_generate"
     }
 
+    public enum Chaos {
+        public static let verdict = "chaos/verdict"
+        public static let terminateBackend = "chaos/terminate_backend"
+        public static let startRun = "chaos/start_run"
+    }
+
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
@@ -119,7 +125,7 @@ public enum Query {
         Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
         Bench.finishedNodes, Bench.historyGenerate, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
-        Relay.requireAccess, Relay.eventsAfter,
+        Relay.requireAccess, Relay.eventsAfter, Chaos.verdict, Chaos.terminateBackend, Chaos.startRun,
     ]
 }
 

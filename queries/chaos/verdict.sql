@@ -1,0 +1,34 @@
+-- The chaos run's verdict, read from the database afterwards: every figure is computed
+-- over the runs of chaos-* workflows whose idempotency key starts with $1 (one invocation's).
+WITH runs AS (
+    SELECT r.id, r.status, r.finished_at, r.error, r.last_seq, w.name AS workflow
+    FROM trellis.workflow_runs r JOIN trellis.workflows w ON w.id = r.workflow_id
+    WHERE w.name LIKE 'chaos-%' AND starts_with(r.idempotency_key, $1::text)
+), work AS (
+    -- Node runs a handler executes: work nodes and parallel items (not parallel parents).
+    SELECT n.* FROM trellis.node_runs n JOIN runs ON runs.id = n.run_id
+    WHERE n.handler IS NOT NULL AND (n.kind <> 'parallel' OR n.parent_id IS NOT NULL)
+)
+SELECT
+    (SELECT count(*) FROM runs) AS runs,
+    (SELECT count(*) FROM runs WHERE finished_at IS NULL) AS unfinished,
+    (SELECT count(*) FROM runs WHERE status = 'succeeded') AS succeeded,
+    (SELECT count(*) FROM runs WHERE workflow = 'chaos-poison' AND status = 'failed') AS failed_by_design,
+    (SELECT count(*) FROM runs WHERE workflow = 'chaos-poison' AND finished_at IS NOT NULL AND status <> 'failed') AS poison_not_failed,
+    (SELECT count(*) FROM runs WHERE workflow <> 'chaos-poison' AND finished_at IS NOT NULL AND status <> 'succeeded') AS failed_unexpectedly,
+    (SELECT count(*) FROM runs WHERE EXISTS (
+        SELECT 1 FROM trellis.node_runs n WHERE n.run_id = runs.id AND n.status = 'failed' AND n.error ->> 'code' = 'lease_expired'))
+        AS failed_by_worker_loss,
+    -- Exactly-once application: a succeeded work node has one succeeded attempt and one
+    -- node.finished event; anything else is a result applied twice (or never).
+    (SELECT count(*) FROM work w WHERE w.status = 'succeeded' AND (
+        (SELECT count(*) FROM trellis.node_attempts a WHERE a.node_run_id = w.id AND a.outcome = 'succeeded') <> 1
+        OR (SELECT count(*) FROM trellis.run_events e
+            WHERE e.run_id = w.run_id AND e.type = 'node.finished' AND (e.data ->> 'node_run_id')::bigint = w.id) <> 1))
+        AS results_not_applied_once,
+    (SELECT count(*) FROM runs WHERE runs.last_seq <> (SELECT count(*) FROM trellis.run_events e WHERE e.run_id = runs.id)
+                                  OR runs.last_seq <> (SELECT coalesce(max(e.seq), 0) FROM trellis.run_events e WHERE e.run_id = runs.id))
+        AS runs_with_gaps,
+    (SELECT count(*) FROM trellis.node_attempts a JOIN runs ON runs.id = a.run_id WHERE a.outcome = 'lost') AS lost_attempts,
+    (SELECT count(*) FROM work WHERE lost_leases > 0) AS requeued_nodes,
+    (SELECT coalesce(sum(runs.last_seq), 0) FROM runs)::bigint AS events
