@@ -11,9 +11,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The bounded chaos run loads the whole machine (three schedulers, a relay, 200 clients,
+# database restarts), so it runs on its own after the rest of the suite.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
+	$(SWIFT) test --skip "ChaosTests"
+	$(SWIFT) test --filter "ChaosTests"
 
 demo: build
 	@bash scripts/demo.sh

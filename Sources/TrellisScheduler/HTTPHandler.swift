@@ -10,13 +10,15 @@ import TrellisCore
 /// "body"}` (body parsed as JSON when it is JSON). A non-2xx status fails the attempt:
 /// 5xx, 408 and 429 are retryable, other 4xx are not; network errors and timeouts are
 /// retryable. The node's `timeout` cancels the request (the scheduler enforces it).
+/// A response body is read up to `config.max_response_bytes` (default 5 MiB, at most
+/// 64 MiB): past it the transfer is stopped and the attempt fails with
+/// `response_too_large` (not retryable).
 public struct HTTPHandler: NodeHandler {
     public let name = "http"
-    private let session: URLSession
+    public static let defaultMaxResponseBytes = 5 << 20
+    public static let maxResponseBytesLimit = 64 << 20
 
-    public init(session: URLSession = URLSession(configuration: .ephemeral)) {
-        self.session = session
-    }
+    public init() {}
 
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
         guard let text = context.config["url"]?.stringValue, let url = URL(string: text),
@@ -33,6 +35,10 @@ public struct HTTPHandler: NodeHandler {
             throw HandlerError(code: "invalid_config", message: "http: unsupported method \(method)", retryable: false)
         }
         if method == "GET" || method == "HEAD" { body = nil }
+        guard let cap = (context.config["max_response_bytes"] ?? .number(Double(Self.defaultMaxResponseBytes)))
+            .integer(in: 1...Self.maxResponseBytesLimit) else {
+            throw HandlerError(code: "invalid_config", message: "http: config.max_response_bytes must be a whole number from 1 to \(Self.maxResponseBytesLimit)", retryable: false)
+        }
 
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -51,9 +57,11 @@ public struct HTTPHandler: NodeHandler {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(for: request)
+            (data, response) = try await CappedTransfer(cap: cap).run(request)
         } catch is CancellationError {
             throw CancellationError()
+        } catch let error as HandlerError {
+            throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
             throw HandlerError(code: "http_unreachable", message: "http: \(method) \(text) failed: \(error.localizedDescription)", retryable: true)

@@ -94,6 +94,9 @@ public final class TestHTTPServer: @unchecked Sendable {
             payload = #"{"error": "status \#(status)"}"#
         } else if request.path == "/slow" {
             Thread.sleep(forTimeInterval: 5)
+        } else if request.path.hasPrefix("/big/") {
+            // A JSON string of N bytes.
+            payload = "\"" + String(repeating: "b", count: Int(request.path.dropFirst("/big/".count)) ?? 0) + "\""
         }
         let response = "HTTP/1.1 \(status) X\r\nContent-Type: application/json\r\nContent-Length: \(payload.utf8.count)\r\nConnection: close\r\n\r\n\(payload)"
         _ = response.withCString { write(client, $0, strlen($0)) }

@@ -271,6 +271,13 @@ struct RelayTests {
                 #expect(seqs == stored.map(\.seq), "the two sessions together: every event once, in order")
                 #expect(stored.contains { $0.type == "node.progress" })
                 #expect(try decode(second.last!)["type"] == .string("end"))
+                // A client that dropped right after the last event resumes at it: the
+                // stream ends at once instead of waiting for an event that will never come.
+                let atEnd = try await relay.webSocket(
+                    token: token, send: [#"{"op": "subscribe", "run_id": "\#(run)", "after": \#(stored.last!.seq)}"#]) {
+                    $0.contains { $0.contains(#""type": "end""#) }
+                }
+                #expect(try atEnd.map(decode).map { $0["type"] } == [.string("hello"), .string("ack"), .string("end")])
 
                 // Bad input is answered, and the socket stays usable.
                 let replies = try await relay.webSocket(token: token, send: [

@@ -215,6 +215,23 @@ struct HTTPHandlerTests {
         #expect(refused?.retryable == true)
     }
 
+    @Test func aResponseOverTheCapIsStoppedWhileReading() async throws {
+        let server = try TestHTTPServer()
+        defer { server.stop() }
+        let handler = HTTPHandler()
+        let small = try await handler.run(context(config: .object(["url": .string("\(server.baseURL)/big/50"), "max_response_bytes": .number(100)])))
+        #expect(small.output["body"] == .string(String(repeating: "b", count: 50)))
+        let big = await #expect(throws: HandlerError.self) {
+            try await handler.run(context(config: .object(["url": .string("\(server.baseURL)/big/300000"), "max_response_bytes": .number(1000)])))
+        }
+        #expect(big?.code == "response_too_large")
+        #expect(big?.retryable == false)
+        let bad = await #expect(throws: HandlerError.self) {
+            try await handler.run(context(config: .object(["url": .string("\(server.baseURL)/ok"), "max_response_bytes": .number(1e300)])))
+        }
+        #expect(bad?.code == "invalid_config")
+    }
+
     @Test func a500IsRetriedAndASlowCallTimesOutThroughTheScheduler() async throws {
         let server = try TestHTTPServer()
         defer { server.stop() }

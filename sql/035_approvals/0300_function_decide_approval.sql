@@ -17,11 +17,14 @@ BEGIN
     IF decision IS NULL OR decision NOT IN ('approve', 'reject') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('decision must be "approve" or "reject", got "%s"', decision);
     END IF;
-    SELECT * INTO a FROM trellis.approvals ap WHERE ap.id = approval FOR UPDATE;
+    -- Lock order run → node → approval, as every transition: find the run, lock it, then
+    -- lock and re-read the approval.
+    SELECT * INTO a FROM trellis.approvals ap WHERE ap.id = approval;
     IF a.id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = format('unknown approval %s', approval);
     END IF;
     SELECT * INTO r FROM trellis.workflow_runs w WHERE w.id = a.run_id FOR UPDATE;
+    SELECT * INTO a FROM trellis.approvals ap WHERE ap.id = approval FOR UPDATE;
     IF a.status <> 'pending' THEN
         RAISE EXCEPTION USING ERRCODE = 'TR409', MESSAGE = format('approval %s is already %s', approval, a.status);
     END IF;
@@ -54,34 +57,5 @@ BEGIN
         RETURN 'approved';
     END IF;
     RETURN 'pending';
-END;
-$fn$;
-
--- Applies each pending approval's expiry outcome once its expires_at has passed
--- (`reject`, the default: the gate fails; `approve`: it passes). Safe from every
--- scheduler at once (SKIP LOCKED). Returns how many expired.
-CREATE OR REPLACE FUNCTION trellis.expire_approvals(max_approvals integer DEFAULT 100) RETURNS integer
-LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
-SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
-DECLARE
-    due record;
-    expired int := 0;
-BEGIN
-    FOR due IN
-        WITH candidates AS (
-            SELECT ap.id, ap.run_id, ap.expiry_outcome FROM trellis.approvals ap
-            WHERE ap.status = 'pending' AND ap.expires_at < now()
-            ORDER BY ap.expires_at LIMIT max_approvals
-            FOR UPDATE SKIP LOCKED
-        )
-        SELECT * FROM candidates ORDER BY run_id, id
-    LOOP
-        PERFORM 1 FROM trellis.workflow_runs WHERE id = due.run_id FOR UPDATE;
-        PERFORM trellis.close_approval(due.id, CASE due.expiry_outcome WHEN 'approve' THEN 'approved' ELSE 'expired' END,
-                                       NULL, 'expired without a decision');
-        expired := expired + 1;
-    END LOOP;
-    RETURN expired;
 END;
 $fn$;
