@@ -7,13 +7,17 @@ import TrellisPQ
 public actor ConnectionPool {
     let url: String
     let capacity: Int
+    /// How long `withConnection` waits for a free connection before a 503 `unavailable`.
+    let wait: Duration
     private var idle: [PGConnection] = []
     private var open = 0
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
+    private var nextWaiter = 0
 
-    public init(url: String, capacity: Int = 8) {
+    public init(url: String, capacity: Int = 8, wait: Duration = .seconds(5)) {
         self.url = url
         self.capacity = max(1, capacity)
+        self.wait = wait
     }
 
     /// Runs `body` on a pooled connection. A deadlock victim or serialization failure
@@ -54,8 +58,23 @@ public actor ConnectionPool {
                     throw error
                 }
             }
-            await withCheckedContinuation { waiters.append($0) }
+            let id = nextWaiter
+            nextWaiter += 1
+            let timer = Task { [wait] in
+                try? await Task.sleep(for: wait)
+                self.timeOut(id)
+            }
+            let woken = await withCheckedContinuation { waiters.append((id, $0)) }
+            timer.cancel()
+            guard woken else {
+                throw RelayError(.serviceUnavailable, "unavailable", "every database connection of this relay is busy; retry shortly")
+            }
         }
+    }
+
+    private func timeOut(_ id: Int) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).continuation.resume(returning: false)
     }
 
     private func release(_ connection: PGConnection, broken: Bool) {
@@ -69,7 +88,7 @@ public actor ConnectionPool {
     }
 
     private func wakeOne() {
-        if !waiters.isEmpty { waiters.removeFirst().resume() }
+        if !waiters.isEmpty { waiters.removeFirst().continuation.resume(returning: true) }
     }
 
     public func close() async {

@@ -27,6 +27,9 @@ struct EventStream: Sendable {
             } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed {
                 try await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(2))
+            } catch let error as RelayError where error.code == "unavailable" {
+                try await Task.sleep(for: backoff)  // every pooled connection busy: wait, keep the stream
+                backoff = min(backoff * 2, .seconds(2))
             }
         }
     }
@@ -34,10 +37,12 @@ struct EventStream: Sendable {
     /// Calls `write` with every event after `after` (and with heartbeats), in batches —
     /// a batch is what one log read or one hub push brought, so a transport can write it
     /// with one flush — until the run's final event has been written, the client goes
-    /// away (`write` throws) or the task is cancelled. Returns the last seq written.
+    /// away (`write` throws), the task is cancelled or `stop` is triggered. Returns the
+    /// last seq written.
     @discardableResult
-    func deliver(after: Int64, write: ([Step]) async throws -> Void) async throws -> Int64 {
+    func deliver(after: Int64, stop: StreamStop? = nil, write: ([Step]) async throws -> Void) async throws -> Int64 {
         let queue = SubscriberQueue(limit: queueLimit)
+        stop?.onStop { queue.close() }
         await hub.register(queue, run: run, after: after)
         metrics.clients.increment()
         defer {

@@ -15,8 +15,35 @@ struct EventStreams: Sendable {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     func stream(_ run: UUID) -> EventStream {
-        EventStream(run: run, hub: relay.hub, pool: relay.pool, metrics: relay.metrics,
+        EventStream(run: run, hub: relay.hub, pool: relay.streamPool, metrics: relay.metrics,
                     queueLimit: relay.options.queueLimit)
+    }
+
+    /// Checks again what opened a stream: the token still authenticates the same
+    /// principal (else 401 `unauthorized`), and the principal may still view each run
+    /// (403 `forbidden`; a pruned run is 404 `not_found`). Returns the runs that fail, with
+    /// why; throws when the token itself no longer holds.
+    func revalidate(token: String, principal: String, runs: [UUID]) async throws -> [UUID: RelayError] {
+        try await relay.pool.withConnection { conn in
+            let now: String
+            do {
+                now = try await TokenStore(connection: conn).authenticate(token)
+            } catch let error as PGError where error.sqlState == "TR401" {
+                throw RelayError.from(error)  // revoked or expired: unauthorized
+            }
+            guard now == principal else { throw RelayError(.unauthorized, "unauthorized", "the token no longer names this principal") }
+            var refused: [UUID: RelayError] = [:]
+            for run in runs {
+                do {
+                    _ = try await conn.run(Query.Relay.requireAccess, [run, principal, "view"]).single()
+                } catch let error as PGError where error.kind == .server {
+                    let mapped = RelayError.from(error)
+                    refused[run] = mapped.code == "not_found"
+                        ? RelayError(.notFound, "not_found", "run \(run.uuidString.lowercased()) no longer exists (pruned)") : mapped
+                }
+            }
+            return refused
+        }
     }
 
     /// Checks `view` on the run; returns its status and last seq.
@@ -33,17 +60,38 @@ struct EventStreams: Sendable {
             let cursorText = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after").map { String($0) }
             let after = Int64(try ControlAPI.integer(cursorText, "the resume cursor (Last-Event-ID or after)") ?? 0)
             guard after >= 0 else { throw RelayError(.badRequest, "invalid_input", "the resume cursor must be 0 or more") }
-            let state = try await access(run, try context.who)
+            let principal = try context.who
+            let state = try await access(run, principal)
             if Self.terminal.contains(state.status) && after >= state.lastSeq {
                 return Response(status: .noContent)
             }
+            try relay.gate.enter()
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             let stream = stream(run)
+            let token = context.token ?? ""
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                defer { relay.gate.leave() }
+                // The token and the grant are checked again while the stream is open.
+                let stop = StreamStop()
+                let watcher = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: relay.options.revalidateEvery)
+                        if Task.isCancelled { return }
+                        do {
+                            if let refused = try await revalidate(token: token, principal: principal, runs: [run])[run] { stop.stop(refused) }
+                        } catch let error as RelayError where error.code == "unauthorized" {
+                            stop.stop(error)
+                            return
+                        } catch {
+                            // The database is away: keep the stream; check again next time.
+                        }
+                    }
+                }
+                defer { watcher.cancel() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-                try await stream.deliver(after: after) { steps in
+                try await stream.deliver(after: after, stop: stop) { steps in
                     // One buffer (one flush) per batch.
                     var text = ""
                     for step in steps {
@@ -56,7 +104,11 @@ struct EventStreams: Sendable {
                     }
                     try await writer.write(ByteBuffer(string: text))
                 }
-                try await writer.write(ByteBuffer(string: "event: end\ndata: {\"run_id\": \"\(run.uuidString.lowercased())\"}\n\n"))
+                if let reason = stop.reason {
+                    try await writer.write(ByteBuffer(string: "event: error\ndata: \(reason.body)\n\n"))
+                } else {
+                    try await writer.write(ByteBuffer(string: "event: end\ndata: {\"run_id\": \"\(run.uuidString.lowercased())\"}\n\n"))
+                }
                 try await writer.finish(nil)
             })
         }
@@ -65,8 +117,18 @@ struct EventStreams: Sendable {
             _ = try context.who
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, webSocket in
-            guard let principal = webSocket.requestContext.principal else { return }
-            let session = SocketSession(streams: self, principal: principal, socket: SocketWriter(outbound: outbound))
+            guard let principal = webSocket.requestContext.principal, let token = webSocket.requestContext.token else { return }
+            let socket = SocketWriter(outbound: outbound)
+            do {
+                try relay.gate.enter()
+            } catch {
+                let refused = RelayError.from(error)
+                try? await socket.send(#"{"type": "error", "code": \#(JSONText.quote(refused.code)), "message": \#(JSONText.quote(refused.message))}"#)
+                try? await outbound.close(.goingAway, reason: refused.code)
+                return
+            }
+            defer { relay.gate.leave() }
+            let session = SocketSession(streams: self, principal: principal, token: token, socket: socket)
             await session.serve(inbound)
         })
     }
@@ -89,16 +151,21 @@ struct SocketWriter: Sendable {
 actor SocketSession {
     let streams: EventStreams
     let principal: String
+    /// Checked again before every op and every `revalidateEvery` (revocation, expiry).
+    let token: String
     let socket: SocketWriter
-    private var subscriptions: [UUID: Task<Void, Never>] = [:]
+    private var subscriptions: [UUID: (task: Task<Void, Never>, stop: StreamStop)] = [:]
+    private var closed = false
 
-    init(streams: EventStreams, principal: String, socket: SocketWriter) {
+    init(streams: EventStreams, principal: String, token: String, socket: SocketWriter) {
         self.streams = streams
         self.principal = principal
+        self.token = token
         self.socket = socket
     }
 
     func serve(_ inbound: WebSocketInboundStream) async {
+        let watcher = Task { await watch() }
         do {
             for try await message in inbound.messages(maxSize: 1 << 16) {
                 guard case .text(let text) = message else {
@@ -106,12 +173,56 @@ actor SocketSession {
                     continue
                 }
                 await handle(text)
+                if closed { break }
             }
         } catch {
             // The client went away or broke the protocol; subscriptions end below.
         }
-        for task in subscriptions.values { task.cancel() }
+        watcher.cancel()
+        for subscription in subscriptions.values { subscription.task.cancel() }
         subscriptions = [:]
+    }
+
+    /// Every `revalidateEvery`: the token must still authenticate this principal (else the
+    /// socket is closed with an `unauthorized` error), and each followed run must still be
+    /// visible (else that subscription ends with `forbidden`, or `not_found` once pruned).
+    private func watch() async {
+        while !Task.isCancelled && !closed {
+            try? await Task.sleep(for: streams.relay.options.revalidateEvery)
+            if Task.isCancelled || closed { return }
+            do {
+                let refused = try await streams.revalidate(token: token, principal: principal, runs: Array(subscriptions.keys))
+                for (run, reason) in refused { end(run, with: reason) }
+            } catch let error as RelayError where error.code == "unauthorized" {
+                await close(with: error)
+            } catch {
+                // The database is away: streams wait it out; check again next time.
+            }
+        }
+    }
+
+    /// Ends one subscription with an error frame naming its run.
+    private func end(_ run: UUID, with reason: RelayError) {
+        guard let subscription = subscriptions.removeValue(forKey: run) else { return }
+        subscription.stop.stop(reason)
+        subscription.task.cancel()
+        let socket = self.socket
+        Task {
+            try? await socket.send(#"{"type": "error", "run_id": "\#(run.uuidString.lowercased())", "code": \#(JSONText.quote(reason.code)), "message": \#(JSONText.quote(reason.message))}"#)
+        }
+    }
+
+    /// Tells the client why and closes the socket (a revoked or expired token).
+    private func close(with reason: RelayError) async {
+        guard !closed else { return }
+        closed = true
+        for subscription in subscriptions.values {
+            subscription.stop.stop(reason)
+            subscription.task.cancel()
+        }
+        subscriptions = [:]
+        await reply(error: reason, id: nil)
+        try? await socket.outbound.close(.policyViolation, reason: reason.code)
     }
 
     func handle(_ text: String) async {
@@ -123,6 +234,12 @@ actor SocketSession {
         let id = message["id"].flatMap { try? ControlAPI.text($0) }
         do {
             guard let op = message["op"] as? String else { throw RelayError(.badRequest, "invalid_message", "missing \"op\"") }
+            // Every op presents the token again: a revoked or expired one closes the socket.
+            do {
+                _ = try await streams.revalidate(token: token, principal: principal, runs: [])
+            } catch let error as RelayError where error.code == "unauthorized" {
+                return await close(with: error)
+            }
             switch op {
             case "ping":
                 try await socket.send(#"{"type": "pong"\#(id.map { #", "id": \#($0)"# } ?? "")}"#)
@@ -131,6 +248,10 @@ actor SocketSession {
                 let after = (message["after"] as? NSNumber)?.int64Value ?? 0
                 guard after >= 0 else { throw RelayError(.badRequest, "invalid_input", "after must be 0 or more") }
                 guard subscriptions[run] == nil else { throw RelayError(.conflict, "already_subscribed", "already subscribed to run \(run.uuidString.lowercased())") }
+                let cap = streams.relay.options.maxSubscriptionsPerSocket
+                guard subscriptions.count < cap else {
+                    throw RelayError(.tooManyRequests, "too_many_subscriptions", "a WebSocket follows \(cap) runs at most; unsubscribe or open another socket")
+                }
                 let state = try await streams.access(run, principal)
                 try await socket.send(#"{"type": "hello", "v": 1, "run_id": "\#(run.uuidString.lowercased())", "run_status": "\#(state.status)", "last_seq": \#(state.lastSeq), "server_time": "\#(RelayEvent.rfc3339(Date()))"}"#)
                 try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())""#)
@@ -142,10 +263,11 @@ actor SocketSession {
                 }
                 let stream = streams.stream(run)
                 let socket = self.socket
-                subscriptions[run] = Self.follow(stream, after: after, socket: socket, session: self)
+                let stop = StreamStop()
+                subscriptions[run] = (Self.follow(stream, after: after, stop: stop, socket: socket, session: self), stop)
             case "unsubscribe":
                 let run = try runID(message)
-                subscriptions.removeValue(forKey: run)?.cancel()
+                subscriptions.removeValue(forKey: run)?.task.cancel()
                 try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())""#)
             case "state":
                 let run = try runID(message)
@@ -177,19 +299,19 @@ actor SocketSession {
 
     /// Streams one run to the socket — detached, so the stream never hops onto this
     /// actor per batch (measured in fan-out profiles).
-    private nonisolated static func follow(_ stream: EventStream, after: Int64, socket: SocketWriter,
+    private nonisolated static func follow(_ stream: EventStream, after: Int64, stop: StreamStop, socket: SocketWriter,
                                            session: SocketSession) -> Task<Void, Never> {
         let run = stream.run
         return Task.detached {
             do {
-                try await stream.deliver(after: after) { steps in
+                try await stream.deliver(after: after, stop: stop) { steps in
                     try await socket.send(frames: steps.compactMap {
                         guard case .event(let event, let replayed) = $0 else { return nil }
                         return replayed ? .text(event.envelope(replayed: true))
                             : .custom(WebSocketFrame(fin: true, opcode: .text, data: event.liveBytes))
                     })
                 }
-                if !Task.isCancelled { try await socket.send(#"{"type": "end", "run_id": "\#(run.uuidString.lowercased())"}"#) }
+                if !Task.isCancelled && stop.reason == nil { try await socket.send(#"{"type": "end", "run_id": "\#(run.uuidString.lowercased())"}"#) }
             } catch {}
             await session.finished(run)
         }

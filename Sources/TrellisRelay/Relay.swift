@@ -11,6 +11,9 @@ public struct RelayContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<RelayContext>
     public var principal: String?
+    /// The bearer token, kept for the life of a stream so it can be checked again: a
+    /// revoked or expired token ends streams it opened (Relay.Options.revalidateEvery).
+    var token: String?
 
     public init(source: Source) {
         coreContext = .init(source: source)
@@ -38,24 +41,41 @@ public struct Relay: Sendable {
         public var logLevel = Logger.Level.warning
         /// Stop gracefully on SIGTERM/SIGINT (off for in-process use, e.g. tests).
         public var handleSignals = true
+        /// Open streams check their token and each run's `view` privilege again this often:
+        /// a revoked token or grant, or a pruned run, ends them within this time.
+        public var revalidateEvery = Duration.seconds(5)
+        /// Runs one WebSocket may follow at once.
+        public var maxSubscriptionsPerSocket = 100
+        /// Open SSE streams and WebSockets at most, per relay; past it new ones get 503.
+        public var maxStreams = 10_000
+        /// How long a request waits for a pooled database connection before a 503.
+        public var poolWait = Duration.seconds(5)
 
         public init() {}
     }
 
     public let databaseURL: String
     public let options: Options
+    /// Requests, control operations and stream checks.
     let pool: ConnectionPool
+    /// Event-log reads of the hub and the streams: apart from `pool`, so a burst of API
+    /// requests cannot starve delivery, nor many streams the API.
+    let streamPool: ConnectionPool
     let hub: EventHub
+    let gate: StreamGate
     public let metrics: RelayMetrics
 
     public init(databaseURL: String, options: Options = Options()) {
         self.databaseURL = databaseURL
         self.options = options
         let metrics = RelayMetrics()
-        let pool = ConnectionPool(url: databaseURL, capacity: options.poolSize)
+        let pool = ConnectionPool(url: databaseURL, capacity: options.poolSize, wait: options.poolWait)
+        let streamPool = ConnectionPool(url: databaseURL, capacity: options.poolSize, wait: options.poolWait)
         self.pool = pool
+        self.streamPool = streamPool
         self.metrics = metrics
-        self.hub = EventHub(url: databaseURL, pool: pool, metrics: metrics, safetyPoll: options.safetyPoll, heartbeat: options.heartbeat)
+        self.gate = StreamGate(limit: options.maxStreams)
+        self.hub = EventHub(url: databaseURL, pool: streamPool, metrics: metrics, safetyPoll: options.safetyPoll, heartbeat: options.heartbeat)
     }
 
     /// Serves until the task is cancelled (or SIGTERM/SIGINT with `runService`);
@@ -76,10 +96,12 @@ public struct Relay: Sendable {
         } catch {
             await hub.stop()
             await pool.close()
+            await streamPool.close()
             throw error
         }
         await hub.stop()
         await pool.close()
+        await streamPool.close()
     }
 
     func makeRouter() -> Router<RelayContext> {
@@ -159,6 +181,7 @@ struct TokenMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = try await pool.withConnection { try await TokenStore(connection: $0).authenticate(token) }
+        context.token = token
         return try await next(request, context)
     }
 }

@@ -132,6 +132,41 @@ struct RelayHarness: Sendable {
         return await collected.items
     }
 
+    /// A WebSocket session in two acts: sends `messages`, waits for the first reply, runs
+    /// `between` (say, revoking the token), sends `then`, and collects until `until`.
+    func webSocket(token: String?, send messages: [String], revokeAfterFirst between: @escaping @Sendable () async throws -> Void,
+                   then more: [String], until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
+        let collected = Collected()
+        var configuration = WebSocketClientConfiguration()
+        if let token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }
+        var logger = Logger(label: "ws-test")
+        logger.logLevel = .critical
+        try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", configuration: configuration, logger: logger) { inbound, outbound, _ in
+            for message in messages { try await outbound.write(.text(message)) }
+            var sentMore = false
+            for try await frame in inbound.messages(maxSize: 1 << 20) {
+                guard case .text(let text) = frame else { continue }
+                let all = await collected.append(text)
+                if until(all) { break }
+                if !sentMore {
+                    sentMore = true
+                    try await between()
+                    for message in more { try await outbound.write(.text(message)) }
+                }
+            }
+            try? await outbound.close(.normalClosure, reason: nil)
+        }
+        return await collected.items
+    }
+
+    /// A token for `principal` and its prefix (what `trellis token revoke` takes).
+    func tokenWithPrefix(for principal: String) async throws -> (token: String, prefix: String) {
+        try await PGConnection.withConnection(databaseURL) {
+            let made = try await TokenStore(connection: $0).create(for: principal, as: "admin")
+            return (made.token, made.prefix)
+        }
+    }
+
     actor Collected {
         var items: [String] = []
         func append(_ item: String) -> [String] {
