@@ -111,7 +111,11 @@ struct ControlAPI: Sendable {
     }
 
     static func text(_ value: Any) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])
+        // A number past double range (1e400) parses as infinity, which JSON cannot carry back.
+        guard JSONSerialization.isValidJSONObject([value]),
+              let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) else {
+            throw RelayError(.badRequest, "invalid_json", "request body holds a value JSON cannot carry (a number such as 1e400?)")
+        }
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TrellisCore
 import TrellisPQ
@@ -25,23 +26,32 @@ struct RelayRevocationTests {
         }
     }
 
+    /// Waits until the relay reports `count` connected stream clients.
+    private func waitForClients(_ relay: RelayHarness, _ count: Int) async throws {
+        try await waitUntil(timeout: .seconds(30), "\(count) stream client(s)") {
+            let text = try await relay.request("GET", "/metrics", token: nil).body
+            let line = text.split(separator: "\n").first { $0.hasPrefix("trellis_relay_clients ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) >= count } ?? false
+        }
+    }
+
     @Test func aRevokedTokenEndsItsOpenStreams() async throws {
         try await TestDatabase.withMigrated { db in
             let runs = try await seeded(db)
             try await RelayHarness.with(db.url, configure: { $0.revalidateEvery = .milliseconds(200) }) { relay in
                 let (token, prefix) = try await relay.tokenWithPrefix(for: "viewer")
                 let sse = Task { try await relay.request("GET", "/v1/runs/\(runs[0])/events", token: token) }
-                let ws = Task {
-                    try await relay.webSocket(token: token, send: [#"{"op": "subscribe", "run_id": "\#(runs[0])"}"#]) {
-                        $0.contains { $0.contains(#""code": "unauthorized""#) }
-                    }
-                }
-                try await Task.sleep(for: .milliseconds(500))
-                _ = try await PGConnection.withConnection(db.url) { try await TokenStore(connection: $0).revoke(prefix, as: "admin") }
-                let revokedAt = ContinuousClock.now
+                try await waitForClients(relay, 1)
+                let revokedAt = Mutex<ContinuousClock.Instant?>(nil)
+                // The socket subscribes; once its hello arrives, the token is revoked.
+                let messages = try await relay.webSocket(token: token, send: [#"{"op": "subscribe", "run_id": "\#(runs[0])"}"#],
+                    revokeAfterFirst: {
+                        _ = try await PGConnection.withConnection(db.url) { try await TokenStore(connection: $0).revoke(prefix, as: "admin") }
+                        revokedAt.withLock { $0 = .now }
+                    }, then: []) { $0.contains { $0.contains(#""code": "unauthorized""#) } }
                 let stream = try await sse.value
-                let messages = try await ws.value
-                #expect(ContinuousClock.now - revokedAt < .seconds(5))
+                let elapsed = ContinuousClock.now - revokedAt.withLock { $0! }
+                #expect(elapsed < .seconds(5))
                 let events = try RelayHarness.sse(stream.body)
                 #expect(events.last?.event == "error")
                 #expect(events.last?.data["error"]?["code"] == .string("unauthorized"))
@@ -55,26 +65,22 @@ struct RelayRevocationTests {
             let runs = try await seeded(db)
             try await RelayHarness.with(db.url, configure: { $0.revalidateEvery = .milliseconds(200) }) { relay in
                 let viewerToken = try await relay.token(for: "viewer")
-                let viewer = Task {
-                    try await relay.webSocket(token: viewerToken, send: [#"{"op": "subscribe", "run_id": "\#(runs[0])"}"#]) {
-                        $0.contains { $0.contains(#""type": "error""#) }
-                    }
-                }
-                let adminToken = try await relay.token(for: "admin")
-                let admin = Task {
-                    try await relay.webSocket(token: adminToken, send: [#"{"op": "subscribe", "run_id": "\#(runs[1])"}"#]) {
-                        $0.contains { $0.contains(#""type": "error""#) }
-                    }
-                }
-                try await Task.sleep(for: .milliseconds(500))
-                try await PGConnection.withConnection(db.url) { conn in
-                    _ = try await PrincipalStore(connection: conn).revoke("view", on: "linear-pipeline", from: "viewer", as: "admin")
-                    try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1::uuid", [runs[1]])
-                }
-                let forbidden = try #require(try await viewer.value.map(decode).last)
+                let viewer = try await relay.webSocket(token: viewerToken, send: [#"{"op": "subscribe", "run_id": "\#(runs[0])"}"#],
+                    revokeAfterFirst: {
+                        try await PGConnection.withConnection(db.url) {
+                            _ = try await PrincipalStore(connection: $0).revoke("view", on: "linear-pipeline", from: "viewer", as: "admin")
+                        }
+                    }, then: []) { $0.contains { $0.contains(#""type": "error""#) } }
+                let forbidden = try #require(try viewer.map(decode).last)
                 #expect(forbidden["code"] == .string("forbidden"))
                 #expect(forbidden["run_id"] == .string(runs[0]))
-                let pruned = try #require(try await admin.value.map(decode).last)
+
+                let adminToken = try await relay.token(for: "admin")
+                let admin = try await relay.webSocket(token: adminToken, send: [#"{"op": "subscribe", "run_id": "\#(runs[1])"}"#],
+                    revokeAfterFirst: {
+                        _ = try await PGConnection.withConnection(db.url) { try await $0.query("DELETE FROM trellis.workflow_runs WHERE id = $1::uuid", [runs[1]]) }
+                    }, then: []) { $0.contains { $0.contains(#""type": "error""#) } }
+                let pruned = try #require(try admin.map(decode).last)
                 #expect(pruned["code"] == .string("not_found"))
                 #expect(pruned["run_id"] == .string(runs[1]))
             }
