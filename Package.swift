@@ -65,16 +65,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Fault injection (`trellis chaos`): drives real scheduler and relay processes; not a product module.
+        // Benchmarks and fault injection (`trellis bench relay`, `trellis chaos`), out of the
+        // product modules; used only by the CLI.
         .target(
-            name: "TrellisChaos",
-            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore"],
+            name: "TrellisBench",
+            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore", "TrellisRelay"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "TrellisCLI",
             dependencies: [
-                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay", "TrellisChaos",
+                "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay", "TrellisBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -103,7 +104,7 @@ let package = Package(
         .testTarget(
             name: "TrellisRelayTests",
             dependencies: [
-                "TrellisRelay", "TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisScheduler", "TrellisCore",
+                "TrellisRelay", "TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisScheduler", "TrellisCore", "TrellisBench",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             swiftSettings: swiftSettings

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import TrellisChaos
+import TrellisBench
 import TrellisStore
 
 /// `trellis chaos`: the fault-injection run that proves nothing is lost.

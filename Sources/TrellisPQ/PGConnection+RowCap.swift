@@ -9,10 +9,10 @@ extension PGConnection {
         let texts = try Self.encode(parameters)
         let endpoint = self.endpoint
         return try await withHandle { handle in
-            let pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } ?? nil }
-            defer { pointers.forEach { free($0) } }
-            var values: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
-            guard PQsendQueryParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0) == 1 else {
+            let sent = PGConnection.withCStrings(texts) { values in
+                PQsendQueryParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
+            }
+            guard sent == 1 else {
                 throw PGConnection.connectionError(handle, endpoint: endpoint)
             }
             _ = PQsetSingleRowMode(handle)

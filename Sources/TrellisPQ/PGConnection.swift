@@ -163,12 +163,19 @@ public final class PGConnection: @unchecked Sendable {
         let texts = try Self.encode(parameters)
         let endpoint = self.endpoint
         return try await withHandle { handle in
-            let pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } ?? nil }
-            defer { pointers.forEach { free($0) } }
-            var values: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
-            let result = PQexecParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
-            return try PGConnection.consume(result, handle: handle, endpoint: endpoint)
+            try PGConnection.withCStrings(texts) { values in
+                let result = PQexecParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
+                return try PGConnection.consume(result, handle: handle, endpoint: endpoint)
+            }
         }
+    }
+
+    /// Parameter texts as the C strings libpq takes (NULL for SQL NULL), freed afterwards.
+    static func withCStrings<T>(_ texts: [String?], _ body: (inout [UnsafePointer<CChar>?]) throws -> T) rethrows -> T {
+        let pointers: [UnsafeMutablePointer<CChar>?] = texts.map { $0.map { strdup($0) } ?? nil }
+        defer { pointers.forEach { free($0) } }
+        var values: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+        return try body(&values)
     }
 
     static func encode(_ parameters: [(any PGEncodable)?]) throws -> [String?] {

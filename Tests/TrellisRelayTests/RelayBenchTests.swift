@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import TrellisPQ
-@testable import TrellisRelay
+import TrellisRelay
+@testable import TrellisBench
 import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport

@@ -5,20 +5,6 @@ import TrellisPQ
 import TrellisStore
 import TrellisTestSupport
 
-/// A seeded generator, so a failing case can be replayed from the printed seed.
-private struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
-
 /// Hostile or broken values a mutation puts in place of a field.
 private let replacements: [String] = [
     "null", "true", "0", "-1", "2147483648", "1e400", "-1e400", "1e-400", "0.5", "99999999999999999999", "\"\"",
@@ -28,7 +14,7 @@ private let replacements: [String] = [
 ]
 
 /// A valid definition to start from: a random DAG with every node kind.
-private func base(_ g: inout Generator, _ index: Int) -> String {
+private func base(_ g: inout SeededGenerator, _ index: Int) -> String {
     let count = 2 + g.below(6)
     var nodes: [String] = []
     var edges: [String] = []
@@ -49,7 +35,7 @@ private func base(_ g: inout Generator, _ index: Int) -> String {
 
 /// Mutates a definition: replaces a random value (anywhere in the tree) with a hostile
 /// one, drops a random field, or truncates the text (malformed JSON).
-private func mutate(_ text: String, _ g: inout Generator) -> String {
+private func mutate(_ text: String, _ g: inout SeededGenerator) -> String {
     guard var tree = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { return text }
     for _ in 0..<(1 + g.below(3)) {
         tree = mutateTree(tree, &g, depth: 0)
@@ -62,7 +48,7 @@ private func mutate(_ text: String, _ g: inout Generator) -> String {
     return out
 }
 
-private func mutateTree(_ node: Any, _ g: inout Generator, depth: Int) -> Any {
+private func mutateTree(_ node: Any, _ g: inout SeededGenerator, depth: Int) -> Any {
     // Stop here with some chance, or at leaves.
     if depth > 0 && g.below(4) == 0 { return "__R__" }
     if var object = node as? [String: Any], !object.isEmpty {
@@ -86,7 +72,7 @@ private func mutateTree(_ node: Any, _ g: inout Generator, depth: Int) -> Any {
 struct DefinitionFuzzTests {
     @Test func tenThousandMutatedDefinitionsNeverCrashOrHalfWrite() async throws {
         let seed = UInt64.random(in: 1...UInt64(UInt32.max))
-        var g = Generator(state: seed)
+        var g = SeededGenerator(seed: seed)
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
                 let workflows = WorkflowStore(connection: conn)

@@ -1,25 +1,14 @@
 import Foundation
 import Testing
+import TrellisCore
 import TrellisPQ
 @testable import TrellisStore
 import TrellisTestSupport
 
-/// SplitMix64: a tiny seeded generator, so every run checks the same graphs.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A random DAG: nodes n0…nk in a random order; edges only from lower to higher rank,
 /// so it is acyclic by construction.
 func randomDAG(seed: UInt64) -> (keys: [String], edges: [(String, String)]) {
-    var rng = SeededGenerator(state: seed)
+    var rng = SeededGenerator(seed: seed)
     let count = Int.random(in: 2...24, using: &rng)
     let keys = (0..<count).map { "n\($0)" }.shuffled(using: &rng)
     let density = Double.random(in: 0.05...0.5, using: &rng)
@@ -60,7 +49,7 @@ struct RandomDAGTests {
 
                     // Inject a cycle: a path a -> … -> b plus the back edge b -> a.
                     guard keys.count >= 2 else { continue }
-                    var rng = SeededGenerator(state: seed &* 7919)
+                    var rng = SeededGenerator(seed: seed &* 7919)
                     let i = Int.random(in: 0..<(keys.count - 1), using: &rng)
                     let j = Int.random(in: (i + 1)..<keys.count, using: &rng)
                     var cyclic = edges

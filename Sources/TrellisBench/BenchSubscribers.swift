@@ -86,7 +86,7 @@ final class BenchSubscribers: @unchecked Sendable {
         for index in 0..<count {
             var client = Client(fd: -1)
             do {
-                client.fd = try connectAndUpgrade()
+                client.fd = try RawWebSocket.connect(port: port, path: "/v1/ws", token: token)
             } catch {
                 client.result.error = "\(error)"
                 client.done = true
@@ -146,52 +146,28 @@ final class BenchSubscribers: @unchecked Sendable {
     /// Handles every whole frame (or the handshake) in the client's inbox.
     private func consume(_ client: inout Client, at now: Double) {
         if !client.handshaken {
-            guard let end = find(Array("\r\n\r\n".utf8), in: client.inbox, from: 0) else { return }
-            let head = String(decoding: client.inbox[0..<end], as: UTF8.self)
-            client.inbox.removeFirst(end + 4)
-            guard head.hasPrefix("HTTP/1.1 101") else {
-                client.result.error = "upgrade refused: \(head.prefix(40))"
+            guard let status = RawWebSocket.takeHandshake(&client.inbox) else { return }
+            guard status == 101 else {
+                client.result.error = "upgrade refused: HTTP \(status)"
                 client.done = true
                 return
             }
             client.handshaken = true
-            send(client.fd, opcode: 1, Array(#"{"op": "subscribe", "run_id": "\#(run.uuidString.lowercased())"}"#.utf8))
+            RawWebSocket.send(client.fd, opcode: 1, Array(#"{"op": "subscribe", "run_id": "\#(run.uuidString.lowercased())"}"#.utf8))
         }
-        var offset = 0
-        // Taken out while frames are handled (they update `client`), so dropping the
-        // handled bytes below does not copy the buffer.
-        var inbox = client.inbox
-        client.inbox = []
-        while !client.done && inbox.count - offset >= 2 {
-            let opcode = inbox[offset] & 0x0f
-            var length = Int(inbox[offset + 1] & 0x7f)
-            var header = 2
-            if length == 126 {
-                guard inbox.count - offset >= 4 else { break }
-                length = Int(inbox[offset + 2]) << 8 | Int(inbox[offset + 3])
-                header = 4
-            } else if length == 127 {
-                guard inbox.count - offset >= 10 else { break }
-                length = (0..<8).reduce(0) { $0 << 8 | Int(inbox[offset + 2 + $1]) }
-                header = 10
-            }
-            guard inbox.count - offset >= header + length else { break }
-            let payload = inbox[(offset + header)..<(offset + header + length)]
-            offset += header + length
-            switch opcode {
-            case 1: text(payload, client: &client, at: now)
+        for frame in RawWebSocket.takeFrames(&client.inbox) where !client.done {
+            switch frame.opcode {
+            case 1: text(frame.payload, client: &client, at: now)
             case 8: client.result.error = client.result.error ?? "closed by the relay"; client.done = true
-            case 9: send(client.fd, opcode: 10, Array(payload))
+            case 9: RawWebSocket.send(client.fd, opcode: 10, Array(frame.payload))
             default: break
             }
         }
-        inbox.removeFirst(offset)
-        client.inbox = inbox
     }
 
     private func text(_ payload: ArraySlice<UInt8>, client: inout Client, at now: Double) {
         if starts(payload, #"{"v": 1"#) {
-            guard let seq = number(after: #""seq": "#, in: payload), seq == client.lastSeq + 1 else {
+            guard let seq = RawWebSocket.number(after: #""seq": "#, in: payload), seq == client.lastSeq + 1 else {
                 client.result.error = "out of order or duplicate event after seq \(client.lastSeq)"
                 client.done = true
                 return
@@ -205,59 +181,11 @@ final class BenchSubscribers: @unchecked Sendable {
         } else if starts(payload, #"{"type": "end""#) {
             client.result.complete = client.result.error == nil
             client.done = true
-            send(client.fd, opcode: 8, [0x03, 0xe8])
+            RawWebSocket.send(client.fd, opcode: 8, [0x03, 0xe8])
         } else if starts(payload, #"{"type": "error""#) {
             client.result.error = String(decoding: payload, as: UTF8.self)
             client.done = true
         }
-    }
-
-    private func connectAndUpgrade() throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket: errno \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { close(fd); throw BenchError("connect: errno \(errno)") }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        let request = "GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n"
-        guard writeAll(fd, Array(request.utf8)) else { close(fd); throw BenchError("sending the upgrade: errno \(errno)") }
-        return fd
-    }
-
-    /// A masked client frame (RFC 6455 §5.3).
-    private func send(_ fd: Int32, opcode: UInt8, _ payload: [UInt8]) {
-        var frame: [UInt8] = [0x80 | opcode]
-        if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
-        } else {
-            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
-        }
-        let mask = (0..<4).map { _ in UInt8.random(in: 0...255) }
-        frame += mask
-        frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        _ = writeAll(fd, frame)
-    }
-
-    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let wrote = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if wrote < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { usleep(100); continue }
-                return false
-            }
-            sent += wrote
-        }
-        return true
     }
 
     private func starts(_ payload: ArraySlice<UInt8>, _ prefix: String) -> Bool {
@@ -268,33 +196,4 @@ final class BenchSubscribers: @unchecked Sendable {
         let suffix = Array(suffix.utf8)
         return payload.count >= suffix.count && payload.suffix(suffix.count).elementsEqual(suffix)
     }
-
-    /// The integer right after `key` in `payload`.
-    private func number(after key: String, in payload: ArraySlice<UInt8>) -> Int64? {
-        guard let at = find(Array(key.utf8), in: payload, from: payload.startIndex) else { return nil }
-        var value: Int64 = 0
-        var index = at + key.utf8.count
-        var digits = 0
-        while index < payload.endIndex, (48...57).contains(payload[index]) {
-            value = value * 10 + Int64(payload[index] - 48)
-            index += 1
-            digits += 1
-        }
-        return digits > 0 ? value : nil
-    }
-
-    private func find<C: Collection>(_ needle: [UInt8], in haystack: C, from start: C.Index) -> C.Index? where C.Element == UInt8, C.Index == Int {
-        guard needle.count <= haystack.count else { return nil }
-        var index = start
-        while index + needle.count <= haystack.endIndex {
-            if haystack[index] == needle[0] && haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
-            index += 1
-        }
-        return nil
-    }
-}
-
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -103,7 +103,7 @@ public struct Chaos: Sendable {
             do { try await startRuns(into: source, keys: keys, log: log) } catch { startFailure.withLock { $0 = "\(error)" } }
         }
         let approver = Task { await approveGates() }
-        var random = SplitMix64(seed: options.seed)
+        var random = SeededGenerator(seed: options.seed)
         let clock = ContinuousClock()
         var nextKill = clock.now + .milliseconds(Int(random.next() % 400) + options.killEvery.lowerBound)
         var nextTermination = clock.now + .milliseconds(options.terminateEvery.lowerBound)
@@ -215,7 +215,7 @@ public struct Chaos: Sendable {
     /// Starts the runs in bursts of 25, reconnecting through database restarts; each run
     /// carries an idempotency key, so a start retried after a lost answer is not doubled.
     private func startRuns(into source: RunSource, keys: String, log: @Sendable (String) -> Void) async throws {
-        var random = SplitMix64(seed: options.seed &+ 2)
+        var random = SeededGenerator(seed: options.seed &+ 2)
         let shapes = (0..<options.runs).map { _ in ChaosWorkflows.pick(&random) }
         var index = 0
         var connection: PGConnection?

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TrellisCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,7 +52,7 @@ final class ChaosSubscribers: @unchecked Sendable {
     private let token: String
     private let source: RunSource
     private let dropProbability: Double
-    private var random: SplitMix64
+    private var random: SeededGenerator
     private let finished = Mutex<[Result]?>(nil)
 
     init(count: Int, port: Int, token: String, source: RunSource, dropProbability: Double, seed: UInt64) {
@@ -60,7 +61,7 @@ final class ChaosSubscribers: @unchecked Sendable {
         self.token = token
         self.source = source
         self.dropProbability = dropProbability
-        self.random = SplitMix64(seed: seed)
+        self.random = SeededGenerator(seed: seed)
     }
 
     func start(deadline: Date) {
@@ -213,18 +214,4 @@ final class ChaosSubscribers: @unchecked Sendable {
             fail(&client, text)
         }
     }
-}
-
-/// A small seeded generator (SplitMix64): the same seed gives the same chaos schedule.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

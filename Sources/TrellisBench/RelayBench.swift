@@ -1,6 +1,7 @@
 import Foundation
 import TrellisCore
 import TrellisPQ
+import TrellisRelay
 import TrellisStore
 
 /// `trellis bench relay`: delivery latency through a real relay to many WebSocket
@@ -61,7 +62,7 @@ public struct RelayBench: Sendable {
         let server = Task { try await relay.run { continuation.yield($0) } }
         defer { server.cancel() }
         var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw RelayError(.internalServerError, "bench", "the relay did not start") }
+        guard let port = await iterator.next() else { throw ChaosError("the relay did not start") }
 
         log("\(subscribers) WebSocket subscribers on one run of \(runNodes) nodes")
         let clients = BenchSubscribers(count: subscribers, port: port, token: token, run: run)
@@ -79,12 +80,8 @@ public struct RelayBench: Sendable {
         // happens on the clients' side while events flow.
         var stamps: [Int64: Double] = [:]
         try await PGConnection.withConnection(databaseURL) { conn in
-            var cursor: Int64 = 0
-            while true {
-                let events = try await RelayEvent.read(conn, run: run, after: cursor)
-                for event in events { stamps[event.seq] = event.timestamp.timeIntervalSince1970 }
-                guard let last = events.last, events.count == 500 else { break }
-                cursor = last.seq
+            for event in try await RunStore(connection: conn).events(of: run) {
+                stamps[event.seq] = event.timestamp.timeIntervalSince1970
             }
         }
         var lags: [Double] = []

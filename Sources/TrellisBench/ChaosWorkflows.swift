@@ -1,3 +1,4 @@
+import TrellisCore
 /// The workflows a chaos run drives: every engine path — fan-out and join, retries with
 /// backoff, a condition, parallel items, a human gate decided mid-run, a NaN from SQL
 /// (stored as a string; the run must succeed) and a 6 MiB output, over the default 5 MiB
@@ -66,7 +67,7 @@ enum ChaosWorkflows {
     ]
 
     /// The shape of run `index`, drawn by weight.
-    static func pick(_ random: inout SplitMix64) -> Shape {
+    static func pick(_ random: inout SeededGenerator) -> Shape {
         var roll = Int(random.next() % UInt64(all.reduce(0) { $0 + $1.weight }))
         for shape in all {
             roll -= shape.weight
