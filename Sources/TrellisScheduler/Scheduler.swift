@@ -159,10 +159,11 @@ public final class Scheduler: Sendable {
         }
         var summary = SchedulerSummary()
         let clock = ContinuousClock()
-        var lastHeartbeat = clock.now
-        var lastReclaim = clock.now - .seconds(3600)
-        var stopDeadline: ContinuousClock.Instant?
-        var errorBackoff = Duration.milliseconds(50)
+        // The decisions (what to claim, when to heartbeat, reclaim, wait, back off, stop)
+        // are a plain value, tested without a database; this loop carries them out.
+        var loop = SchedulerLoop(settings: .init(
+            concurrency: options.concurrency, batch: options.batch, lease: lease,
+            pollInterval: options.pollInterval, shutdownGrace: options.shutdownGrace), now: clock.now)
 
         while true {
             do {
@@ -191,53 +192,45 @@ public final class Scheduler: Sendable {
                         throw error
                     }
                 }
-                if stopping.load(ordering: .relaxed) {
-                    if stopDeadline == nil {
-                        stopDeadline = clock.now + options.shutdownGrace
-                        log("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
-                    }
-                    if inFlight.isEmpty { break }
-                    if clock.now >= stopDeadline! {
-                        inFlight.cancelAll()
-                        break
-                    }
+                if stopping.load(ordering: .relaxed) && !loop.isStopping {
+                    loop.stopRequested(at: clock.now)
+                    log("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
                 }
 
                 var claimed = 0
-                let running = inFlight.count
-                if !stopping.load(ordering: .relaxed) && running < options.concurrency {
-                    let sentAt = clock.now
-                    let claims = try await store.claim(
-                        scheduler: id, handlers: served, max: min(options.batch, options.concurrency - running),
-                        leaseSeconds: options.leaseSeconds)
-                    for claim in claims {
-                        inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
+                var done = false
+                for action in loop.plan(now: clock.now, inFlight: inFlight.count) {
+                    switch action {
+                    case .claim(let max):
+                        let sentAt = clock.now
+                        let claims = try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds)
+                        for claim in claims {
+                            inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
+                        }
+                        claimed = claims.count
+                    case .heartbeat:
+                        let held = inFlight.held
+                        let sentAt = clock.now
+                        let lost = try await store.heartbeat(scheduler: id, holding: held.map { RunStore.Held($0.nodeRunID, attempt: $0.attempt) },
+                                                             leaseSeconds: options.leaseSeconds)
+                        inFlight.renewed(held.filter { !lost.contains($0.nodeRunID) }, sentAt: sentAt)
+                        for nodeRunID in lost { inFlight.cancel(nodeRunID) }
+                        loop.heartbeatSent(at: sentAt)
+                    case .reclaim:
+                        let reclaimed = try await store.reclaimExpired()
+                        if reclaimed > 0 { log("reclaimed \(reclaimed) node(s) with expired leases") }
+                        let expired = try await ApprovalStore(connection: connection).expireDue()
+                        if expired > 0 { log("applied the expiry outcome of \(expired) approval(s)") }
+                        loop.reclaimed(at: clock.now)
+                    case .cancelAll:
+                        inFlight.cancelAll()
+                    case .stop:
+                        done = true
                     }
-                    claimed = claims.count
                 }
-
-                if clock.now - lastHeartbeat >= lease / 3 {
-                    let held = inFlight.held
-                    let sentAt = clock.now
-                    let lost = try await store.heartbeat(scheduler: id, holding: held.map { RunStore.Held($0.nodeRunID, attempt: $0.attempt) },
-                                                         leaseSeconds: options.leaseSeconds)
-                    inFlight.renewed(held.filter { !lost.contains($0.nodeRunID) }, sentAt: sentAt)
-                    for nodeRunID in lost { inFlight.cancel(nodeRunID) }
-                    lastHeartbeat = sentAt
-                }
-                if clock.now - lastReclaim >= lease / 2 {
-                    let reclaimed = try await store.reclaimExpired()
-                    if reclaimed > 0 { log("reclaimed \(reclaimed) node(s) with expired leases") }
-                    let expired = try await ApprovalStore(connection: connection).expireDue()
-                    if expired > 0 { log("applied the expiry outcome of \(expired) approval(s)") }
-                    lastReclaim = clock.now
-                }
-                errorBackoff = .milliseconds(50)
-                if claimed == 0 && finished.isEmpty {
-                    // Wake in time for the next heartbeat even when nothing else happens.
-                    let untilHeartbeat = max(.milliseconds(10), lease / 3 - (clock.now - lastHeartbeat))
-                    let idle = stopping.load(ordering: .relaxed) ? .milliseconds(100) : min(options.pollInterval, untilHeartbeat)
-                    await wakeup.wait(timeout: idle)
+                if done { break }
+                if let pause = loop.idle(now: clock.now, claimed: claimed, hadResults: !finished.isEmpty) {
+                    await wakeup.wait(timeout: pause)
                 }
             } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
                 // The database went away (restart, failover, network): keep the handlers
@@ -260,9 +253,9 @@ public final class Scheduler: Sendable {
                     id = try await register(store)
                     log("registered again as scheduler \(id)")
                 } catch {
-                    log("could not register again, retrying in \(errorBackoff): \(error)")
-                    await wakeup.wait(timeout: errorBackoff)
-                    errorBackoff = min(errorBackoff * 2, .seconds(5))
+                    let pause = loop.failed()
+                    log("could not register again, retrying in \(pause): \(error)")
+                    await wakeup.wait(timeout: pause)
                 }
             } catch let error as PGError where error.isTransient {
                 // A deadlock victim or lock timeout (say, against a cancel of the same run):
@@ -274,9 +267,9 @@ public final class Scheduler: Sendable {
                 // call): log it and go on after a backoff. Unreported results stay in the
                 // inbox; if they cannot be reported their leases lapse and the nodes are
                 // re-queued — nothing is lost, and the process stays up for its other work.
-                log("scheduler loop error, retrying in \(errorBackoff): \(error)")
-                await wakeup.wait(timeout: errorBackoff)
-                errorBackoff = min(errorBackoff * 2, .seconds(5))
+                let pause = loop.failed()
+                log("scheduler loop error, retrying in \(pause): \(error)")
+                await wakeup.wait(timeout: pause)
             }
         }
         // Report what finished during the last round, then give back anything left.

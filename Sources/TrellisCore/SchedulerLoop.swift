@@ -1,0 +1,102 @@
+/// The scheduler's decisions as a plain value: what to do on each pass of its loop, given
+/// what happened — no I/O, time as an input. `trellis scheduler` executes the actions
+/// (claim, heartbeat, reclaim, wait, back off, stop); tests drive it with a manual clock.
+///
+/// A pass: the runner reports finished handlers, asks `plan` for the pass's actions and
+/// runs them, then asks `idle` whether to wait (and how long) before the next pass.
+public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
+    public struct Settings: Sendable, Equatable {
+        public var concurrency: Int
+        public var batch: Int
+        public var lease: Duration
+        public var pollInterval: Duration
+        public var shutdownGrace: Duration
+
+        public init(concurrency: Int, batch: Int, lease: Duration, pollInterval: Duration, shutdownGrace: Duration) {
+            self.concurrency = concurrency
+            self.batch = batch
+            self.lease = lease
+            self.pollInterval = pollInterval
+            self.shutdownGrace = shutdownGrace
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Claim up to this many ready nodes.
+        case claim(max: Int)
+        /// Renew the leases of the handlers in flight.
+        case heartbeat
+        /// Re-queue expired leases and apply due approval expiries (every instance does).
+        case reclaim
+        /// The grace period ran out: cancel every handler still running.
+        case cancelAll
+        /// Report what is left, release held nodes, deregister, return.
+        case stop
+    }
+
+    public let settings: Settings
+    private var lastHeartbeat: Instant
+    private var lastReclaim: Instant?
+    private var stopRequestedAt: Instant?
+    /// The pause after the next error (50 ms, doubling to 5 s; reset by a clean pass).
+    public private(set) var errorBackoff: Duration = Self.firstBackoff
+
+    static var firstBackoff: Duration { .milliseconds(50) }
+    static var maxBackoff: Duration { .seconds(5) }
+    /// How often a stopping scheduler looks at its handlers in flight.
+    static var stoppingTick: Duration { .milliseconds(100) }
+
+    public init(settings: Settings, now: Instant) {
+        self.settings = settings
+        self.lastHeartbeat = now
+    }
+
+    public var isStopping: Bool { stopRequestedAt != nil }
+
+    /// SIGTERM/SIGINT: no new claims; handlers in flight get `shutdownGrace` to finish.
+    public mutating func stopRequested(at now: Instant) {
+        if stopRequestedAt == nil { stopRequestedAt = now }
+    }
+
+    /// The actions of one pass, in order.
+    public mutating func plan(now: Instant, inFlight: Int) -> [Action] {
+        var actions: [Action] = []
+        if let stopAt = stopRequestedAt {
+            if inFlight == 0 { return [.stop] }
+            if now >= stopAt.advanced(by: settings.shutdownGrace) { return [.cancelAll, .stop] }
+        } else if inFlight < settings.concurrency {
+            actions.append(.claim(max: min(settings.batch, settings.concurrency - inFlight)))
+        }
+        if lastHeartbeat.duration(to: now) >= settings.lease / 3 {
+            actions.append(.heartbeat)
+        }
+        if stopRequestedAt == nil, lastReclaim.map({ $0.duration(to: now) >= settings.lease / 2 }) ?? true {
+            actions.append(.reclaim)
+        }
+        return actions
+    }
+
+    /// A heartbeat was sent at `at` (renewals count from the send).
+    public mutating func heartbeatSent(at instant: Instant) { lastHeartbeat = instant }
+
+    public mutating func reclaimed(at instant: Instant) { lastReclaim = instant }
+
+    /// After a pass: nil to go again at once (work came in, or a claim brought nodes —
+    /// more may be ready), else how long to wait for a doorbell before the next pass: the
+    /// poll interval, but never past the next heartbeat; a stopping scheduler checks its
+    /// handlers every 100 ms.
+    public mutating func idle(now: Instant, claimed: Int, hadResults: Bool) -> Duration? {
+        errorBackoff = Self.firstBackoff  // the pass went through
+        if claimed > 0 || hadResults { return nil }
+        if stopRequestedAt != nil { return Self.stoppingTick }
+        let untilHeartbeat = settings.lease / 3 - lastHeartbeat.duration(to: now)
+        return max(.milliseconds(10), min(settings.pollInterval, untilHeartbeat))
+    }
+
+    /// A pass failed with an error that is neither a lost connection nor transient:
+    /// returns how long to back off (doubling each time, at most 5 s).
+    public mutating func failed() -> Duration {
+        defer { errorBackoff = min(errorBackoff * 2, Self.maxBackoff) }
+        return errorBackoff
+    }
+}

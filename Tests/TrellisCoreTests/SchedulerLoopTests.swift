@@ -1,0 +1,62 @@
+import Testing
+import TrellisCore
+
+@Suite struct SchedulerLoopTests {
+    let zero = TestInstant(offset: .zero)
+    let settings = SchedulerLoop<TestInstant>.Settings(
+        concurrency: 8, batch: 3, lease: .seconds(30), pollInterval: .seconds(1), shutdownGrace: .seconds(30))
+
+    func at(_ milliseconds: Int) -> TestInstant { zero.advanced(by: .milliseconds(milliseconds)) }
+
+    @Test func claimsFreeCapacityInBatchesAndReclaimsOnTheFirstPass() {
+        var loop = SchedulerLoop(settings: settings, now: zero)
+        #expect(loop.plan(now: zero, inFlight: 0) == [.claim(max: 3), .reclaim])
+        loop.reclaimed(at: zero)
+        #expect(loop.plan(now: at(10), inFlight: 6) == [.claim(max: 2)])
+        #expect(loop.plan(now: at(20), inFlight: 8).isEmpty)  // full: nothing to claim
+    }
+
+    @Test func heartbeatsEveryThirdAndReclaimsEveryHalfLease() {
+        var loop = SchedulerLoop(settings: settings, now: zero)
+        loop.reclaimed(at: zero)
+        #expect(loop.plan(now: at(9_999), inFlight: 8).isEmpty)
+        #expect(loop.plan(now: at(10_000), inFlight: 8) == [.heartbeat])
+        loop.heartbeatSent(at: at(10_000))
+        #expect(loop.plan(now: at(15_000), inFlight: 8) == [.reclaim])
+        loop.reclaimed(at: at(15_000))
+        #expect(loop.plan(now: at(20_000), inFlight: 8) == [.heartbeat])
+    }
+
+    @Test func waitsForADoorbellButNeverPastTheNextHeartbeat() {
+        var loop = SchedulerLoop(settings: settings, now: zero)
+        #expect(loop.idle(now: zero, claimed: 2, hadResults: false) == nil)  // more may be ready
+        #expect(loop.idle(now: zero, claimed: 0, hadResults: true) == nil)
+        #expect(loop.idle(now: zero, claimed: 0, hadResults: false) == .seconds(1))
+        #expect(loop.idle(now: at(9_600), claimed: 0, hadResults: false) == .milliseconds(400))
+        #expect(loop.idle(now: at(12_000), claimed: 0, hadResults: false) == .milliseconds(10))  // overdue: at once, almost
+    }
+
+    @Test func aStopDrainsThenCancelsAfterTheGrace() {
+        var loop = SchedulerLoop(settings: settings, now: zero)
+        loop.reclaimed(at: zero)
+        loop.stopRequested(at: at(1_000))
+        #expect(loop.isStopping)
+        #expect(loop.plan(now: at(2_000), inFlight: 2).isEmpty)  // no claims while stopping
+        #expect(loop.idle(now: at(2_000), claimed: 0, hadResults: false) == .milliseconds(100))
+        #expect(loop.plan(now: at(10_000), inFlight: 2) == [.heartbeat])  // leases still renewed
+        loop.heartbeatSent(at: at(10_000))
+        #expect(loop.plan(now: at(31_000), inFlight: 1) == [.cancelAll, .stop])
+        var drained = SchedulerLoop(settings: settings, now: zero)
+        drained.stopRequested(at: zero)
+        #expect(drained.plan(now: at(5), inFlight: 0) == [.stop])
+    }
+
+    @Test func errorsBackOffDoublingToFiveSecondsAndACleanPassResets() {
+        var loop = SchedulerLoop(settings: settings, now: zero)
+        let pauses = (0..<9).map { _ in loop.failed() }
+        #expect(pauses.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
+                == [50, 100, 200, 400, 800, 1600, 3200, 5000, 5000])
+        _ = loop.idle(now: zero, claimed: 0, hadResults: false)
+        #expect(loop.failed() == .milliseconds(50))
+    }
+}
