@@ -73,7 +73,7 @@ public final class Scheduler: Sendable {
     }
 
     struct Finished: Sendable {
-        var claim: RunStore.Claim
+        var claim: SchedulerStore.Claim
         var outcome: Outcome
     }
 
@@ -81,14 +81,14 @@ public final class Scheduler: Sendable {
     actor Inbox {
         private var finished: [Finished] = []
         private var cancels: Set<Int64> = []
-        private var updates: [RunStore.Update] = []
+        private var updates: [SchedulerStore.Update] = []
         func put(_ item: Finished) { finished.append(item) }
         func cancel(_ id: Int64) { cancels.insert(id) }
-        func update(_ item: RunStore.Update) { updates.append(item) }
-        func putBack(_ items: [RunStore.Update]) { updates = items + updates }
+        func update(_ item: SchedulerStore.Update) { updates.append(item) }
+        func putBack(_ items: [SchedulerStore.Update]) { updates = items + updates }
         /// Everything at once: a handler queues its progress before its result, so one
         /// drain never holds a result without the progress said before it.
-        func drain() -> (updates: [RunStore.Update], finished: [Finished], cancels: Set<Int64>) {
+        func drain() -> (updates: [SchedulerStore.Update], finished: [Finished], cancels: Set<Int64>) {
             defer {
                 updates = []
                 finished = []
@@ -124,7 +124,7 @@ public final class Scheduler: Sendable {
         guard (1...Self.maxLeaseSeconds).contains(options.leaseSeconds) else {
             throw HandlerError(code: "invalid_config", message: "lease must be 1 to \(Self.maxLeaseSeconds) seconds, got \(options.leaseSeconds)", retryable: false)
         }
-        func register(_ store: RunStore) async throws -> Int64 {
+        func register(_ store: SchedulerStore) async throws -> Int64 {
             try await store.registerScheduler(
                 name: options.name, handlers: served, concurrency: options.concurrency,
                 hostname: ProcessInfo.processInfo.hostName, pid: Int(getpid()), version: TrellisVersion.current)
@@ -132,13 +132,13 @@ public final class Scheduler: Sendable {
         // A database that is down or restarting at start-up is waited for (a fleet restarted
         // together with its database must not crash-loop); anything else is fatal.
         var connection: PGConnection
-        var store: RunStore
+        var store: SchedulerStore
         var id: Int64
         var startBackoff = Duration.milliseconds(100)
         while true {
             do {
                 connection = try await connect("")
-                store = RunStore(connection: connection)
+                store = SchedulerStore(connection: connection)
                 id = try await register(store)
                 break
             } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed || error.sqlState?.hasPrefix("57P") == true {
@@ -211,7 +211,7 @@ public final class Scheduler: Sendable {
                     case .heartbeat:
                         let held = inFlight.held
                         let sentAt = clock.now
-                        let lost = try await store.heartbeat(scheduler: id, holding: held.map { RunStore.Held($0.nodeRunID, attempt: $0.attempt) },
+                        let lost = try await store.heartbeat(scheduler: id, holding: held.map { SchedulerStore.Held($0.nodeRunID, attempt: $0.attempt) },
                                                              leaseSeconds: options.leaseSeconds)
                         inFlight.renewed(held.filter { !lost.contains($0.nodeRunID) }, sentAt: sentAt)
                         for nodeRunID in lost { inFlight.cancel(nodeRunID) }
@@ -241,7 +241,7 @@ public final class Scheduler: Sendable {
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
                 connection = fresh
-                store = RunStore(connection: fresh)
+                store = SchedulerStore(connection: fresh)
             } catch let error as PGError where error.sqlState == "TR404" && error.message.hasPrefix("unknown or stopped scheduler") {
                 // Our registration is gone (stopped by an operator, or lost with a database
                 // restored from backup): nothing we hold is ours any more. Stop the handlers,
@@ -318,7 +318,7 @@ public final class Scheduler: Sendable {
         return nil
     }
 
-    private func start(_ claim: RunStore.Claim) -> Task<Void, Never> {
+    private func start(_ claim: SchedulerStore.Claim) -> Task<Void, Never> {
         let handler = registry.handler(named: claim.handler)
         let inbox = self.inbox
         let wakeup = self.wakeup
@@ -334,8 +334,8 @@ public final class Scheduler: Sendable {
                     timeoutMilliseconds: claim.timeoutMilliseconds,
                     reporter: ProgressReporter { kind, percent, text, logKind in
                         let update = kind == "progress"
-                            ? RunStore.Update.progress(id: claim.nodeRunID, attempt: claim.attempt, percent: percent, message: text)
-                            : RunStore.Update.log(id: claim.nodeRunID, attempt: claim.attempt, kind: logKind ?? "log", body: text)
+                            ? SchedulerStore.Update.progress(id: claim.nodeRunID, attempt: claim.attempt, percent: percent, message: text)
+                            : SchedulerStore.Update.log(id: claim.nodeRunID, attempt: claim.attempt, kind: logKind ?? "log", body: text)
                         await inbox.update(update)
                     })
                 outcome = await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds)
@@ -381,9 +381,9 @@ public final class Scheduler: Sendable {
     /// database still refuses a batch for a reason of its content, the batch is sent again
     /// one result at a time, so only the offending node fails. Connection and transient
     /// errors propagate: the caller keeps the results and retries.
-    private func report(_ finished: [Finished], store: RunStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
-        var successes: [RunStore.Success] = []
-        var failures: [RunStore.Failure] = []
+    private func report(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
+        var successes: [SchedulerStore.Success] = []
+        var failures: [SchedulerStore.Failure] = []
         for item in finished {
             switch item.outcome {
             case .success(let output, let cost):
@@ -433,13 +433,13 @@ public final class Scheduler: Sendable {
     /// error that is neither a lost connection nor transient), sends them one at a time
     /// and hands each item refused on its own to `refused`.
     static func isolating<Item: Sendable>(
-        _ items: [Item], send: ([Item]) async throws -> [RunStore.Report],
+        _ items: [Item], send: ([Item]) async throws -> [SchedulerStore.Report],
         refused: (Item, PGError) -> Void
-    ) async throws -> [RunStore.Report] {
+    ) async throws -> [SchedulerStore.Report] {
         do {
             return try await send(items)
         } catch let error as PGError where error.kind == .server && !error.isTransient && items.count > 1 {
-            var reports: [RunStore.Report] = []
+            var reports: [SchedulerStore.Report] = []
             for item in items {
                 do {
                     reports += try await send([item])

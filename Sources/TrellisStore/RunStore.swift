@@ -2,8 +2,8 @@ import Foundation
 import TrellisCore
 import TrellisPQ
 
-/// Typed calls to the execution SQL API: start runs, claim nodes, report results, read
-/// runs and their event log. Every transition is a SQL function; this binds and decodes.
+/// Typed calls to the run side of the execution SQL API: start, read and control runs and
+/// read their event log. The scheduler loop's own calls are `SchedulerStore`'s.
 public struct RunStore: Sendable {
     public let connection: PGConnection
 
@@ -16,102 +16,6 @@ public struct RunStore: Sendable {
         public var status: String
         /// False when an idempotency key matched an existing run.
         public var created: Bool
-    }
-
-    /// A node claimed for execution. `attempt` is the fencing token results must present.
-    public struct Claim: Sendable, Hashable {
-        public var nodeRunID: Int64
-        public var runID: UUID
-        public var nodeKey: String
-        public var handler: String
-        public var config: PGJSON
-        public var input: PGJSON
-        public var attempt: Int
-        public var timeoutMilliseconds: Int?
-        public var itemIndex: Int?
-    }
-
-    public struct Report: Sendable, Hashable {
-        public var nodeRunID: Int64
-        public var accepted: Bool
-        /// For failures: retry_scheduled, continued, failed_run or refused.
-        public var outcome: String?
-        public var reason: String?
-    }
-
-    /// A handler's progress (`kind` "progress": percent, message) or log line (`kind`
-    /// "log": logKind agent_message|tool_call|thinking|log, body).
-    public struct Update: Sendable, Codable, Equatable {
-        public var id: Int64
-        public var attempt: Int
-        public var kind: String
-        public var percent: Double?
-        public var message: String?
-        public var logKind: String?
-        public var body: String?
-
-        enum CodingKeys: String, CodingKey {
-            case id, attempt, kind, percent, message, body
-            case logKind = "log_kind"
-        }
-
-        public init(id: Int64, attempt: Int, kind: String, percent: Double? = nil, message: String? = nil,
-                    logKind: String? = nil, body: String? = nil) {
-            self.id = id
-            self.attempt = attempt
-            self.kind = kind
-            self.percent = percent
-            self.message = message
-            self.logKind = logKind
-            self.body = body
-        }
-
-        public static func progress(id: Int64, attempt: Int, percent: Double?, message: String) -> Update {
-            Update(id: id, attempt: attempt, kind: "progress", percent: percent, message: message)
-        }
-
-        public static func log(id: Int64, attempt: Int, kind: String, body: String) -> Update {
-            Update(id: id, attempt: attempt, kind: "log", logKind: kind, body: body)
-        }
-    }
-
-    public struct Success: Sendable, Codable {
-        public var id: Int64
-        public var attempt: Int
-        public var output: JSONValue
-        public var cost: Decimal?
-
-        public init(id: Int64, attempt: Int, output: JSONValue, cost: Decimal? = nil) {
-            self.id = id
-            self.attempt = attempt
-            self.output = output
-            self.cost = cost
-        }
-    }
-
-    public struct Failure: Sendable, Codable {
-        public struct Details: Sendable, Codable {
-            public var code: String
-            public var message: String
-            public init(code: String, message: String) {
-                self.code = code
-                self.message = message
-            }
-        }
-
-        public var id: Int64
-        public var attempt: Int
-        public var error: Details
-        public var retryable: Bool
-        public var cost: Decimal?
-
-        public init(id: Int64, attempt: Int, error: Details, retryable: Bool = true, cost: Decimal? = nil) {
-            self.id = id
-            self.attempt = attempt
-            self.error = error
-            self.retryable = retryable
-            self.cost = cost
-        }
     }
 
     public struct Run: Sendable {
@@ -161,44 +65,6 @@ public struct RunStore: Sendable {
         return Started(runID: try row.decode("run_id"), status: try row.decode("status"), created: try row.decode("created"))
     }
 
-    public func registerScheduler(name: String, handlers: [String], concurrency: Int = 1, hostname: String = "",
-                                  pid: Int? = nil, version: String = "") async throws -> Int64 {
-        try await connection.run(Query.Runs.registerScheduler, [name, handlers, concurrency, hostname, pid, version])
-            .single().decode("id")
-    }
-
-    public func claim(scheduler: Int64, handlers: [String], max: Int, leaseSeconds: Int = 30) async throws -> [Claim] {
-        try await connection.run(Query.Runs.claim, [scheduler, handlers, max, "\(leaseSeconds) seconds"]).rows.map {
-            Claim(nodeRunID: try $0.decode("node_run_id"), runID: try $0.decode("run_id"), nodeKey: try $0.decode("node_key"),
-                  handler: try $0.decode("handler"), config: try $0.decode("config"), input: try $0.decodeIfPresent("input") ?? PGJSON(text: "null"),
-                  attempt: try $0.decode("attempt"), timeoutMilliseconds: try $0.decodeIfPresent("timeout_ms"),
-                  itemIndex: try $0.decodeIfPresent("item_index"))
-        }
-    }
-
-    public func complete(scheduler: Int64, _ results: [Success]) async throws -> [Report] {
-        try await connection.run(Query.Runs.complete, [scheduler, try PGJSON(encoding: results)]).rows.map {
-            Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
-                   reason: try $0.decodeIfPresent("reason"))
-        }
-    }
-
-    /// Progress and log lines from running handlers (events node.progress / node.log),
-    /// fenced like results.
-    public func reportProgress(scheduler: Int64, _ updates: [Update]) async throws -> [Report] {
-        try await connection.run(Query.Runs.reportProgress, [scheduler, try PGJSON(encoding: updates)]).rows.map {
-            Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
-                   reason: try $0.decodeIfPresent("reason"))
-        }
-    }
-
-    public func fail(scheduler: Int64, _ failures: [Failure]) async throws -> [Report] {
-        try await connection.run(Query.Runs.fail, [scheduler, try PGJSON(encoding: failures)]).rows.map {
-            Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"),
-                   outcome: try $0.decodeIfPresent("outcome"), reason: try $0.decodeIfPresent("reason"))
-        }
-    }
-
     public func run(_ id: UUID) async throws -> Run {
         guard let row = try await connection.run(Query.Runs.get, [id]).rows.first else {
             throw StoreError(code: .notFound, message: "unknown run \(id.uuidString.lowercased())")
@@ -223,40 +89,6 @@ public struct RunStore: Sendable {
         try await connection.run(Query.Runs.events, [run, seq]).rows.map {
             Event(seq: try $0.decode("seq"), type: try $0.decode("type"), timestamp: try $0.decode("ts"), data: try $0.decode("data"))
         }
-    }
-
-    /// A node run a scheduler holds, at the attempt (fencing token) it holds it with.
-    public struct Held: Sendable, Hashable {
-        public var nodeRunID: Int64
-        public var attempt: Int
-        public init(_ nodeRunID: Int64, attempt: Int) {
-            self.nodeRunID = nodeRunID
-            self.attempt = attempt
-        }
-    }
-
-    /// Extends the leases this scheduler still holds at the given attempts; returns the
-    /// ids it no longer holds (reclaimed, re-claimed, finished or cancelled).
-    public func heartbeat(scheduler: Int64, holding held: [Held], leaseSeconds: Int = 30) async throws -> Set<Int64> {
-        let rows = try await connection.run(Query.Runs.heartbeat, [scheduler, held.map(\.nodeRunID), held.map(\.attempt),
-                                                                   "\(leaseSeconds) seconds"]).rows
-        var lost: Set<Int64> = []
-        for row in rows where !(try row.decode("held", as: Bool.self)) {
-            lost.insert(try row.decode("node_run_id"))
-        }
-        return lost
-    }
-
-    /// Returns expired leases to the retry policy; safe from every instance at once.
-    @discardableResult
-    public func reclaimExpired(max: Int = 100) async throws -> Int {
-        try await connection.run(Query.Runs.reclaimExpired, [max]).single().decode("reclaimed")
-    }
-
-    /// Marks the scheduler stopped and releases the nodes it still holds.
-    @discardableResult
-    public func stopScheduler(_ scheduler: Int64) async throws -> Int {
-        try await connection.run(Query.Runs.stopScheduler, [scheduler]).single().decode("released")
     }
 
     public enum Control: String, Sendable, CaseIterable {

@@ -14,17 +14,18 @@ struct HistoryCLITests {
         let store = RunStore(connection: conn)
         let ok = try await store.start("linear-pipeline", input: #"{"record": {"id": 1}}"#, as: "admin").runID
         let failed = try await store.start("linear-pipeline", input: #"{"record": {"id": 2}}"#, as: "admin").runID
-        let scheduler = try await store.registerScheduler(name: "cli-test", handlers: ["echo"])
+        let scheduling = SchedulerStore(connection: conn)
+        let scheduler = try await scheduling.registerScheduler(name: "cli-test", handlers: ["echo"])
         while true {
-            let claims = try await store.claim(scheduler: scheduler, handlers: ["echo"], max: 10)
+            let claims = try await scheduling.claim(scheduler: scheduler, handlers: ["echo"], max: 10)
             if claims.isEmpty { break }
             for claim in claims {
                 if claim.runID == failed && claim.nodeKey == "transform" {
-                    _ = try await store.fail(scheduler: scheduler, [.init(
+                    _ = try await scheduling.fail(scheduler: scheduler, [.init(
                         id: claim.nodeRunID, attempt: claim.attempt, error: .init(code: "bad_record", message: "record 2, is broken"),
                         retryable: false)])
                 } else {
-                    _ = try await store.complete(scheduler: scheduler, [.init(
+                    _ = try await scheduling.complete(scheduler: scheduler, [.init(
                         id: claim.nodeRunID, attempt: claim.attempt, output: try claim.input.decode(JSONValue.self), cost: 0.25)])
                 }
             }

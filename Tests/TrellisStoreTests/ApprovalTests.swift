@@ -39,7 +39,7 @@ struct ApprovalTests {
                 #expect(try await driver.store.run(run).status == "waiting")
                 #expect(try await statuses(driver.store, run)["review"] == "waiting")
                 #expect(try await driver.claim().isEmpty)
-                #expect(try await driver.store.reclaimExpired() == 0)  // a gate is not dead work
+                #expect(try await driver.scheduling.reclaimExpired() == 0)  // a gate is not dead work
 
                 let approvals = ApprovalStore(connection: conn)
                 let selfApproval = await #expect(throws: PGError.self) { try await approvals.decide(approval, .approve, as: "alice") }

@@ -9,31 +9,34 @@ import TrellisTestSupport
 /// complete it with `respond(claim)` (default: echo the input), until nothing is ready.
 struct Driver {
     let store: RunStore
+    /// The scheduler side: claim, complete, fail, heartbeat, reclaim, stop.
+    let scheduling: SchedulerStore
     let scheduler: Int64
     static let handlers = ["echo", "sleep", "http", "sql", "fail"]
 
     static func make(_ conn: PGConnection, name: String = "test-scheduler") async throws -> Driver {
-        let store = RunStore(connection: conn)
-        return Driver(store: store, scheduler: try await store.registerScheduler(name: name, handlers: handlers))
+        let scheduling = SchedulerStore(connection: conn)
+        return Driver(store: RunStore(connection: conn), scheduling: scheduling,
+                      scheduler: try await scheduling.registerScheduler(name: name, handlers: handlers))
     }
 
     /// Claims once; returns the claims.
-    func claim(max: Int = 100) async throws -> [RunStore.Claim] {
-        try await store.claim(scheduler: scheduler, handlers: Self.handlers, max: max)
+    func claim(max: Int = 100) async throws -> [SchedulerStore.Claim] {
+        try await scheduling.claim(scheduler: scheduler, handlers: Self.handlers, max: max)
     }
 
-    func echo(_ claim: RunStore.Claim) throws -> JSONValue {
+    func echo(_ claim: SchedulerStore.Claim) throws -> JSONValue {
         try claim.input.decode(JSONValue.self)
     }
 
     @discardableResult
-    func drain(_ respond: ((RunStore.Claim) throws -> JSONValue)? = nil) async throws -> [String] {
+    func drain(_ respond: ((SchedulerStore.Claim) throws -> JSONValue)? = nil) async throws -> [String] {
         var order: [String] = []
         for _ in 0..<100 {
             let claims = try await claim()
             if claims.isEmpty { return order }
             order += claims.map(\.nodeKey)
-            var results: [RunStore.Success] = []
+            var results: [SchedulerStore.Success] = []
             for claim in claims {
                 do {
                     results.append(.init(id: claim.nodeRunID, attempt: claim.attempt, output: try (respond ?? echo)(claim)))
@@ -42,7 +45,7 @@ struct Driver {
                 }
             }
             if results.isEmpty { return order }
-            let reports = try await store.complete(scheduler: scheduler, results)
+            let reports = try await scheduling.complete(scheduler: scheduler, results)
             #expect(reports.filter { !$0.accepted }.isEmpty, "\(reports)")
         }
         Issue.record("runs did not drain in 100 rounds")
@@ -70,13 +73,13 @@ struct EngineTests {
                 #expect(try first[0].input.decode(JSONValue.self) == .object(["record": .object(["id": .number(7)]), "source": .string("crm")]))
                 #expect(first[0].attempt == 1)
                 #expect(first[0].timeoutMilliseconds == 30_000)
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [
                     .init(id: first[0].nodeRunID, attempt: 1, output: .object(["record": .object(["id": .number(7), "name": .string("Ada")])]), cost: 0.25),
                 ])
                 let second = try await driver.claim()
                 #expect(second.map(\.nodeKey) == ["transform"])
                 #expect(try second[0].input.decode(JSONValue.self)["record"]?["name"] == .string("Ada"))
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [
                     .init(id: second[0].nodeRunID, attempt: 1, output: .object(["record": .string("ADA")])),
                 ])
                 #expect(try await driver.drain() == ["load"])
@@ -170,15 +173,15 @@ struct EngineTests {
                 // Complete only `a`: `any_of` fires at once, `two_of` waits for a second input.
                 let claims = try await driver.claim()
                 let a = try #require(claims.first { $0.nodeKey == "a" })
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: a.nodeRunID, attempt: 1, output: .string("A"))])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: a.nodeRunID, attempt: 1, output: .string("A"))])
                 status = try await statuses(driver.store, run)
                 #expect(status["any_of"] == "succeeded")
                 #expect(status["two_of"] == "pending")
                 let b = try #require(claims.first { $0.nodeKey == "b" })
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: b.nodeRunID, attempt: 1, output: .string("B"))])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: b.nodeRunID, attempt: 1, output: .string("B"))])
                 #expect(try await statuses(driver.store, run)["two_of"] == "succeeded")
                 let rest = claims.filter { $0.nodeKey != "a" && $0.nodeKey != "b" }
-                _ = try await driver.store.complete(scheduler: driver.scheduler, rest.map { .init(id: $0.nodeRunID, attempt: 1, output: .null) })
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, rest.map { .init(id: $0.nodeRunID, attempt: 1, output: .null) })
                 status = try await statuses(driver.store, run)
                 #expect(status["all_skipped"] == "succeeded")  // never2 ran; after_never skipped counts as done
                 #expect(try await driver.store.run(run).status == "succeeded")
@@ -212,7 +215,7 @@ struct EngineTests {
                 for attempt in 1...3 {
                     let claim = try #require(try await driver.claim().first { $0.nodeKey == "call" })
                     #expect(claim.attempt == attempt)
-                    let report = try await driver.store.fail(scheduler: driver.scheduler, [
+                    let report = try await driver.scheduling.fail(scheduler: driver.scheduler, [
                         .init(id: claim.nodeRunID, attempt: attempt, error: .init(code: "http_503", message: "service unavailable")),
                     ])
                     if attempt < 3 {
@@ -264,13 +267,13 @@ struct EngineTests {
                 let driver = try await Driver.make(conn)
                 let run = try await driver.store.start("tolerant", as: "admin").runID
                 let claim = try #require(try await driver.claim().first)
-                let report = try await driver.store.fail(scheduler: driver.scheduler, [
+                let report = try await driver.scheduling.fail(scheduler: driver.scheduler, [
                     .init(id: claim.nodeRunID, attempt: 1, error: .init(code: "bad_request", message: "no such city"), retryable: false),
                 ])
                 #expect(report[0].outcome == "continued")
                 let next = try #require(try await driver.claim().first)
                 #expect(try next.input.decode(JSONValue.self)["problem"] == .string("no such city"))
-                try await driver.store.complete(scheduler: driver.scheduler, [.init(id: next.nodeRunID, attempt: 1, output: .null)])
+                try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: next.nodeRunID, attempt: 1, output: .null)])
                     .forEach { #expect($0.accepted) }
                 #expect(try await driver.store.run(run).status == "succeeded")
                 #expect(try await statuses(driver.store, run)["risky"] == "failed")
@@ -287,19 +290,19 @@ struct EngineTests {
                 let run = try await driver.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
                 let claim = try #require(try await driver.claim().first)
 
-                let wrongAttempt = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 2, output: .null)])
+                let wrongAttempt = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 2, output: .null)])
                 #expect(wrongAttempt[0].accepted == false)
                 #expect(wrongAttempt[0].reason == "stale result: attempt 2, but the node run is running at attempt 1")
-                let wrongScheduler = try await other.store.complete(scheduler: other.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .null)])
+                let wrongScheduler = try await other.scheduling.complete(scheduler: other.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .null)])
                 #expect(wrongScheduler[0].accepted == false)
-                let unknown = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: 999_999, attempt: 1, output: .null)])
+                let unknown = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: 999_999, attempt: 1, output: .null)])
                 #expect(unknown[0].reason == "unknown node run")
 
-                let ok = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .string("first"))])
+                let ok = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .string("first"))])
                 #expect(ok[0].accepted)
-                let duplicate = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .string("second"))])
+                let duplicate = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .string("second"))])
                 #expect(duplicate[0].accepted == false)
-                let lateFailure = try await driver.store.fail(scheduler: driver.scheduler, [
+                let lateFailure = try await driver.scheduling.fail(scheduler: driver.scheduler, [
                     .init(id: claim.nodeRunID, attempt: 1, error: .init(code: "x", message: "late")),
                 ])
                 #expect(lateFailure[0].outcome == "refused")
@@ -320,24 +323,24 @@ struct EngineTests {
                 let run = try await driver.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
                 let claim = try #require(try await driver.claim().first)
                 let long = String(repeating: "x", count: 9000)
-                let reports = try await driver.store.reportProgress(scheduler: driver.scheduler, [
+                let reports = try await driver.scheduling.reportProgress(scheduler: driver.scheduler, [
                     .progress(id: claim.nodeRunID, attempt: 1, percent: 40, message: "reading"),
                     .log(id: claim.nodeRunID, attempt: 1, kind: "tool_call", body: long),
                     .progress(id: claim.nodeRunID, attempt: 2, percent: 50, message: "stale"),
                 ])
                 #expect(reports.map(\.accepted) == [true, true, false])
                 #expect(reports[2].reason == "stale result: attempt 2, but the node run is running at attempt 1")
-                let foreign = try await other.store.reportProgress(scheduler: other.scheduler, [
+                let foreign = try await other.scheduling.reportProgress(scheduler: other.scheduler, [
                     .progress(id: claim.nodeRunID, attempt: 1, percent: 60, message: "not mine"),
                 ])
                 #expect(foreign[0].accepted == false)
 
                 for (update, message) in [
-                    (RunStore.Update(id: claim.nodeRunID, attempt: 1, kind: "shout"), #"each update needs kind "progress" or "log""#),
+                    (SchedulerStore.Update(id: claim.nodeRunID, attempt: 1, kind: "shout"), #"each update needs kind "progress" or "log""#),
                     (.progress(id: claim.nodeRunID, attempt: 1, percent: 140, message: "too far"), "percent must be a number from 0 to 100"),
                     (.log(id: claim.nodeRunID, attempt: 1, kind: "poetry", body: "x"), "log_kind must be agent_message, tool_call, thinking or log"),
                 ] {
-                    let error = await #expect(throws: PGError.self) { _ = try await driver.store.reportProgress(scheduler: driver.scheduler, [update]) }
+                    let error = await #expect(throws: PGError.self) { _ = try await driver.scheduling.reportProgress(scheduler: driver.scheduler, [update]) }
                     #expect(error?.sqlState == "22023")
                     #expect(error?.message == message)
                 }
@@ -348,8 +351,8 @@ struct EngineTests {
                 #expect(logged["truncated"] == .bool(true))
                 #expect(logged["body"]?.stringValue?.count == 8192)
 
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .null)])
-                let late = try await driver.store.reportProgress(scheduler: driver.scheduler, [
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: .null)])
+                let late = try await driver.scheduling.reportProgress(scheduler: driver.scheduler, [
                     .progress(id: claim.nodeRunID, attempt: 1, percent: 100, message: "after the end"),
                 ])
                 #expect(late[0].accepted == false, "nothing lands after node.finished")
@@ -365,7 +368,7 @@ struct EngineTests {
                 let run = try await driver.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
                 let claim = try #require(try await driver.claim().first)
                 let big = JSONValue.object(["blob": .string(String(repeating: "z", count: 70_000))])
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: big)])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: 1, output: big)])
                 let event = try #require(try await driver.store.events(of: run).first { $0.type == "node.output" })
                 let data = try event.data.decode(JSONValue.self)
                 #expect(data["truncated"] == .bool(true))
@@ -440,7 +443,7 @@ struct EngineTests {
                 let driver = try await Driver.make(conn)
                 let run = try await driver.store.start("fan-out-fan-in", input: #"{"topic": "t"}"#, as: "admin").runID
                 let root = try await driver.claim()
-                _ = try await driver.store.complete(scheduler: driver.scheduler, root.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, root.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
                 try await db.withConnection { bell in
                     try await bell.listen("trellis_events")
                     // Three branches claimed in one batch: three node.started events, one doorbell.
@@ -451,7 +454,7 @@ struct EngineTests {
                     while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.append(note.payload) }
                     #expect(payloads == ["\(run.uuidString.lowercased()):\(lastSeq)"])
                     // Completing them: six events (finished + output each), again one doorbell.
-                    _ = try await driver.store.complete(scheduler: driver.scheduler, branches.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, branches.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
                     payloads = []
                     while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.append(note.payload) }
                     let after = try await driver.store.run(run).lastSeq
@@ -506,10 +509,10 @@ struct LeaseTests {
                 let run = try await dead.store.start("linear-pipeline", input: #"{"record": 1}"#, as: "admin").runID
                 let lostClaim = try #require(try await dead.claim().first)
 
-                #expect(try await alive.store.reclaimExpired() == 0)  // lease still valid
-                #expect(try await dead.store.heartbeat(scheduler: dead.scheduler, holding: [.init(lostClaim.nodeRunID, attempt: 1)]).isEmpty)
+                #expect(try await alive.scheduling.reclaimExpired() == 0)  // lease still valid
+                #expect(try await dead.scheduling.heartbeat(scheduler: dead.scheduler, holding: [.init(lostClaim.nodeRunID, attempt: 1)]).isEmpty)
                 try await conn.query("UPDATE trellis.node_runs SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [lostClaim.nodeRunID])
-                #expect(try await alive.store.reclaimExpired() == 1)
+                #expect(try await alive.scheduling.reclaimExpired() == 1)
                 // linear-pipeline retries with a 1 s initial delay: make it due.
                 try await conn.query("UPDATE trellis.node_runs SET ready_at = now() WHERE id = $1", [lostClaim.nodeRunID])
                 let retry = try #require(try await alive.claim().first)
@@ -517,10 +520,10 @@ struct LeaseTests {
                 #expect(retry.attempt == 2)
 
                 // The presumed-dead scheduler wakes up: its heartbeat says the node is gone, its result is refused.
-                #expect(try await dead.store.heartbeat(scheduler: dead.scheduler, holding: [.init(lostClaim.nodeRunID, attempt: 1)]) == [lostClaim.nodeRunID])
-                let late = try await dead.store.complete(scheduler: dead.scheduler, [.init(id: lostClaim.nodeRunID, attempt: 1, output: .string("late"))])
+                #expect(try await dead.scheduling.heartbeat(scheduler: dead.scheduler, holding: [.init(lostClaim.nodeRunID, attempt: 1)]) == [lostClaim.nodeRunID])
+                let late = try await dead.scheduling.complete(scheduler: dead.scheduler, [.init(id: lostClaim.nodeRunID, attempt: 1, output: .string("late"))])
                 #expect(late[0].accepted == false)
-                let done = try await alive.store.complete(scheduler: alive.scheduler, [.init(id: retry.nodeRunID, attempt: 2, output: .string("ok"))])
+                let done = try await alive.scheduling.complete(scheduler: alive.scheduler, [.init(id: retry.nodeRunID, attempt: 2, output: .string("ok"))])
                 #expect(done[0].accepted)
                 try await alive.drain()
                 #expect(try await alive.store.run(run).status == "succeeded")
@@ -540,11 +543,11 @@ struct LeaseTests {
                 let staying = try await Driver.make(conn, name: "staying")
                 let run = try await leaving.store.start("linear-pipeline", input: "{}", as: "admin").runID
                 let held = try #require(try await leaving.claim().first)
-                #expect(try await leaving.store.stopScheduler(leaving.scheduler) == 1)
+                #expect(try await leaving.scheduling.stopScheduler(leaving.scheduler) == 1)
                 await #expect(throws: PGError.self) { _ = try await leaving.claim() }
                 let again = try #require(try await staying.claim().first)
                 #expect(again.nodeRunID == held.nodeRunID)
-                try await staying.store.complete(scheduler: staying.scheduler, [.init(id: again.nodeRunID, attempt: again.attempt, output: .null)])
+                try await staying.scheduling.complete(scheduler: staying.scheduler, [.init(id: again.nodeRunID, attempt: again.attempt, output: .null)])
                     .forEach { #expect($0.accepted) }
                 try await staying.drain()
                 #expect(try await staying.store.run(run).status == "succeeded")
@@ -562,7 +565,7 @@ struct RunControlTests {
                 let driver = try await Driver.make(conn)
                 let run = try await driver.store.start("fan-out-fan-in", input: #"{"topic": "t"}"#, as: "admin").runID
                 let plan = try #require(try await driver.claim().first)
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: plan.nodeRunID, attempt: 1, output: .object(["topic": .string("t")]))])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: plan.nodeRunID, attempt: 1, output: .object(["topic": .string("t")]))])
                 let inFlight = try await driver.claim(max: 1)  // one branch running, two ready
                 #expect(inFlight.count == 1)
 
@@ -573,7 +576,7 @@ struct RunControlTests {
                 let status = try await statuses(driver.store, run)
                 #expect(status["plan"] == "succeeded")
                 #expect(["search_web", "search_papers", "search_code", "gather", "report"].allSatisfy { status[$0] == "cancelled" })
-                let late = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: inFlight[0].nodeRunID, attempt: 1, output: .null)])
+                let late = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: inFlight[0].nodeRunID, attempt: 1, output: .null)])
                 #expect(late[0].accepted == false)
                 #expect(try await driver.claim().isEmpty)
                 let events = try await driver.store.events(of: run)
@@ -598,7 +601,7 @@ struct RunControlTests {
                 let plan = try #require(try await driver.claim().first)
                 #expect(try await driver.store.control(.pause, run: run, as: "admin") == "paused")
                 // The running node may finish; what it makes due is held, not claimable.
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: plan.nodeRunID, attempt: 1, output: .object(["topic": .string("t")]))])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: plan.nodeRunID, attempt: 1, output: .object(["topic": .string("t")]))])
                 #expect(try await driver.claim().isEmpty)
                 #expect(try await statuses(driver.store, run)["search_web"] == "held")
                 let again = await #expect(throws: PGError.self) { try await driver.store.control(.pause, run: run, as: "admin") }
@@ -682,14 +685,14 @@ struct ParallelTests {
                 let driver = try await Driver.make(conn)
                 let run = try await driver.store.start("fan", input: #"{"items": [1, 2, 3, 4, 5]}"#, as: "admin").runID
                 let list = try #require(try await driver.claim().first)
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: list.nodeRunID, attempt: 1, output: .object(["items": .array([1, 2, 3, 4, 5].map { .number($0) })]))])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: list.nodeRunID, attempt: 1, output: .object(["items": .array([1, 2, 3, 4, 5].map { .number($0) })]))])
                 var seen: [Int] = []
                 while true {
                     let claims = try await driver.claim()
                     if claims.isEmpty { break }
                     #expect(claims.count <= 2)
                     seen += claims.compactMap(\.itemIndex)
-                    _ = try await driver.store.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: 1, output: $0.nodeKey == "each" ? .number(Double($0.itemIndex ?? 0)) : .null) })
+                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: 1, output: $0.nodeKey == "each" ? .number(Double($0.itemIndex ?? 0)) : .null) })
                 }
                 #expect(seen == [0, 1, 2, 3, 4])
                 #expect(try await driver.store.run(run).status == "succeeded")
@@ -713,13 +716,13 @@ struct ParallelTests {
                 // Item 1 was claimed and left running (concurrency 1 holds back item 2): fail it
                 // once, claim the retry, fail it again — out of attempts.
                 let held = try await conn.query("SELECT id, attempt FROM trellis.node_runs WHERE item_index = 1").single()
-                let first = try await driver.store.fail(scheduler: driver.scheduler, [
+                let first = try await driver.scheduling.fail(scheduler: driver.scheduler, [
                     .init(id: try held.decode("id"), attempt: try held.decode("attempt"), error: .init(code: "boom", message: "bad item")),
                 ])
                 #expect(first[0].outcome == "retry_scheduled")
                 let retry = try #require(try await driver.claim().first { $0.itemIndex == 1 })
                 #expect(retry.attempt == 2)
-                let second = try await driver.store.fail(scheduler: driver.scheduler, [
+                let second = try await driver.scheduling.fail(scheduler: driver.scheduler, [
                     .init(id: retry.nodeRunID, attempt: 2, error: .init(code: "boom", message: "bad item")),
                 ])
                 #expect(second[0].outcome == "failed_run")

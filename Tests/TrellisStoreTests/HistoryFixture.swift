@@ -213,7 +213,7 @@ struct HistoryFixture {
                 [fixture.shapes[index].versionID]
             ).rows.map { (try $0.decode("key"), try $0.decode("kind"), try $0.decodeIfPresent("handler"), try $0.decode("id")) }
         }
-        let store = RunStore(connection: conn)
+        let store = SchedulerStore(connection: conn)
         for name in ["sched-a", "sched-b"] {
             fixture.schedulers.append((try await store.registerScheduler(name: name, handlers: ["echo"]), name))
         }

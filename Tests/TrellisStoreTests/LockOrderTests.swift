@@ -71,7 +71,7 @@ struct LockOrderTests {
             }
             let reclaims = deadlocks { conn in
                 for _ in 0..<20 {
-                    _ = try await RunStore(connection: conn).reclaimExpired(max: 7)
+                    _ = try await SchedulerStore(connection: conn).reclaimExpired(max: 7)
                     _ = try await ApprovalStore(connection: conn).expireDue(max: 7)
                 }
             }

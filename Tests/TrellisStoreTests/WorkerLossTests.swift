@@ -36,7 +36,7 @@ struct WorkerLossTests {
                     let claim = try #require(try await driver.claim().first)
                     #expect(claim.attempt == loss)
                     try await expireLease(conn, claim.nodeRunID)
-                    #expect(try await driver.store.reclaimExpired() == 1)
+                    #expect(try await driver.scheduling.reclaimExpired() == 1)
                     let row = try await conn.query(
                         "SELECT status, lost_leases, max_attempts, ready_at <= now() AS due FROM trellis.node_runs WHERE id = $1", [claim.nodeRunID]
                     ).single()
@@ -49,7 +49,7 @@ struct WorkerLossTests {
                 // The fourth loss is past trellis.max_lost_leases (3): the node fails with lease_expired.
                 let last = try #require(try await driver.claim().first)
                 try await expireLease(conn, last.nodeRunID)
-                #expect(try await driver.store.reclaimExpired() == 1)
+                #expect(try await driver.scheduling.reclaimExpired() == 1)
                 let finished = try await driver.store.run(run)
                 #expect(finished.status == "failed")
                 let error = try #require(try finished.error?.decode(JSONValue.self))
@@ -75,7 +75,7 @@ struct WorkerLossTests {
                 let run = try await driver.store.start("one-shot", as: "admin").runID
                 let claim = try #require(try await driver.claim().first)
                 try await expireLease(conn, claim.nodeRunID)
-                #expect(try await driver.store.reclaimExpired() == 1)
+                #expect(try await driver.scheduling.reclaimExpired() == 1)
                 #expect(try await driver.store.run(run).status == "failed")
             }
         }
@@ -88,9 +88,9 @@ struct WorkerLossTests {
                 let driver = try await Driver.make(conn)
                 _ = try await driver.store.start("one-shot", as: "admin")
                 let claim = try #require(try await driver.claim().first)
-                let stale = try await driver.store.heartbeat(scheduler: driver.scheduler, holding: [.init(claim.nodeRunID, attempt: claim.attempt + 1)])
+                let stale = try await driver.scheduling.heartbeat(scheduler: driver.scheduler, holding: [.init(claim.nodeRunID, attempt: claim.attempt + 1)])
                 #expect(stale == [claim.nodeRunID])
-                let held = try await driver.store.heartbeat(scheduler: driver.scheduler, holding: [.init(claim.nodeRunID, attempt: claim.attempt)])
+                let held = try await driver.scheduling.heartbeat(scheduler: driver.scheduler, holding: [.init(claim.nodeRunID, attempt: claim.attempt)])
                 #expect(held.isEmpty)
             }
         }
@@ -100,9 +100,9 @@ struct WorkerLossTests {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
                 let driver = try await Driver.make(conn)
-                #expect(await sqlState { _ = try await driver.store.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 601) } == "22023")
-                #expect(await sqlState { _ = try await driver.store.heartbeat(scheduler: driver.scheduler, holding: [], leaseSeconds: 3600) } == "22023")
-                #expect(await sqlState { _ = try await driver.store.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 600) } == nil)
+                #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 601) } == "22023")
+                #expect(await sqlState { _ = try await driver.scheduling.heartbeat(scheduler: driver.scheduler, holding: [], leaseSeconds: 3600) } == "22023")
+                #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 600) } == nil)
             }
         }
     }
@@ -117,11 +117,11 @@ struct WorkerLossTests {
             try await db.withLogin(inRole: "trellis_scheduler") { ownerURL in
                 try await db.withLogin(inRole: "trellis_scheduler") { intruderURL in
                     try await PGConnection.withConnection(ownerURL) { ownerConn in
-                        let owner = RunStore(connection: ownerConn)
+                        let owner = SchedulerStore(connection: ownerConn)
                         let id = try await owner.registerScheduler(name: "owner", handlers: ["echo"])
                         let claim = try #require(try await owner.claim(scheduler: id, handlers: ["echo"], max: 1).first)
                         try await PGConnection.withConnection(intruderURL) { intruderConn in
-                            let intruder = RunStore(connection: intruderConn)
+                            let intruder = SchedulerStore(connection: intruderConn)
                             #expect(await sqlState { _ = try await intruder.claim(scheduler: id, handlers: ["echo"], max: 1) } == "42501")
                             #expect(await sqlState { _ = try await intruder.heartbeat(scheduler: id, holding: [.init(claim.nodeRunID, attempt: claim.attempt)]) } == "42501")
                             #expect(await sqlState { _ = try await intruder.complete(scheduler: id, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: .null)]) } == "42501")
@@ -155,7 +155,7 @@ struct SizeCapTests {
                 let big = JSONValue.string(String(repeating: "x", count: 5_000))
                 let before = try await driver.store.events(of: run).map(\.type)
                 let error = await #expect(throws: PGError.self) {
-                    _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: big)])
+                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: big)])
                 }
                 #expect(error?.sqlState == "54000")
                 #expect(error?.message.contains("node run \(claim.nodeRunID)") == true, "\(String(describing: error))")
@@ -259,7 +259,7 @@ struct PauseTests {
                 let list = try #require(try await driver.claim().first)
                 #expect(try await driver.store.control(.pause, run: run, as: "admin") == "paused")
                 // The running node finishes during the pause; the children it makes due are held.
-                _ = try await driver.store.complete(scheduler: driver.scheduler, [.init(id: list.nodeRunID, attempt: list.attempt, output: try driver.echo(list))])
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: list.nodeRunID, attempt: list.attempt, output: try driver.echo(list))])
                 let children = try await conn.query(
                     "SELECT status FROM trellis.node_runs WHERE run_id = $1::uuid AND parent_id IS NOT NULL ORDER BY item_index", [run]
                 ).rows.map { try $0.decode("status", as: String.self) }

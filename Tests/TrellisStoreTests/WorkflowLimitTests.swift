@@ -16,8 +16,8 @@ struct WorkflowLimitTests {
 
     static let pair = #"{"name": "pair", "nodes": [{"key": "first", "kind": "tool_call", "handler": "echo"}, {"key": "second", "kind": "tool_call", "handler": "echo"}], "edges": [{"from": "first", "to": "second"}]}"#
 
-    func complete(_ driver: Driver, _ claims: [RunStore.Claim]) async throws {
-        let reports = try await driver.store.complete(
+    func complete(_ driver: Driver, _ claims: [SchedulerStore.Claim]) async throws {
+        let reports = try await driver.scheduling.complete(
             scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
         #expect(reports.allSatisfy { $0.accepted }, "\(reports)")
     }
@@ -107,8 +107,8 @@ struct WorkflowLimitTests {
             }
             try await db.withConnection { one in
                 try await db.withConnection { two in
-                    let a = Driver(store: RunStore(connection: one), scheduler: first.scheduler)
-                    let b = Driver(store: RunStore(connection: two), scheduler: second.scheduler)
+                    let a = Driver(store: RunStore(connection: one), scheduling: SchedulerStore(connection: one), scheduler: first.scheduler)
+                    let b = Driver(store: RunStore(connection: two), scheduling: SchedulerStore(connection: two), scheduler: second.scheduler)
                     // The first claimer holds its uncommitted claim while the second claims:
                     // the second waits for the workflow's lock, then sees both slots taken.
                     let contender = try await one.withTransaction { _ in
