@@ -26,6 +26,34 @@ struct PGConnectionTests {
         }
     }
 
+    /// Session settings reach the server (values with spaces escaped), and a statement past
+    /// statement_timeout is cut off with 57014; a running statement can be cancelled.
+    @Test func sessionSettingsTimeoutsAndCancel() async throws {
+        try await TestDatabase.withEmpty { db in
+            let conn = try await PGConnection.connect(db.url, applicationName: "settings test",
+                                                      settings: ["statement_timeout": "300ms", "search_path": "public, pg_catalog"],
+                                                      tcpUserTimeoutMilliseconds: 5_000)
+            #expect(try await conn.query("SHOW statement_timeout").single().decode("statement_timeout", as: String.self) == "300ms")
+            #expect(try await conn.query("SHOW search_path").single().decode("search_path", as: String.self) == "public, pg_catalog")
+            let slow = await #expect(throws: PGError.self) { try await conn.query("SELECT pg_sleep(5)") }
+            #expect(slow?.sqlState == "57014")
+            try await conn.query("SET statement_timeout = 0")
+            let started = ContinuousClock.now
+            let running = Task { try await conn.query("SELECT pg_sleep(30)") }
+            try await Task.sleep(for: .milliseconds(300))
+            conn.cancelRunningStatement()
+            let cancelled = await running.result
+            #expect(throws: PGError.self) { try cancelled.get() }
+            #expect(ContinuousClock.now - started < .seconds(20))
+            // Capped reads keep at most maxRows rows and say so.
+            let (capped, truncated) = try await conn.query("SELECT g FROM generate_series(1, 1000) g", maxRows: 5)
+            #expect(capped.rows.count == 5 && truncated)
+            let (whole, cut) = try await conn.query("SELECT 1 AS one", maxRows: 5)
+            #expect(whole.rows.count == 1 && !cut)
+            await conn.close()
+        }
+    }
+
     @Test func decodesTypedColumns() async throws {
         try await TestDatabase.withEmpty { db in
             try await db.withConnection { conn in
