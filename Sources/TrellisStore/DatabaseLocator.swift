@@ -2,7 +2,8 @@ import Foundation
 
 /// Decides which database a command talks to: `--database-url`, else
 /// `TRELLIS_DATABASE_URL`, else the local cluster under `TRELLIS_HOME` (default
-/// `./.trellis`), started when it is not running.
+/// `./.trellis`, or `/var/lib/trellis/<checkout>` when root's checkout is private),
+/// started when it is not running.
 public struct DatabaseLocator: Sendable {
     public var explicitURL: String?
     public var environment: [String: String]
@@ -15,12 +16,35 @@ public struct DatabaseLocator: Sendable {
         self.workingDirectory = workingDirectory
     }
 
-    /// Where the local cluster lives.
+    /// Where the local cluster lives: `TRELLIS_HOME`, else `./.trellis`. Run as root, the
+    /// server runs as the `postgres` user, which cannot enter a private checkout (mode
+    /// 700, like one in `/root`): then the cluster lives in `/var/lib/trellis/<checkout>`
+    /// (the directory's name and a hash of its path), found again the same way by every
+    /// later command from that checkout.
     public var localHome: URL {
         if let home = environment["TRELLIS_HOME"], !home.isEmpty {
             return URL(fileURLWithPath: home, relativeTo: workingDirectory).standardizedFileURL
         }
-        return workingDirectory.appending(path: ".trellis")
+        let inCheckout = workingDirectory.appending(path: ".trellis")
+        guard geteuid() == 0, !Self.serverCanEnter(workingDirectory) else { return inCheckout }
+        return Self.privateCheckoutRoot.appending(path: Self.checkoutID(workingDirectory))
+    }
+
+    /// Where clusters of private checkouts live (root only).
+    public static let privateCheckoutRoot = URL(fileURLWithPath: "/var/lib/trellis")
+
+    /// `<directory name>-<first 12 hex digits of SHA-256 of its path>`.
+    public static func checkoutID(_ directory: URL) -> String {
+        let path = directory.standardizedFileURL.path
+        let name = directory.lastPathComponent.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }
+        return "\(name.isEmpty ? "checkout" : name)-\(sha256Hex(path).prefix(12))"
+    }
+
+    /// Whether the `postgres` user can enter `directory` (every parent traversable).
+    static func serverCanEnter(_ directory: URL) -> Bool {
+        guard getpwnam("postgres") != nil else { return true }  // no server user: nothing to decide here
+        let probe = try? ProcessRunner(runAsUser: "postgres").run(URL(fileURLWithPath: "/usr/bin/test"), ["-x", directory.path])
+        return probe?.status == 0
     }
 
     public var localCluster: LocalCluster { LocalCluster(directory: localHome) }

@@ -13,7 +13,7 @@ public struct SQLFile: Sendable, Hashable {
     public init(path: String, contents: String) {
         self.path = path
         self.contents = contents
-        self.checksum = SHA256.hash(data: Data(contents.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.checksum = sha256Hex(contents)
     }
 
     /// File name without folders.

@@ -36,7 +36,7 @@ public struct TokenStore: Sendable {
 
     /// Hex SHA-256 of a token, as stored.
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        sha256Hex(token)
     }
 
     /// Creates a token for `principal` (administrators only); returns the secret, shown once.
