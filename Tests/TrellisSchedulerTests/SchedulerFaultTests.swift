@@ -134,6 +134,9 @@ struct SchedulerFaultTests {
                 var options = SchedulerOptions(name: "cancellable")
                 options.pollInterval = .milliseconds(50)
                 options.shutdownGrace = .milliseconds(100)
+                // NOTIFY trellis_cancel is the fast path; when it is missed (the LISTEN
+                // connection not up yet) the next heartbeat finds the node gone: lease/3.
+                options.leaseSeconds = 3
                 let scheduler = Scheduler(databaseURL: db.url, registry: HandlerRegistry([handler]), options: options)
                 let running = Task { try await scheduler.run() }
                 let run = try await RunStore(connection: conn).start("blocking", as: "admin").runID
@@ -163,6 +166,7 @@ struct SchedulerFaultTests {
                 var options = SchedulerOptions(name: "cancel-tree")
                 options.pollInterval = .milliseconds(50)
                 options.shutdownGrace = .milliseconds(100)
+                options.leaseSeconds = 3  // the heartbeat backs up a missed cancel NOTIFY
                 let scheduler = Scheduler(databaseURL: db.url, registry: HandlerRegistry([SleepHandler(), ShellHandler()]), options: options)
                 let running = Task { try await scheduler.run() }
                 let run = try await RunStore(connection: conn).start("long", as: "admin").runID
