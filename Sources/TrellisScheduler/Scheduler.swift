@@ -354,7 +354,9 @@ public final class Scheduler: Sendable {
                 group.addTask { try await handler.run(context) }
                 if let timeoutMilliseconds {
                     group.addTask {
-                        try await Task.sleep(for: .milliseconds(timeoutMilliseconds))
+                        // Publishing caps timeouts at 30 days; the clamp keeps an older
+                        // version's value from overflowing the sleep.
+                        try await Task.sleep(for: .milliseconds(min(timeoutMilliseconds, 2_592_000_000)))
                         return nil
                     }
                 }

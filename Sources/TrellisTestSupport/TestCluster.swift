@@ -59,7 +59,7 @@ public actor TestCluster {
             .appending(path: "trellis-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let cluster = LocalCluster(
             directory: directory,
-            settings: ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "300"],
+            settings: ["fsync": "off", "synchronous_commit": "off", "full_page_writes": "off", "max_connections": "800"],
             fastInit: true)
         TestClusterCleanup.register(cluster: cluster, directory: directory)
         let (url, _) = try await cluster.start()

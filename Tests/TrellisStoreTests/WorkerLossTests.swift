@@ -198,6 +198,8 @@ struct SizeCapTests {
         (#"{"key": "p", "kind": "parallel", "handler": "echo", "items": "$input.xs", "concurrency": 1e12}"#, "TR113"),
         (#"{"key": "g", "kind": "human_gate", "approvals": {"required": 1e12}}"#, "TR113"),
         (#"{"key": "g", "kind": "human_gate", "approvals": {"required": 1e12, "approvers": ["admin"]}}"#, "TR113"),
+        (#"{"key": "g", "kind": "human_gate", "approvals": {"expires_in": "999999999999d"}}"#, "TR113"),
+        (#"{"key": "t", "kind": "tool_call", "handler": "echo", "timeout": "99999d"}"#, "TR109"),
     ])
     func hugeDefinitionNumbersAreRefusedAtPublish(node: String, code: String) async throws {
         try await TestDatabase.withMigrated { db in

@@ -113,9 +113,9 @@ BEGIN
         IF msg IS NOT NULL THEN
             problems := problems || jsonb_build_object('code', 'TR110', 'item', 'defaults', 'message', 'defaults.' || msg);
         END IF;
-        IF defaults ? 'timeout' AND coalesce(trellis.parse_duration_ms(defaults -> 'timeout'), 0) <= 0 THEN
+        IF defaults ? 'timeout' AND coalesce(trellis.parse_duration_ms(defaults -> 'timeout'), 0) NOT BETWEEN 1 AND 2592000000 THEN
             problems := problems || jsonb_build_object('code', 'TR109', 'item', 'defaults', 'message',
-                format('defaults.timeout must be a positive duration such as 30s or 30000, got %s', defaults -> 'timeout'));
+                format('defaults.timeout must be a positive duration of at most 30d, such as 30s or 30000, got %s', defaults -> 'timeout'));
         END IF;
         IF defaults ? 'on_error' AND defaults ->> 'on_error' NOT IN ('fail', 'continue') THEN
             problems := problems || jsonb_build_object('code', 'TR100', 'item', 'defaults', 'message',
@@ -194,9 +194,9 @@ BEGIN
         END IF;
         IF node ? 'timeout' THEN
             ms := trellis.parse_duration_ms(node -> 'timeout');
-            IF ms IS NULL OR ms <= 0 THEN
+            IF ms IS NULL OR ms NOT BETWEEN 1 AND 2592000000 THEN
                 problems := problems || jsonb_build_object('code', 'TR109', 'item', label, 'message',
-                    format('%s: timeout must be a positive duration such as 30s or 30000, got %s', label, node -> 'timeout'));
+                    format('%s: timeout must be a positive duration of at most 30d, such as 30s or 30000, got %s', label, node -> 'timeout'));
             END IF;
         END IF;
         msg := trellis.retry_problem(node -> 'retry');
@@ -261,8 +261,8 @@ BEGIN
                 msg := 'approvals.approvers must be an array of principal names';
             ELSIF edge ? 'approvers' AND (edge ->> 'required')::numeric > jsonb_array_length(edge -> 'approvers') THEN
                 msg := format('approvals.required (%s) exceeds the %s listed approvers', edge ->> 'required', jsonb_array_length(edge -> 'approvers'));
-            ELSIF edge ? 'expires_in' AND coalesce(trellis.parse_duration_ms(edge -> 'expires_in'), 0) <= 0 THEN
-                msg := format('approvals.expires_in must be a positive duration, got %s', edge -> 'expires_in');
+            ELSIF edge ? 'expires_in' AND coalesce(trellis.parse_duration_ms(edge -> 'expires_in'), 0) NOT BETWEEN 1 AND 31536000000 THEN
+                msg := format('approvals.expires_in must be a positive duration of at most 365d, got %s', edge -> 'expires_in');
             ELSIF edge ? 'on_expiry' AND edge ->> 'on_expiry' NOT IN ('reject', 'approve') THEN
                 msg := format('approvals.on_expiry must be "reject" or "approve", got %s', edge -> 'on_expiry');
             ELSIF edge ? 'allow_self_approval' AND jsonb_typeof(edge -> 'allow_self_approval') <> 'boolean' THEN
