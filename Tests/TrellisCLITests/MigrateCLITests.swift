@@ -82,15 +82,12 @@ struct MigrateCLITests {
         try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: elsewhere) }
         let copy = elsewhere.appending(path: "trellis")
-        try FileManager.default.copyItem(at: TrellisBinary.url, to: copy)
+        // Copied under the lock every spawn takes: a process started meanwhile by a parallel
+        // test (a PostgreSQL server lives on) would otherwise inherit the copy's write
+        // descriptor and make exec fail with ETXTBSY for as long as it runs.
+        try ProcessRunner.withSpawnLock { try FileManager.default.copyItem(at: TrellisBinary.url, to: copy) }
         try await TestDatabase.withEmpty { db in
-            // A process forked by a parallel test may still hold the copy's write descriptor
-            // for a moment (exec then fails with ETXTBSY, status 126): try again shortly.
-            var result = try TrellisBinary.run(["migrate", "up", "--database-url", db.url], workingDirectory: elsewhere, binary: copy)
-            for _ in 0..<20 where result.status == 126 {
-                try await Task.sleep(for: .milliseconds(100))
-                result = try TrellisBinary.run(["migrate", "up", "--database-url", db.url], workingDirectory: elsewhere, binary: copy)
-            }
+            let result = try TrellisBinary.run(["migrate", "up", "--database-url", db.url], workingDirectory: elsewhere, binary: copy)
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("applied   0001_initial_schema.sql"))
             #expect(result.stdout.contains("defined   "))

@@ -113,15 +113,16 @@ struct RelayRevocationTests {
                     #"{"op": "subscribe", "run_id": "\#($0.element)", "id": \#($0.offset)}"#
                 }) { $0.contains { $0.contains("too_many_subscriptions") } }
                 #expect(try messages.map(decode).last?["id"] == .number(2))
-                // The one stream slot is taken by a WebSocket: an SSE stream is refused with 503.
-                let holder = Task {
-                    try await relay.webSocket(token: token, send: [#"{"op": "subscribe", "run_id": "\#(runs[0])"}"#]) { $0.count >= 50 }
-                }
-                try await Task.sleep(for: .milliseconds(300))
-                let refused = try await relay.request("GET", "/v1/runs/\(runs[1])/events", token: token)
+                // While a WebSocket holds the one stream slot, an SSE stream is refused with 503.
+                let refusal = Mutex<RelayHarness.Reply?>(nil)
+                _ = try await relay.webSocket(token: token, send: [#"{"op": "subscribe", "run_id": "\#(runs[0])"}"#],
+                    revokeAfterFirst: {
+                        let reply = try await relay.request("GET", "/v1/runs/\(runs[1])/events", token: token)
+                        refusal.withLock { $0 = reply }
+                    }, then: []) { $0.count >= 2 }
+                let refused = try #require(refusal.withLock { $0 })
                 #expect(refused.status == 503)
                 #expect(try refused.json()["error"]?["code"] == .string("too_many_connections"))
-                holder.cancel()
             }
         }
     }
