@@ -108,17 +108,7 @@ final class BenchSubscribers: @unchecked Sendable {
             for index in polled.indices where ready > 0 && polled[index].revents != 0 {
                 polled[index].revents = 0
                 guard !clients[index].done else { continue }
-                var closed = false
-                while true {
-                    let got = buffer.withUnsafeMutableBytes { recv(clients[index].fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                    if got > 0 {
-                        clients[index].inbox.append(contentsOf: buffer[0..<got])
-                        if got < buffer.count { break }
-                    } else {
-                        closed = got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                        break
-                    }
-                }
+                let closed = RawWebSocket.receive(clients[index].fd, into: &clients[index].inbox, buffer: &buffer)
                 consume(&clients[index], at: Date().timeIntervalSince1970)
                 if closed && !clients[index].done {
                     clients[index].result.error = "connection closed before the end of the stream"

@@ -95,17 +95,7 @@ final class ChaosSubscribers: @unchecked Sendable {
             let ready = poll(&polled, nfds_t(polled.count), 20)
             if ready <= 0 { continue }
             for index in polled.indices where polled[index].revents != 0 && clients[index].fd >= 0 {
-                var closed = false
-                while true {
-                    let got = buffer.withUnsafeMutableBytes { recv(clients[index].fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                    if got > 0 {
-                        clients[index].inbox.append(contentsOf: buffer[0..<got])
-                        if got < buffer.count { break }
-                    } else {
-                        closed = got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                        break
-                    }
-                }
+                let closed = RawWebSocket.receive(clients[index].fd, into: &clients[index].inbox, buffer: &buffer)
                 consume(&clients[index])
                 if closed && clients[index].fd >= 0 {
                     // The relay went away or closed us: resume from the cursor.

@@ -34,6 +34,20 @@ enum RawWebSocket {
         return fd
     }
 
+    /// Appends everything readable now (without blocking) to `inbox`; true when the peer
+    /// closed the connection or it failed.
+    static func receive(_ fd: Int32, into inbox: inout [UInt8], buffer: inout [UInt8]) -> Bool {
+        while true {
+            let got = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if got > 0 {
+                inbox.append(contentsOf: buffer[0..<got])
+                if got < buffer.count { return false }
+            } else {
+                return got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            }
+        }
+    }
+
     /// Takes the HTTP answer off the front of `inbox`: nil while incomplete, else its
     /// status code (101 when upgraded).
     static func takeHandshake(_ inbox: inout [UInt8]) -> Int? {
