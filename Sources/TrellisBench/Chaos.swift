@@ -44,17 +44,8 @@ public struct Chaos: Sendable {
     public struct Report: Sendable {
         public var seed: UInt64 = 0
         public var seconds = 0.0
-        public var runs = 0
-        public var unfinished = 0
-        public var succeeded = 0
-        public var failedByDesign = 0
-        public var failedUnexpectedly = 0
-        public var failedByWorkerLoss = 0
-        public var resultsNotAppliedOnce = 0
-        public var runsWithGaps = 0
-        public var events: Int64 = 0
-        public var lostAttempts = 0
-        public var requeuedNodes = 0
+        /// The checks read from the database afterwards (queries/chaos/verdict.sql).
+        public var database = Verdict()
         public var kills = 0
         public var restarts = 0
         public var terminations = 0
@@ -159,17 +150,7 @@ public struct Chaos: Sendable {
         if let fresh = try? await readVerdict(keys: keys) { verdict = fresh }
 
         report.seconds = BenchFigures.seconds(ContinuousClock.now - started)
-        report.runs = verdict.runs
-        report.unfinished = verdict.unfinished
-        report.succeeded = verdict.succeeded
-        report.failedByDesign = verdict.failedByDesign
-        report.failedUnexpectedly = verdict.failedUnexpectedly
-        report.failedByWorkerLoss = verdict.failedByWorkerLoss
-        report.resultsNotAppliedOnce = verdict.resultsNotAppliedOnce
-        report.runsWithGaps = verdict.runsWithGaps
-        report.events = verdict.events
-        report.lostAttempts = verdict.lostAttempts
-        report.requeuedNodes = verdict.requeuedNodes
+        report.database = verdict
         report.clients = results.count
         report.clientEvents = results.reduce(0) { $0 + $1.events }
         report.clientDrops = results.reduce(0) { $0 + $1.drops }
@@ -257,10 +238,11 @@ public struct Chaos: Sendable {
         }
     }
 
-    struct Verdict {
-        var runs = 0, unfinished = 0, succeeded = 0, failedByDesign = 0, poisonNotFailed = 0, failedUnexpectedly = 0
-        var failedByWorkerLoss = 0, resultsNotAppliedOnce = 0, runsWithGaps = 0, lostAttempts = 0, requeuedNodes = 0
-        var events: Int64 = 0
+    /// What the database says about the chaos runs afterwards.
+    public struct Verdict: Sendable {
+        public var runs = 0, unfinished = 0, succeeded = 0, failedByDesign = 0, poisonNotFailed = 0, failedUnexpectedly = 0
+        public var failedByWorkerLoss = 0, resultsNotAppliedOnce = 0, runsWithGaps = 0, lostAttempts = 0, requeuedNodes = 0
+        public var events: Int64 = 0
     }
 
     private func readVerdict(keys: String) async throws -> Verdict {

@@ -33,7 +33,11 @@ public final class SQLHandler: NodeHandler {
         while let connection = idle.withLock({ $0.popLast() }) {
             if await connection.isOpen { return connection }
         }
-        return try await PGConnection.connect(databaseURL, applicationName: "trellis-sql-handler")
+        return try await connect()
+    }
+
+    private func connect() async throws -> PGConnection {
+        try await PGConnection.connect(databaseURL, applicationName: "trellis-sql-handler")
     }
 
     private func checkin(_ connection: PGConnection) async {
@@ -78,7 +82,7 @@ public final class SQLHandler: NodeHandler {
                 // A pooled connection the server closed while it sat idle (a restart):
                 // nothing ran yet, so take a fresh one.
                 await fresh.close()
-                fresh = try await PGConnection.connect(databaseURL, applicationName: "trellis-sql-handler")
+                fresh = try await connect()
                 try await fresh.query("BEGIN")
             }
         } catch let error as PGError {

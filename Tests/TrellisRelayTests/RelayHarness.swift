@@ -111,31 +111,22 @@ struct RelayHarness: Sendable {
     }
 
     /// A WebSocket session: sends `messages`, then collects text messages until `until`
-    /// says stop (or `limit` arrive); `pause` between reads makes a slow client.
+    /// says stop; `pause` between reads makes a slow client.
     func webSocket(token: String?, send messages: [String], pause: Duration = .zero,
                    until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
-        let collected = Collected()
-        var configuration = WebSocketClientConfiguration()
-        if let token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }
-        var logger = Logger(label: "ws-test")
-        logger.logLevel = .critical
-        try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", configuration: configuration, logger: logger) { inbound, outbound, _ in
-            for message in messages { try await outbound.write(.text(message)) }
-            for try await frame in inbound.messages(maxSize: 1 << 20) {
-                guard case .text(let text) = frame else { continue }
-                let all = await collected.append(text)
-                if until(all) { break }
-                if pause > .zero { try await Task.sleep(for: pause) }
-            }
-            try await outbound.close(.normalClosure, reason: nil)
-        }
-        return await collected.items
+        try await webSocket(token: token, send: messages, pause: pause, afterFirst: nil, then: [], until: until)
     }
 
     /// A WebSocket session in two acts: sends `messages`, waits for the first reply, runs
     /// `between` (say, revoking the token), sends `then`, and collects until `until`.
     func webSocket(token: String?, send messages: [String], revokeAfterFirst between: @escaping @Sendable () async throws -> Void,
                    then more: [String], until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
+        try await webSocket(token: token, send: messages, pause: .zero, afterFirst: between, then: more, until: until)
+    }
+
+    private func webSocket(token: String?, send messages: [String], pause: Duration,
+                           afterFirst between: (@Sendable () async throws -> Void)?, then more: [String],
+                           until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
         let collected = Collected()
         var configuration = WebSocketClientConfiguration()
         if let token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }
@@ -143,17 +134,19 @@ struct RelayHarness: Sendable {
         logger.logLevel = .critical
         try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/ws", configuration: configuration, logger: logger) { inbound, outbound, _ in
             for message in messages { try await outbound.write(.text(message)) }
-            var sentMore = false
+            var between = between
             for try await frame in inbound.messages(maxSize: 1 << 20) {
                 guard case .text(let text) = frame else { continue }
                 let all = await collected.append(text)
                 if until(all) { break }
-                if !sentMore {
-                    sentMore = true
-                    try await between()
+                if let act = between {
+                    between = nil
+                    try await act()
                     for message in more { try await outbound.write(.text(message)) }
                 }
+                if pause > .zero { try await Task.sleep(for: pause) }
             }
+            // The relay may have closed the socket first (a revoked token).
             try? await outbound.close(.normalClosure, reason: nil)
         }
         return await collected.items
