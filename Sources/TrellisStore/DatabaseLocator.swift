@@ -1,13 +1,17 @@
 import Foundation
+import Synchronization
 
 /// Decides which database a command talks to: `--database-url`, else
 /// `TRELLIS_DATABASE_URL`, else the local cluster under `TRELLIS_HOME` (default
 /// `./.trellis`, or `/var/lib/trellis/<checkout>` when root's checkout is private),
 /// started when it is not running.
 public struct DatabaseLocator: Sendable {
-    public var explicitURL: String?
-    public var environment: [String: String]
-    public var workingDirectory: URL
+    public let explicitURL: String?
+    public let environment: [String: String]
+    public let workingDirectory: URL
+    /// `localHome`, decided once: as root the decision spawns a probe as `postgres`, and
+    /// a command asks for the home several times (start, then its messages).
+    private let home = HomeCache()
 
     public init(explicitURL: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                 workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
@@ -22,6 +26,13 @@ public struct DatabaseLocator: Sendable {
     /// (the directory's name and a hash of its path), found again the same way by every
     /// later command from that checkout.
     public var localHome: URL {
+        if let known = home.value.withLock({ $0 }) { return known }
+        let decided = decideHome()
+        home.value.withLock { $0 = decided }
+        return decided
+    }
+
+    private func decideHome() -> URL {
         if let home = environment["TRELLIS_HOME"], !home.isEmpty {
             return URL(fileURLWithPath: home, relativeTo: workingDirectory).standardizedFileURL
         }
@@ -65,4 +76,9 @@ public struct DatabaseLocator: Sendable {
         }
         return url
     }
+}
+
+/// A reference box, so copies of one locator share the decided home.
+private final class HomeCache: Sendable {
+    let value = Mutex<URL?>(nil)
 }
