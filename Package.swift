@@ -65,12 +65,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Benchmarks and fault injection (`trellis bench relay`, `trellis chaos`), out of the
-        // product modules; used only by the CLI.
+        // Benchmarks and fault injection (`trellis bench`, `trellis chaos`) with their own
+        // queries (queries/bench, queries/chaos), out of the product modules; used only by the CLI.
         .target(
             name: "TrellisBench",
             dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore", "TrellisRelay"],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedSQLPlugin"]
         ),
         .executableTarget(
             name: "TrellisCLI",
@@ -98,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisStoreTests",
-            dependencies: ["TrellisStore", "TrellisPQ", "TrellisTestSupport"],
+            dependencies: ["TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisBench"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -111,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrellisCLITests",
-            dependencies: ["TrellisCLI", "TrellisStore", "TrellisTestSupport"],
+            dependencies: ["TrellisCLI", "TrellisStore", "TrellisTestSupport", "TrellisBench"],
             swiftSettings: swiftSettings
         ),
     ]

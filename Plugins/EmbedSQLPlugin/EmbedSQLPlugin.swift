@@ -3,7 +3,8 @@ import PackagePlugin
 
 /// Embeds `migrations/`, `sql/`, `queries/` (`.sql`) and `seeds/` (`.json`, `.yaml`) into
 /// the target as a generated Swift file, so the `trellis` binary carries its schema and
-/// seeds and works when copied away from the checkout.
+/// seeds and works when copied away from the checkout. The benchmark target gets only its
+/// own queries (`queries/bench`, `queries/chaos`); the product target gets everything else.
 ///
 /// SwiftPM re-runs the tool when a listed file changes; a newly added file is seen when
 /// the build is planned again (a clean build, as CI does, or touching Package.swift).
@@ -21,11 +22,12 @@ struct EmbedSQLPlugin: BuildToolPlugin {
             }
         }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedSQL.swift")
+        let scope = target.name == "TrellisBench" ? "bench" : "product"
         return [
             .buildCommand(
                 displayName: "Embedding SQL catalogue (\(inputs.count - folders.count) files)",
                 executable: try context.tool(named: "EmbedSQLTool").url,
-                arguments: [root.path(percentEncoded: false), output.path(percentEncoded: false)],
+                arguments: [root.path(percentEncoded: false), output.path(percentEncoded: false), scope],
                 inputFiles: inputs,
                 outputFiles: [output]
             )

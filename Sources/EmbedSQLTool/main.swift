@@ -1,15 +1,18 @@
 import Foundation
 
-// Usage: EmbedSQLTool PACKAGE_ROOT OUTPUT.swift
+// Usage: EmbedSQLTool PACKAGE_ROOT OUTPUT.swift [product|bench]
 // Writes `EmbeddedSQL.files`: every .sql file under migrations/, sql/ and queries/, and
 // every .json/.yaml/.yml file under seeds/, with its path relative to the package root,
-// sorted by path.
+// sorted by path. Scope `product` (the default) leaves out the benchmark's own queries
+// (queries/bench, queries/chaos); scope `bench` takes only those.
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3 else {
-    FileHandle.standardError.write(Data("usage: EmbedSQLTool PACKAGE_ROOT OUTPUT\n".utf8))
+guard arguments.count == 3 || (arguments.count == 4 && ["product", "bench"].contains(arguments[3])) else {
+    FileHandle.standardError.write(Data("usage: EmbedSQLTool PACKAGE_ROOT OUTPUT [product|bench]\n".utf8))
     exit(2)
 }
+let benchFolders = ["queries/bench/", "queries/chaos/"]
+let benchScope = arguments.count == 4 && arguments[3] == "bench"
 let root = URL(fileURLWithPath: arguments[1])
 let output = URL(fileURLWithPath: arguments[2])
 
@@ -46,6 +49,7 @@ for (folder, extensions) in folders {
             FileHandle.standardError.write(Data("error: \(url.path) is not UTF-8\n".utf8))
             exit(1)
         }
+        guard benchFolders.contains(where: { relative.hasPrefix($0) }) == benchScope else { continue }
         entries.append((relative, contents))
     }
 }

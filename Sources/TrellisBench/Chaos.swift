@@ -113,7 +113,7 @@ public struct Chaos: Sendable {
             }
             if clock.now >= nextTermination {
                 if let terminated = try? await PGConnection.withConnection(options.databaseURL, {
-                    try await $0.run(Query.Chaos.terminateBackend).single().decode("terminated", as: Int.self)
+                    try await $0.bench(BenchQuery.chaosTerminateBackend).single().decode("terminated", as: Int.self)
                 }) { report.terminations += terminated }
                 nextTermination = clock.now + .milliseconds(options.terminateEvery.lowerBound
                                                             + Int(random.next() % UInt64(options.terminateEvery.count)))
@@ -206,7 +206,7 @@ public struct Chaos: Sendable {
                 if connection == nil { connection = try await PGConnection.connect(options.databaseURL, applicationName: "trellis-chaos") }
                 let shape = shapes[index]
                 let options = #"{"idempotency_key": "\#(keys)\#(index)"}"#
-                let id: UUID = try await connection!.run(Query.Chaos.startRun, [shape.name, shape.input(index), options])
+                let id: UUID = try await connection!.bench(BenchQuery.chaosStartRun, [shape.name, shape.input(index), options])
                     .single().decode("run_id")
                 source.append(id)
                 index += 1
@@ -247,7 +247,7 @@ public struct Chaos: Sendable {
 
     private func readVerdict(keys: String) async throws -> Verdict {
         try await PGConnection.withConnection(options.databaseURL) { conn in
-            let row = try await conn.run(Query.Chaos.verdict, [keys]).single()
+            let row = try await conn.bench(BenchQuery.chaosVerdict, [keys]).single()
             return Verdict(
                 runs: try row.decode("runs"), unfinished: try row.decode("unfinished"), succeeded: try row.decode("succeeded"),
                 failedByDesign: try row.decode("failed_by_design"), poisonNotFailed: try row.decode("poison_not_failed"),

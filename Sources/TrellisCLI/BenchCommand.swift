@@ -9,48 +9,81 @@ import TrellisStore
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: the engine (default) and the analyst history queries.",
+        abstract: "Benchmarks: the engine's workloads (default), the relay, and the analyst history queries.",
         discussion: "Both publish bench-* workflows and write runs in the target database: use a scratch database.",
-        subcommands: [EngineBench.self, HistoryBenchCommand.self, RelayBenchCommand.self],
-        defaultSubcommand: EngineBench.self)
+        subcommands: [EngineBenchCommand.self, HistoryBenchCommand.self, RelayBenchCommand.self],
+        defaultSubcommand: EngineBenchCommand.self)
 }
 
-struct EngineBench: AsyncParsableCommand {
+struct EngineBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "engine",
-        abstract: "Measure commit baseline, no-op fan-out throughput and pickup latency on the configured database.")
+        abstract: "Measure the engine's workloads (default: all) beside the disk's commit rate, and check exactly-once.",
+        discussion: """
+            Workloads: flat (many one-node runs drained), dag (root → 8 → merge: a burst, then one run at a \
+            time), start (enqueue rates), pickup (enqueue → start into an idle scheduler), fanout (few runs, \
+            many leaves). Schedulers are `trellis scheduler` processes with stock flags unless --concurrency \
+            or --batch are given. Exits 1 when a workload's nodes did not run exactly once.
+            """)
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "Fan-out runs for the throughput test.") var runs = 200
-    @Option(help: "Leaves per fan-out run (plus one root).") var width = 16
-    @Option(help: "In-process scheduler instances.") var schedulers = 2
-    @Option(help: "Handlers in flight per scheduler.") var concurrency = 128
-    @Option(help: "Claim batch size.") var batch = 128
-    @Option(help: "Single-row commits for the baseline.") var commits = 2000
-    @Option(help: "Runs for the pickup-latency test.") var pickups = 200
+    @Argument(help: "Workloads to run: flat, dag, start, pickup, fanout (default: all).") var workloads: [String] = []
+    @Option(help: "Scheduler processes.") var schedulers = 1
+    @Option(help: "Scheduler --concurrency (default: the scheduler's own default).") var concurrency: Int?
+    @Option(help: "Scheduler --batch (default: the scheduler's own default).") var batch: Int?
+    @Option(help: "flat: one-node runs to drain.") var runs = 20_000
+    @Option(help: "dag: runs submitted in the burst.") var dagRuns = 200
+    @Option(help: "dag: runs one at a time afterwards.") var serialRuns = 50
+    @Option(help: "start: runs per set-based measurement.") var startRuns = 20_000
+    @Option(help: "start: runs started one call each.") var singleStarts = 2_000
+    @Option(help: "pickup: runs, one at a time.") var pickups = 200
+    @Option(help: "fanout: runs.") var fanoutRuns = 200
+    @Option(help: "fanout: leaves per run (plus one root).") var width = 16
+    @Option(help: "Finished node runs to pre-load into the history first.") var history = 0
+    @Option(help: "Commit-rate baseline: concurrent clients.") var commitClients = 8
+    @Option(help: "Commit-rate baseline: commits per client (each before and after).") var commitsPerClient = 400
+    @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
-        for (name, value) in [("runs", runs), ("width", width), ("schedulers", schedulers), ("concurrency", concurrency),
-                              ("batch", batch), ("commits", commits), ("pickups", pickups)] where value < 1 {
+        for name in workloads where BenchWorkload(rawValue: name) == nil {
+            throw ValidationError("unknown workload \"\(name)\" (expected \(BenchWorkload.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        for (name, value) in [("schedulers", schedulers), ("runs", runs), ("dag-runs", dagRuns), ("serial-runs", serialRuns),
+                              ("start-runs", startRuns), ("single-starts", singleStarts), ("pickups", pickups),
+                              ("fanout-runs", fanoutRuns), ("width", width), ("commit-clients", commitClients),
+                              ("commits-per-client", commitsPerClient)] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
+        guard history >= 0 else { throw ValidationError("--history must be 0 or more") }
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let batch, !(1...1000).contains(batch) { throw ValidationError("--batch must be 1 to 1000") }
     }
 
     func run() async throws {
-        var bench = Bench(databaseURL: try await connection.locator.resolve { Console.note($0) })
-        bench.runs = runs
-        bench.width = width
+        guard let executable = Bundle.main.executablePath else { throw CLIError("cannot find the trellis executable for the scheduler processes") }
+        var bench = EngineBench(databaseURL: try await connection.locator.resolve { Console.note($0) }, trellis: executable)
         bench.schedulers = schedulers
-        bench.concurrency = concurrency
-        bench.batch = batch
-        bench.commits = commits
+        bench.schedulerFlags = (concurrency.map { ["--concurrency", String($0)] } ?? []) + (batch.map { ["--batch", String($0)] } ?? [])
+        bench.flatRuns = runs
+        bench.dagRuns = dagRuns
+        bench.serialRuns = serialRuns
+        bench.startRuns = startRuns
+        bench.singleStarts = singleStarts
         bench.pickups = pickups
-        let report = try await bench.run { Console.note($0) }
-        print("PostgreSQL \(report.serverVersion), fsync=\(report.fsync), synchronous_commit=\(report.synchronousCommit)")
-        print(String(format: "single-row commits      %8.0f /s   (%.0f before, %.0f after the throughput test)",
-                     report.commitsPerSecond, report.commitsBefore, report.commitsAfter))
-        print(String(format: "no-op fan-out nodes     %8.0f /s   (%d nodes in %.2f s; %.2f× the commit rate)",
-                     report.nodesPerSecond, report.nodes, report.throughputSeconds, report.nodesPerSecond / report.commitsPerSecond))
-        print(String(format: "pickup ready→running    p50 %.2f ms, p99 %.2f ms   (%d samples)", report.pickupP50, report.pickupP99, report.pickupSamples))
+        bench.fanoutRuns = fanoutRuns
+        bench.width = width
+        bench.history = history
+        bench.commitClients = commitClients
+        bench.commitsPerClient = commitsPerClient
+        let chosen = workloads.isEmpty ? BenchWorkload.allCases : workloads.compactMap(BenchWorkload.init(rawValue:))
+        let report = try await bench.run(chosen) { Console.note($0) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.render())
+        }
+        if !report.passed { throw ExitCode(1) }
     }
 }
 

@@ -93,24 +93,6 @@ public enum Query {
         public static let eventsAfter = "relay/events_after"
     }
 
-    public enum Bench {
-        public static let setup = "bench/setup"
-        public static let commitRow = "bench/commit_row"
-        public static let teardown = "bench/teardown"
-        public static let startRuns = "bench/start_runs"
-        public static let openRuns = "bench/open_runs"
-        public static let pickupLatency = "bench/pickup_latency"
-        public static let settings = "bench/settings"
-        public static let finishedNodes = "bench/finished_nodes"
-        public static let historyGenerate = "bench/history_generate"
-    }
-
-    public enum Chaos {
-        public static let verdict = "chaos/verdict"
-        public static let terminateBackend = "chaos/terminate_backend"
-        public static let startRun = "chaos/start_run"
-    }
-
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
@@ -122,10 +104,9 @@ public enum Query {
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
-        Bench.setup, Bench.commitRow, Bench.teardown, Bench.startRuns, Bench.openRuns, Bench.pickupLatency, Bench.settings,
-        Bench.finishedNodes, Bench.historyGenerate, History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
+        History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
-        Relay.requireAccess, Relay.eventsAfter, Chaos.verdict, Chaos.terminateBackend, Chaos.startRun,
+        Relay.requireAccess, Relay.eventsAfter,
     ]
 }
 

@@ -139,35 +139,6 @@ struct SchedulerTests {
     }
 }
 
-@Suite("trellis bench")
-struct BenchTests {
-    @Test func measuresEveryFigureOnASmallWorkload() async throws {
-        try await TestDatabase.withMigrated { db in
-            var bench = Bench(databaseURL: db.url)
-            bench.runs = 10
-            bench.width = 3
-            bench.commits = 50
-            bench.pickups = 10
-            let report = try await bench.run()
-            #expect(report.nodes == 40)
-            #expect(report.commitsPerSecond > 0)
-            #expect(report.nodesPerSecond > 0)
-            #expect(report.pickupSamples == 10)
-            #expect(report.pickupP50 >= 0 && report.pickupP50 <= report.pickupP99)
-            try await db.withConnection { conn in
-                // Every bench run finished and succeeded; the baseline schema was dropped.
-                let open = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE status <> 'succeeded'").single().decode("n", as: Int.self)
-                #expect(open == 0)
-                // 10 fan-out runs and 10 pickup runs really ran.
-                let runs = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
-                #expect(runs == 20)
-                let schema = try await conn.query("SELECT to_regnamespace('trellis_bench') IS NULL AS gone").single().decode("gone", as: Bool.self)
-                #expect(schema)
-            }
-        }
-    }
-}
-
 @Suite("Scheduler resilience")
 struct SchedulerResilienceTests {
     @Test func survivesLosingItsDatabaseConnections() async throws {

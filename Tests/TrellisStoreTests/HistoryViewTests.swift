@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrellisBench
 import TrellisCore
 import TrellisPQ
 import TrellisStore

@@ -1,3 +1,3 @@
+-- Runs of one workflow not yet finished (through the partial index of active runs).
 SELECT count(*) AS open FROM trellis.workflow_runs r
-JOIN trellis.workflows w ON w.id = r.workflow_id
-WHERE w.name = $1 AND r.finished_at IS NULL
+WHERE r.status IN ('queued', 'running', 'paused', 'waiting') AND r.workflow_id = trellis.workflow_id($1)

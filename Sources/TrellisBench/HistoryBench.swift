@@ -1,6 +1,7 @@
 import Foundation
 import TrellisCore
 import TrellisPQ
+import TrellisStore
 
 /// `trellis bench history`: generates a synthetic finished history of about `nodeRuns`
 /// node runs (queries/bench/history_generate.sql), then EXPLAIN ANALYZEs every documented
@@ -69,17 +70,9 @@ public struct HistoryBench: Sendable {
 
     public func run(log: @Sendable (String) -> Void = { _ in }) async throws -> Report {
         try await PGConnection.withConnection(databaseURL) { conn in
-            let workflows = WorkflowStore(connection: conn)
-            let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-            for (index, keys) in [["fetch", "score", "store"], ["check", "enrich", "notify"], ["read", "train", "report"]].enumerated() {
-                let nodes = keys.map { #"{"key": "\#($0)", "kind": "tool_call", "handler": "echo"}"# }.joined(separator: ", ")
-                let edges = zip(keys, keys.dropFirst()).map { #"{"from": "\#($0)", "to": "\#($1)"}"# }.joined(separator: ", ")
-                _ = try await workflows.publish(
-                    definition: #"{"name": "bench-history-\#(index)-\#(suffix)", "nodes": [\#(nodes)], "edges": [\#(edges)]}"#, as: "admin")
-            }
             log("generating about \(nodeRuns) node runs (3 per run)")
             let started = ContinuousClock.now
-            let generated = try await conn.run(Query.Bench.historyGenerate, [max(1, nodeRuns / 3)]).single()
+            let generated = try await Self.generate(conn, nodeRuns: nodeRuns)
             try await conn.execute(script: "ANALYZE")
             let generateSeconds = BenchFigures.seconds(ContinuousClock.now - started)
 
@@ -112,5 +105,19 @@ public struct HistoryBench: Sendable {
                 generateSeconds: generateSeconds, plans: plans, pruneBatchMilliseconds: batchTimes,
                 prunedRuns: prunedRuns, prunedEvents: prunedEvents)
         }
+    }
+
+    /// Publishes three 3-node chains and generates about `nodeRuns` finished node runs of
+    /// them (queries/bench/history_generate.sql); the row of counts it made.
+    static func generate(_ conn: PGConnection, nodeRuns: Int) async throws -> PGRow {
+        let workflows = WorkflowStore(connection: conn)
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        for (index, keys) in [["fetch", "score", "store"], ["check", "enrich", "notify"], ["read", "train", "report"]].enumerated() {
+            let nodes = keys.map { #"{"key": "\#($0)", "kind": "tool_call", "handler": "echo"}"# }.joined(separator: ", ")
+            let edges = zip(keys, keys.dropFirst()).map { #"{"from": "\#($0)", "to": "\#($1)"}"# }.joined(separator: ", ")
+            _ = try await workflows.publish(
+                definition: #"{"name": "bench-history-\#(index)-\#(suffix)", "nodes": [\#(nodes)], "edges": [\#(edges)]}"#, as: "admin")
+        }
+        return try await conn.bench(BenchQuery.historyGenerate, [max(1, nodeRuns / 3)]).single()
     }
 }

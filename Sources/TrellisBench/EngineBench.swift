@@ -1,0 +1,307 @@
+import Foundation
+import TrellisCore
+import TrellisPQ
+import TrellisStore
+
+/// The shapes `trellis bench` measures, each the way its users run it.
+public enum BenchWorkload: String, CaseIterable, Sendable {
+    /// Many one-node runs, all enqueued first, drained by the schedulers (a job queue).
+    case flat
+    /// root → 8 parallel → merge: a burst of runs submitted at once, then one run at a time.
+    case dag
+    /// Enqueue rate: set-based, one statement over start_run, and one call per run.
+    case start
+    /// Enqueue call → node start into idle schedulers, one run at a time.
+    case pickup
+    /// A few runs with many leaves each: no-op fan-out within a run.
+    case fanout
+}
+
+/// `trellis bench`: measures, in one run against one database, the commit rate of the
+/// disk (the baseline every throughput is divided by, taken before and after) and the
+/// workloads asked for, with schedulers as separate `trellis scheduler` processes. Every
+/// figure comes from the database's own timestamps; every workload that ran nodes is
+/// checked for exactly-once afterwards. Point it at a scratch database.
+public struct EngineBench: Sendable {
+    public var databaseURL: String
+    /// The `trellis` executable that runs the scheduler processes.
+    public var trellis: String
+    public var schedulers = 1
+    /// Extra `trellis scheduler` flags (say `--concurrency 128`); none: the stock defaults.
+    public var schedulerFlags: [String] = []
+    public var flatRuns = 20_000
+    public var dagRuns = 200
+    public var serialRuns = 50
+    public var startRuns = 20_000
+    public var singleStarts = 2_000
+    public var pickups = 200
+    public var fanoutRuns = 200
+    public var width = 16
+    /// Finished node runs to pre-load into the history tables first.
+    public var history = 0
+    public var commitClients = 8
+    public var commitsPerClient = 400
+
+    public init(databaseURL: String, trellis: String) {
+        self.databaseURL = databaseURL
+        self.trellis = trellis
+    }
+
+    public func run(_ workloads: [BenchWorkload], log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> BenchReport {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "trellis-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await PGConnection.withConnection(databaseURL) { conn in
+            let settings = try await conn.bench(BenchQuery.settings).single()
+            if history > 0 {
+                log("history: pre-loading about \(history) finished node runs")
+                _ = try await HistoryBench.generate(conn, nodeRuns: history)
+            }
+            log("commit rate: \(commitClients) clients × \(commitsPerClient) single-row commits (before)")
+            let before = try await commitRate()
+            let context = Context(bench: self, conn: conn, directory: directory, log: log)
+            var results: [BenchReport.Workload] = []
+            for workload in workloads {
+                log("\(workload.rawValue): running")
+                results.append(try await context.measure(workload))
+            }
+            log("commit rate: (after)")
+            let after = try await commitRate()
+            let rate = BenchReport.CommitRate(clients: commitClients, before: before, after: after)
+            for index in results.indices {
+                for figure in results[index].figures.indices
+                where results[index].figures[figure].unit.hasSuffix("/s") && results[index].figures[figure].value.isFinite {
+                    results[index].figures[figure].ratioToCommitRate = results[index].figures[figure].value / rate.mean
+                }
+            }
+            return BenchReport(
+                date: ISO8601DateFormatter().string(from: Date()), server: try settings.decode("version"),
+                fsync: try settings.decode("fsync"), synchronousCommit: try settings.decode("synchronous_commit"),
+                trellisVersion: TrellisVersion.current,
+                schedulers: "\(schedulers) process(es), " + (schedulerFlags.isEmpty ? "stock flags" : schedulerFlags.joined(separator: " ")),
+                history: history, commitRate: rate, workloads: results)
+        }
+    }
+
+    /// Commits per second of `commitClients` concurrent clients inserting one row per
+    /// transaction into a logged table of its own.
+    private func commitRate() async throws -> Double {
+        try await PGConnection.withConnection(databaseURL) { try await $0.execute(script: BenchQuery.catalogue.query(BenchQuery.setup)) }
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<commitClients {
+                group.addTask {
+                    try await PGConnection.withConnection(databaseURL) { conn in
+                        for i in 0..<commitsPerClient { try await conn.bench(BenchQuery.commitRow, [client * 1_000_000 + i]) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = BenchFigures.seconds(ContinuousClock.now - start)
+        try await PGConnection.withConnection(databaseURL) { try await $0.execute(script: BenchQuery.catalogue.query(BenchQuery.teardown)) }
+        return Double(commitClients * commitsPerClient) / seconds
+    }
+
+    static func definition(name: String, workload: BenchWorkload, width: Int) -> String {
+        func node(_ key: String) -> String { #"{"key": "\#(key)", "kind": "tool_call", "handler": "echo"}"# }
+        func edge(_ from: String, _ to: String) -> String { #"{"from": "\#(from)", "to": "\#(to)"}"# }
+        switch workload {
+        case .flat, .start, .pickup:
+            return #"{"name": "\#(name)", "nodes": [\#(node("work"))]}"#
+        case .dag:
+            let leaves = (0..<8).map { "step\($0)" }
+            let nodes = [node("root")] + leaves.map(node) + [node("merge")]
+            let edges = leaves.map { edge("root", $0) } + leaves.map { edge($0, "merge") }
+            return #"{"name": "\#(name)", "nodes": [\#(nodes.joined(separator: ", "))], "edges": [\#(edges.joined(separator: ", "))]}"#
+        case .fanout:
+            let leaves = (0..<width).map { "leaf\($0)" }
+            return #"{"name": "\#(name)", "nodes": [\#(([node("root")] + leaves.map(node)).joined(separator: ", "))], "edges": [\#(leaves.map { edge("root", $0) }.joined(separator: ", "))]}"#
+        }
+    }
+}
+
+/// One bench run's connection and settings, shared by the workloads.
+private struct Context {
+    let bench: EngineBench
+    let conn: PGConnection
+    let directory: URL
+    let log: @Sendable (String) -> Void
+
+    func measure(_ workload: BenchWorkload) async throws -> BenchReport.Workload {
+        switch workload {
+        case .flat: try await flat()
+        case .dag: try await dag()
+        case .start: try await start()
+        case .pickup: try await pickup()
+        case .fanout: try await fanout()
+        }
+    }
+
+    private func publish(_ workload: BenchWorkload, _ label: String = "") async throws -> String {
+        let name = "bench-\(workload.rawValue)\(label)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+        _ = try await WorkflowStore(connection: conn)
+            .publish(definition: EngineBench.definition(name: name, workload: workload, width: bench.width), as: "admin")
+        return name
+    }
+
+    private var hasStartRuns: Bool {
+        get async throws { try await conn.bench(BenchQuery.hasStartRuns).single().decode("present", as: Bool.self) }
+    }
+
+    /// Enqueues `count` runs in one call: start_runs where the schema has it, else one
+    /// statement calling start_run per row.
+    private func enqueue(_ workflow: String, count: Int) async throws {
+        let query = try await hasStartRuns ? BenchQuery.startRunsSet : BenchQuery.startRuns
+        let started = try await conn.bench(query, [workflow, count]).single().decode("started", as: Int.self)
+        guard started == count else { throw BenchError("started \(started) of \(count) runs of \(workflow)") }
+    }
+
+    private func withSchedulers<T>(_ body: () async throws -> T) async throws -> T {
+        let fleet = try await BenchSchedulers.start(count: bench.schedulers, trellis: bench.trellis, databaseURL: bench.databaseURL,
+                                                    flags: bench.schedulerFlags, directory: directory, connection: conn)
+        do {
+            let result = try await body()
+            await fleet.stop()
+            return result
+        } catch {
+            await fleet.stop()
+            throw error
+        }
+    }
+
+    private func waitUntilDrained(_ workflow: String) async throws {
+        while try await conn.bench(BenchQuery.openRuns, [workflow]).single().decode("open", as: Int.self) > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    /// Starts one run at a time and waits (on the event doorbell) for each to finish.
+    private func oneAtATime(_ workflow: String, count: Int, pause: Duration) async throws {
+        try await PGConnection.withConnection(bench.databaseURL) { listener in
+            try await listener.listen("trellis_events")
+            for index in 0..<count {
+                let run: UUID = try await conn.bench(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
+                let prefix = run.uuidString.lowercased()
+                let deadline = ContinuousClock.now + .seconds(30)
+                while try await !conn.bench(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
+                    guard ContinuousClock.now < deadline else { throw BenchError("run \(run) of \(workflow) did not finish within 30 s") }
+                    while let note = try await listener.nextNotification(timeout: .milliseconds(200)), !note.payload.hasPrefix(prefix) {}
+                }
+                try await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    private func nodeThroughput(_ workflow: String) async throws -> (nodes: Int, perSecond: Double) {
+        let row = try await conn.bench(BenchQuery.nodeSpan, [workflow]).single()
+        let nodes: Int = try row.decode("nodes"), seconds: Double = try row.decode("seconds")
+        return (nodes, Double(nodes) / seconds)
+    }
+
+    private func runLatencies(_ workflow: String) async throws -> [Double] {
+        try await conn.bench(BenchQuery.runLatency, [workflow]).rows.map { try $0.decode("ms", as: Double.self) }
+    }
+
+    private func exactlyOnce(_ workflows: [String]) async throws -> BenchReport.ExactlyOnce {
+        var total = BenchReport.ExactlyOnce(runs: 0, nodes: 0, runsNotSucceeded: 0, nodesNotSucceeded: 0, nodesNotOnce: 0, nodesWithoutOneEvent: 0)
+        for workflow in workflows {
+            let row = try await conn.bench(BenchQuery.exactlyOnce, [workflow]).single()
+            total.runs += try row.decode("runs", as: Int.self)
+            total.nodes += try row.decode("nodes", as: Int.self)
+            total.runsNotSucceeded += try row.decode("runs_not_succeeded", as: Int.self)
+            total.nodesNotSucceeded += try row.decode("nodes_not_succeeded", as: Int.self)
+            total.nodesNotOnce += try row.decode("nodes_not_once", as: Int.self)
+            total.nodesWithoutOneEvent += try row.decode("nodes_without_one_event", as: Int.self)
+        }
+        return total
+    }
+
+    private func flat() async throws -> BenchReport.Workload {
+        let workflow = try await publish(.flat)
+        log("flat: enqueuing \(bench.flatRuns) one-node runs")
+        try await enqueue(workflow, count: bench.flatRuns)
+        try await withSchedulers { try await waitUntilDrained(workflow) }
+        let (nodes, rate) = try await nodeThroughput(workflow)
+        return .init(name: "flat", description: "\(bench.flatRuns) one-node runs enqueued first, then drained (\(nodes) nodes)",
+                     figures: [.init(label: "drain", value: rate, unit: "nodes/s")],
+                     exactlyOnce: try await exactlyOnce([workflow]))
+    }
+
+    private func dag() async throws -> BenchReport.Workload {
+        let burst = try await publish(.dag, "-burst"), serial = try await publish(.dag, "-serial")
+        try await withSchedulers {
+            log("dag: \(bench.dagRuns) runs of root → 8 → merge submitted at once")
+            try await enqueue(burst, count: bench.dagRuns)
+            try await waitUntilDrained(burst)
+            log("dag: \(bench.serialRuns) runs one at a time")
+            try await oneAtATime(serial, count: bench.serialRuns, pause: .milliseconds(5))
+        }
+        let (_, rate) = try await nodeThroughput(burst)
+        let burstLatency = try await runLatencies(burst), serialLatency = try await runLatencies(serial)
+        return .init(
+            name: "dag", description: "root → 8 parallel → merge (10 echo nodes): \(bench.dagRuns) runs in a burst, then \(bench.serialRuns) one at a time",
+            figures: [.init(label: "burst", value: rate, unit: "nodes/s"),
+                      .init(label: "burst run p50", value: BenchFigures.percentile(burstLatency, 0.5), unit: "ms"),
+                      .init(label: "burst run p99", value: BenchFigures.percentile(burstLatency, 0.99), unit: "ms"),
+                      .init(label: "one at a time p50", value: BenchFigures.percentile(serialLatency, 0.5), unit: "ms"),
+                      .init(label: "one at a time p99", value: BenchFigures.percentile(serialLatency, 0.99), unit: "ms")],
+            exactlyOnce: try await exactlyOnce([burst, serial]))
+    }
+
+    private func start() async throws -> BenchReport.Workload {
+        let workflow = try await publish(.start)
+        var figures: [BenchReport.Figure] = []
+        func timed(_ label: String, count: Int, _ body: () async throws -> Void) async throws {
+            let started = ContinuousClock.now
+            try await body()
+            figures.append(.init(label: label, value: Double(count) / BenchFigures.seconds(ContinuousClock.now - started), unit: "runs/s"))
+            try await conn.bench(BenchQuery.discardRuns, [workflow])
+        }
+        if try await hasStartRuns {
+            log("start: \(bench.startRuns) runs through start_runs")
+            try await timed("start_runs, one call", count: bench.startRuns) {
+                _ = try await conn.bench(BenchQuery.startRunsSet, [workflow, bench.startRuns])
+            }
+        } else {
+            figures.append(.init(label: "start_runs, one call", value: .nan, unit: "runs/s"))
+        }
+        log("start: \(bench.startRuns) runs through start_run over a series, one statement")
+        try await timed("start_run × N, one statement", count: bench.startRuns) {
+            _ = try await conn.bench(BenchQuery.startRuns, [workflow, bench.startRuns])
+        }
+        log("start: \(bench.singleStarts) runs, one call each, one client")
+        try await timed("one call per run", count: bench.singleStarts) {
+            for index in 0..<bench.singleStarts {
+                _ = try await conn.bench(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#])
+            }
+        }
+        return .init(name: "start", description: "enqueue rate, no scheduler running (the runs are discarded afterwards)",
+                     figures: figures, exactlyOnce: nil)
+    }
+
+    private func pickup() async throws -> BenchReport.Workload {
+        let workflow = try await publish(.pickup)
+        try await withSchedulers {
+            try await Task.sleep(for: .milliseconds(200))  // idle: LISTENing, waiting for a doorbell
+            log("pickup: \(bench.pickups) one-node runs, one at a time")
+            try await oneAtATime(workflow, count: bench.pickups, pause: .milliseconds(20))
+        }
+        let latencies = try await conn.bench(BenchQuery.pickupLatency, [workflow]).rows.map { try $0.decode("ms", as: Double.self) }
+        return .init(name: "pickup", description: "enqueue call → node start into idle schedulers, \(latencies.count) samples",
+                     figures: [.init(label: "p50", value: BenchFigures.percentile(latencies, 0.5), unit: "ms"),
+                               .init(label: "p99", value: BenchFigures.percentile(latencies, 0.99), unit: "ms")],
+                     exactlyOnce: try await exactlyOnce([workflow]))
+    }
+
+    private func fanout() async throws -> BenchReport.Workload {
+        let workflow = try await publish(.fanout)
+        log("fanout: enqueuing \(bench.fanoutRuns) runs × \(bench.width + 1) nodes")
+        try await enqueue(workflow, count: bench.fanoutRuns)
+        try await withSchedulers { try await waitUntilDrained(workflow) }
+        let (nodes, rate) = try await nodeThroughput(workflow)
+        return .init(name: "fanout", description: "\(bench.fanoutRuns) runs of root → \(bench.width) leaves enqueued first, then drained (\(nodes) nodes)",
+                     figures: [.init(label: "drain", value: rate, unit: "nodes/s")],
+                     exactlyOnce: try await exactlyOnce([workflow]))
+    }
+}
