@@ -263,8 +263,6 @@ private struct Context {
             try await timed("start_runs, one call", count: bench.startRuns) {
                 _ = try await conn.bench(BenchQuery.startRunsSet, [workflow, bench.startRuns])
             }
-        } else {
-            figures.append(.init(label: "start_runs, one call", value: .nan, unit: "runs/s"))
         }
         log("start: \(bench.startRuns) runs through start_run over a series, one statement")
         try await timed("start_run × N, one statement", count: bench.startRuns) {

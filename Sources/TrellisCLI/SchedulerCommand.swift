@@ -16,8 +16,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             re-queues its node (up to trellis.max_lost_leases times) and stops its handler here.
             """)
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "Handlers in flight at most.") var concurrency = 8
-    @Option(help: "Nodes claimed per statement at most.") var batch = 32
+    @Option(help: "Handlers in flight at most.") var concurrency = 100
+    @Option(help: "Nodes claimed per statement at most (a claim takes what free capacity allows, up to this).") var batch = 100
     @Option(help: "Serve only these handlers (comma-separated). Default: all registered.") var handlers: String?
     @Option(help: "Lease in seconds (2 to 600); a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
     @Option(help: "Fallback poll interval in milliseconds.") var pollInterval = 1000

@@ -10,9 +10,9 @@ public struct SchedulerOptions: Sendable {
     /// Handlers to serve; nil serves every registered one.
     public var handlers: [String]?
     /// Handlers in flight at most.
-    public var concurrency = 8
+    public var concurrency = 100
     /// Nodes claimed per statement at most.
-    public var batch = 32
+    public var batch = 100
     public var leaseSeconds = 30
     /// The fallback when no NOTIFY arrives (and the only wake-up with `pollOnly`).
     public var pollInterval: Duration = .seconds(1)
@@ -179,19 +179,11 @@ public final class Scheduler: Sendable {
                         throw error
                     }
                 }
-                if !finished.isEmpty {
-                    // A result from an attempt this scheduler no longer holds (its lease
-                    // was given up, or a newer attempt was claimed) is still sent: the
-                    // database's fencing decides, and refuses it.
-                    for item in finished { inFlight.remove(item.claim.nodeRunID, attempt: item.claim.attempt) }
-                    do {
-                        try await report(finished, store: store, scheduler: id, summary: &summary)
-                    } catch {
-                        // Keep the results for the next attempt (after a reconnect).
-                        for item in finished { await inbox.put(item) }
-                        throw error
-                    }
-                }
+                // A result from an attempt this scheduler no longer holds (its lease was
+                // given up, or a newer attempt was claimed) is still sent: the database's
+                // fencing decides, and refuses it.
+                for item in finished { inFlight.remove(item.claim.nodeRunID, attempt: item.claim.attempt) }
+                var unreported = finished
                 if stopping.load(ordering: .relaxed) && !loop.isStopping {
                     loop.stopRequested(at: clock.now)
                     log("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
@@ -203,7 +195,15 @@ public final class Scheduler: Sendable {
                     switch action {
                     case .claim(let max):
                         let sentAt = clock.now
-                        let claims = try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds)
+                        let claims: [SchedulerStore.Claim]
+                        if unreported.isEmpty {
+                            claims = try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds)
+                        } else {
+                            // The busy path: this pass's results and the next claim in one round trip.
+                            let results = unreported
+                            unreported = []
+                            claims = try await reportAndClaim(results, store: store, scheduler: id, handlers: served, max: max, summary: &summary)
+                        }
                         for claim in claims {
                             inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
                         }
@@ -227,6 +227,10 @@ public final class Scheduler: Sendable {
                     case .stop:
                         done = true
                     }
+                }
+                if !unreported.isEmpty {
+                    // No claim this pass (stopping): report on their own.
+                    try await reportKeeping(unreported, store: store, scheduler: id, summary: &summary)
                 }
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, hadResults: !finished.isEmpty) {
@@ -378,12 +382,79 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// Sends finished handlers' results. Each output is checked first (NaN, U+0000, size):
-    /// a bad one fails its own node with invalid_output or output_too_large. When the
-    /// database still refuses a batch for a reason of its content, the batch is sent again
-    /// one result at a time, so only the offending node fails. Connection and transient
-    /// errors propagate: the caller keeps the results and retries.
+    /// Reports results; when that fails (lost connection, transient error), puts them back
+    /// in the inbox for the next pass and rethrows.
+    private func reportKeeping(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
+        do {
+            try await report(finished, store: store, scheduler: scheduler, summary: &summary)
+        } catch {
+            for item in finished { await inbox.put(item) }
+            throw error
+        }
+    }
+
+    /// Reports `finished` and claims up to `max` nodes in one round trip and one
+    /// transaction. When the database refuses the combined call for its content (an
+    /// output over its cap, say), nothing of it was kept: the results go the careful way
+    /// (`report`, which isolates the offender) and the claim is sent apart. Results that
+    /// could not be sent are back in the inbox when this throws.
+    private func reportAndClaim(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, handlers: [String], max: Int,
+                                summary: inout SchedulerSummary) async throws -> [SchedulerStore.Claim] {
+        let (successes, failures) = prepare(finished)
+        do {
+            let exchange = try await store.reportAndClaim(scheduler: scheduler, successes: successes, failures: failures,
+                                                          handlers: handlers, max: max, leaseSeconds: options.leaseSeconds)
+            tally(exchange.completed, exchange.failed, summary: &summary)
+            return exchange.claims
+        } catch let error as PGError where error.kind == .server && !error.isTransient {
+            try await reportKeeping(finished, store: store, scheduler: scheduler, summary: &summary)
+        } catch {
+            for item in finished { await inbox.put(item) }
+            throw error
+        }
+        return try await store.claim(scheduler: scheduler, handlers: handlers, max: max, leaseSeconds: options.leaseSeconds)
+    }
+
+    /// Sends finished handlers' results. When the database refuses a batch for a reason of
+    /// its content, the batch is sent again one result at a time, so only the offending
+    /// node fails. Connection and transient errors propagate: the caller keeps the results
+    /// and retries.
     private func report(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
+        var (successes, failures) = prepare(finished)
+        if !successes.isEmpty {
+            let reports = try await Self.isolating(successes) { try await store.complete(scheduler: scheduler, $0) } refused: { success, error in
+                // The database refused this result alone: fail the node instead.
+                let code = error.sqlState == "54000" ? "output_too_large" : "invalid_output"
+                self.log("node run \(success.id): result refused by the database (\(error)); failing it with \(code)")
+                failures.append(.init(id: success.id, attempt: success.attempt,
+                                      error: .init(code: code, message: Self.capped(error.message)), retryable: false, cost: success.cost))
+            }
+            tally(reports, [], summary: &summary)
+        }
+        if !failures.isEmpty {
+            let reports = try await Self.isolating(failures) { try await store.fail(scheduler: scheduler, $0) } refused: { failure, error in
+                // Not even the failure could be stored: leave it to the lease, which re-queues the node.
+                self.log("node run \(failure.id): failure report refused by the database (\(error)); its lease will lapse")
+            }
+            tally([], reports, summary: &summary)
+        }
+    }
+
+    private func tally(_ completed: [SchedulerStore.Report], _ failed: [SchedulerStore.Report], summary: inout SchedulerSummary) {
+        for report in completed {
+            if report.accepted { summary.succeeded += 1 } else {
+                summary.refused += 1
+                log("result for node run \(report.nodeRunID) refused: \(report.reason ?? "")")
+            }
+        }
+        for report in failed {
+            if report.accepted { summary.failed += 1 } else { summary.refused += 1 }
+        }
+    }
+
+    /// Splits results into successes and failures. Each output is checked first (NaN,
+    /// U+0000, size): a bad one fails its own node with invalid_output or output_too_large.
+    private func prepare(_ finished: [Finished]) -> (successes: [SchedulerStore.Success], failures: [SchedulerStore.Failure]) {
         var successes: [SchedulerStore.Success] = []
         var failures: [SchedulerStore.Failure] = []
         for item in finished {
@@ -405,30 +476,7 @@ public final class Scheduler: Sendable {
                 continue
             }
         }
-        if !successes.isEmpty {
-            let reports = try await Self.isolating(successes) { try await store.complete(scheduler: scheduler, $0) } refused: { success, error in
-                // The database refused this result alone: fail the node instead.
-                let code = error.sqlState == "54000" ? "output_too_large" : "invalid_output"
-                self.log("node run \(success.id): result refused by the database (\(error)); failing it with \(code)")
-                failures.append(.init(id: success.id, attempt: success.attempt,
-                                      error: .init(code: code, message: Self.capped(error.message)), retryable: false, cost: success.cost))
-            }
-            for report in reports {
-                if report.accepted { summary.succeeded += 1 } else {
-                    summary.refused += 1
-                    log("result for node run \(report.nodeRunID) refused: \(report.reason ?? "")")
-                }
-            }
-        }
-        if !failures.isEmpty {
-            let reports = try await Self.isolating(failures) { try await store.fail(scheduler: scheduler, $0) } refused: { failure, error in
-                // Not even the failure could be stored: leave it to the lease, which re-queues the node.
-                self.log("node run \(failure.id): failure report refused by the database (\(error)); its lease will lapse")
-            }
-            for report in reports {
-                if report.accepted { summary.failed += 1 } else { summary.refused += 1 }
-            }
-        }
+        return (successes, failures)
     }
 
     /// Sends `items` in one call; when the database refuses the call for its content (an

@@ -115,7 +115,47 @@ public struct SchedulerStore: Sendable {
     }
 
     public func claim(scheduler: Int64, handlers: [String], max: Int, leaseSeconds: Int = 30) async throws -> [Claim] {
-        try await connection.run(Query.Runs.claim, [scheduler, handlers, max, "\(leaseSeconds) seconds"]).rows.map {
+        try Self.claims(try await connection.run(Query.Runs.claim, Self.claimParameters(scheduler, handlers, max, leaseSeconds)))
+    }
+
+    public func complete(scheduler: Int64, _ results: [Success]) async throws -> [Report] {
+        try Self.completions(try await connection.run(Query.Runs.complete, [scheduler, try PGJSON(encoding: results)]))
+    }
+
+    public func fail(scheduler: Int64, _ failures: [Failure]) async throws -> [Report] {
+        try Self.failures(try await connection.run(Query.Runs.fail, [scheduler, try PGJSON(encoding: failures)]))
+    }
+
+    /// What one `reportAndClaim` round trip did.
+    public struct Exchange: Sendable {
+        public var completed: [Report]
+        public var failed: [Report]
+        public var claims: [Claim]
+    }
+
+    /// Reports successes and failures and claims up to `max` nodes in one round trip and
+    /// one transaction (pipeline mode): the busy loop's pass costs one commit, not three.
+    /// When the database refuses any part, nothing of it is kept and the error is thrown;
+    /// the caller reports the results the slow way (`complete`, `fail`) and claims apart.
+    public func reportAndClaim(scheduler: Int64, successes: [Success], failures: [Failure], handlers: [String], max: Int,
+                               leaseSeconds: Int = 30) async throws -> Exchange {
+        var statements: [PGConnection.Statement] = []
+        let catalogue = SQLCatalogue.embedded
+        if !successes.isEmpty { statements.append(.init(catalogue.query(Query.Runs.complete), [scheduler, try PGJSON(encoding: successes)])) }
+        if !failures.isEmpty { statements.append(.init(catalogue.query(Query.Runs.fail), [scheduler, try PGJSON(encoding: failures)])) }
+        statements.append(.init(catalogue.query(Query.Runs.claim), Self.claimParameters(scheduler, handlers, max, leaseSeconds)))
+        var results = try await connection.pipeline(statements)[...]
+        return Exchange(completed: successes.isEmpty ? [] : try Self.completions(results.removeFirst()),
+                        failed: failures.isEmpty ? [] : try Self.failures(results.removeFirst()),
+                        claims: try Self.claims(results.removeFirst()))
+    }
+
+    private static func claimParameters(_ scheduler: Int64, _ handlers: [String], _ max: Int, _ leaseSeconds: Int) -> [(any PGEncodable)?] {
+        [scheduler, handlers, max, "\(leaseSeconds) seconds"]
+    }
+
+    private static func claims(_ result: PGResult) throws -> [Claim] {
+        try result.rows.map {
             Claim(nodeRunID: try $0.decode("node_run_id"), runID: try $0.decode("run_id"), nodeKey: try $0.decode("node_key"),
                   handler: try $0.decode("handler"), config: try $0.decode("config"), input: try $0.decodeIfPresent("input") ?? PGJSON(text: "null"),
                   attempt: try $0.decode("attempt"), timeoutMilliseconds: try $0.decodeIfPresent("timeout_ms"),
@@ -123,10 +163,17 @@ public struct SchedulerStore: Sendable {
         }
     }
 
-    public func complete(scheduler: Int64, _ results: [Success]) async throws -> [Report] {
-        try await connection.run(Query.Runs.complete, [scheduler, try PGJSON(encoding: results)]).rows.map {
+    private static func completions(_ result: PGResult) throws -> [Report] {
+        try result.rows.map {
             Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
                    reason: try $0.decodeIfPresent("reason"))
+        }
+    }
+
+    private static func failures(_ result: PGResult) throws -> [Report] {
+        try result.rows.map {
+            Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"),
+                   outcome: try $0.decodeIfPresent("outcome"), reason: try $0.decodeIfPresent("reason"))
         }
     }
 
@@ -136,13 +183,6 @@ public struct SchedulerStore: Sendable {
         try await connection.run(Query.Runs.reportProgress, [scheduler, try PGJSON(encoding: updates)]).rows.map {
             Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
                    reason: try $0.decodeIfPresent("reason"))
-        }
-    }
-
-    public func fail(scheduler: Int64, _ failures: [Failure]) async throws -> [Report] {
-        try await connection.run(Query.Runs.fail, [scheduler, try PGJSON(encoding: failures)]).rows.map {
-            Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"),
-                   outcome: try $0.decodeIfPresent("outcome"), reason: try $0.decodeIfPresent("reason"))
         }
     }
 

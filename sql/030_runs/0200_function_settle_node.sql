@@ -20,7 +20,7 @@ BEGIN
 
     -- Run counters, with the run rows locked in id order (no deadlock between batches).
     PERFORM 1 FROM trellis.workflow_runs r
-    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids))
+    WHERE r.id = ANY (ARRAY(SELECT n.run_id FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids)))
     ORDER BY r.id FOR NO KEY UPDATE;
     UPDATE trellis.workflow_runs r SET nodes_remaining = r.nodes_remaining - c.n
     FROM (SELECT n.run_id, count(*) AS n FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids) GROUP BY n.run_id) c

@@ -17,7 +17,12 @@ RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, con
                attempt integer, timeout_ms bigint, item_index integer)
 LANGUAGE plpgsql
 -- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
-SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
+-- The planner settings pin the pick to the ordered walk of node_runs_ready_idx that stops
+-- at the limit: right after a burst of inserts, before autoanalyze, the planner otherwise
+-- chose a bitmap scan plus a sort of the whole ready set (10 ms per claim at 5,000 ready).
+-- jit is off because a priced-out path counts 10^10 in plan costs, far above
+-- jit_above_cost: every statement was JIT-compiled, for 100+ ms per claim.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET enable_sort = off SET jit = off AS $fn$
 DECLARE
     scheduler_name text;
     nodes_full bigint[];

@@ -5,9 +5,11 @@
 CREATE OR REPLACE FUNCTION trellis.lock_runs_of_items(items jsonb) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
+    -- Arrays, not IN (subquery): the planner then walks the primary keys for the few ids
+    -- instead of estimating a semi-join (which chose a sequential scan of node_runs).
     PERFORM 1 FROM trellis.workflow_runs r
-    WHERE r.id IN (SELECT n.run_id FROM trellis.node_runs n
-                   WHERE n.id IN (SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(items) AS e))
+    WHERE r.id = ANY (ARRAY(SELECT n.run_id FROM trellis.node_runs n
+                            WHERE n.id = ANY (ARRAY(SELECT (e ->> 'id')::bigint FROM jsonb_array_elements(items) AS e))))
     ORDER BY r.id FOR NO KEY UPDATE;
 END;
 $fn$;

@@ -6,12 +6,15 @@
 -- touched run whose settled nodes have dependents advances once (dependents become
 -- ready); a run whose settled nodes were all sinks has nothing to advance and only
 -- finishes when nothing is left (the common case of a fan-out's leaves, where the
--- advance pass measured as the largest cost after settling itself).
+-- advance pass measured as the largest cost after settling itself); those runs finish
+-- together (finish_runs). Sequential scans are priced out for the whole call (and the
+-- functions it calls): a batch touches a few rows by key, and a table that was never
+-- analysed — a busy queue right after a burst — must not make the planner read it whole.
 CREATE OR REPLACE FUNCTION trellis.complete_nodes(scheduler bigint, results jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
 LANGUAGE plpgsql
 -- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
-SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
     all_ids bigint[];
     reasons text[];
@@ -52,7 +55,7 @@ BEGIN
         FROM jsonb_array_elements(results) WITH ORDINALITY AS t(e, ord)
     ), locked AS (
         SELECT n AS row, n.id, n.run_id, n.parent_id FROM trellis.node_runs n
-        WHERE n.id IN (SELECT items.id FROM items)
+        WHERE n.id = ANY (ARRAY(SELECT items.id FROM items))
         ORDER BY n.run_id, n.id
         FOR UPDATE
     ), judged AS (
@@ -100,10 +103,12 @@ BEGIN
         FOR i IN 1 .. cardinality(touched) LOOP
             IF touched[i] = ANY (moving) THEN
                 PERFORM trellis.advance_run(touched[i]);
-            ELSIF (SELECT r.nodes_remaining = 0 AND r.finished_at IS NULL FROM trellis.workflow_runs r WHERE r.id = touched[i]) THEN
-                PERFORM trellis.finish_run(touched[i]);
             END IF;
         END LOOP;
+        -- The rest finish when nothing is left, all at once.
+        PERFORM trellis.finish_runs(ARRAY(
+            SELECT r.id FROM trellis.workflow_runs r
+            WHERE r.id = ANY (touched) AND r.id <> ALL (moving) AND r.nodes_remaining = 0 AND r.finished_at IS NULL));
     END IF;
 
     RETURN QUERY SELECT r.id, r.reason IS NULL, r.reason FROM unnest(all_ids, reasons) WITH ORDINALITY AS r(id, reason, ord) ORDER BY r.ord;
