@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisStore
+import TrellisTestSupport
+
+/// The plans the claim and complete path really runs, read from the server by auto_explain
+/// (every statement inside the SQL functions, with actual row counts), on the two states
+/// where a planner goes wrong: a queue that was never analysed right after a burst of
+/// 100,000 ready nodes, and a history of 1,000,000 finished node runs whose statistics
+/// predate the burst. The claim's pick must be the ordered walk of node_runs_ready_idx that
+/// stops at the limit; no statement may scan node_runs, node_attempts or run_events whole.
+@Suite("Hot path plans")
+struct HotPathPlanTests {
+    static let readyRuns = 100_000
+
+    @Test func neverAnalysedQueueOfAHundredThousandReadyNodes() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                try await Self.prepare(conn)
+                try await conn.query("SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, $1::integer)))",
+                                     [Self.readyRuns])
+                let stats = try await conn.query("""
+                    SELECT c.reltuples, s.last_analyze IS NULL AND s.last_autoanalyze IS NULL AS never
+                    FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'trellis.node_runs'::regclass
+                    """).single()
+                #expect(try stats.decode("reltuples", as: Double.self) < 0, "node_runs must never have been analysed")
+                #expect(try stats.decode("never", as: Bool.self))
+                try Self.checkPlans(db.url)
+            }
+        }
+    }
+
+    @Test func aMillionFinishedNodeRunsWithStatisticsFromBeforeTheBurst() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                try await Self.prepare(conn)
+                // 1,000 finished runs × 1,000 finished node runs, written directly (foreign-key
+                // triggers off for speed), then analysed: the statistics say nothing is ready.
+                try await conn.execute(script: """
+                    SET session_replication_role = replica;
+                    WITH runs AS (
+                        INSERT INTO trellis.workflow_runs (workflow_id, version_id, status, started_at, finished_at, last_seq)
+                        SELECT v.workflow_id, v.id, 'succeeded', now() - interval '1 day', now() - interval '1 day', 0
+                        FROM trellis.workflow_versions v JOIN trellis.workflows w ON w.id = v.workflow_id AND w.name = 'plan-flat'
+                        CROSS JOIN generate_series(1, 1000)
+                        RETURNING id, workflow_id, version_id
+                    )
+                    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, status, attempt, item_index,
+                                                   ready_at, started_at, finished_at)
+                    SELECT r.id, r.workflow_id, wn.id, wn.key, wn.kind, wn.handler, 'succeeded', 1, g,
+                           now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
+                    FROM runs r JOIN trellis.workflow_nodes wn ON wn.version_id = r.version_id CROSS JOIN generate_series(1, 1000) g;
+                    SET session_replication_role = origin;
+                    ANALYZE trellis.node_runs;
+                    ANALYZE trellis.workflow_runs;
+                    """)
+                #expect(try await conn.query("SELECT count(*) AS n FROM trellis.node_runs WHERE status = 'succeeded'").single().decode("n", as: Int.self) == 1_000_000)
+                try await conn.query("SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, $1::integer)))",
+                                     [Self.readyRuns])
+                try Self.checkPlans(db.url)
+            }
+        }
+    }
+
+    /// A one-node workflow, and no autovacuum on the big tables (it would analyse them
+    /// behind the test's back).
+    static func prepare(_ conn: PGConnection) async throws {
+        _ = try await WorkflowStore(connection: conn).publish(
+            definition: #"{"name": "plan-flat", "nodes": [{"key": "work", "kind": "tool_call", "handler": "echo"}]}"#, as: "admin")
+        for table in ["node_runs", "workflow_runs", "node_attempts", "run_events"] {
+            try await conn.execute(script: "ALTER TABLE trellis.\(table) SET (autovacuum_enabled = off)")
+        }
+    }
+
+    /// The scheduler's calls, as a scheduler makes them, under auto_explain (psql prints
+    /// each plan as a NOTICE on stderr).
+    static let script = """
+        \\set ON_ERROR_STOP on
+        SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
+        LOAD 'auto_explain';
+        SET auto_explain.log_nested_statements = on;
+        SET auto_explain.log_level = notice;
+        SET auto_explain.log_analyze = on;
+        SET auto_explain.log_timing = off;
+        SET client_min_messages = notice;
+        SET auto_explain.log_min_duration = 0;
+        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'output', jsonb_build_object('ok', true))) AS results
+        FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
+        SELECT count(*) FROM trellis.complete_nodes(:id, :'results');
+        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'retryable', false,
+                                            'error', jsonb_build_object('code', 'boom', 'message', 'planned'))) AS failures
+        FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
+        SELECT count(*) FROM trellis.fail_nodes(:id, :'failures');
+        SELECT array_agg(node_run_id) AS held, array_agg(attempt) AS attempts FROM trellis.claim_nodes(:id, ARRAY['echo'], 50, '30 seconds') \\gset
+        SELECT count(*) FROM trellis.heartbeat(:id, :'held', :'attempts', '30 seconds');
+        SELECT * FROM trellis.reclaim_expired(100);
+        SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 10)));
+        SELECT count(*) FROM trellis.start_run('plan-flat', '{}');
+        """
+
+    static func checkPlans(_ url: String) throws {
+        let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-plans-\(UUID().uuidString).sql")
+        let stderrFile = scriptFile.appendingPathExtension("err")
+        defer {
+            try? FileManager.default.removeItem(at: scriptFile)
+            try? FileManager.default.removeItem(at: stderrFile)
+        }
+        try script.write(to: scriptFile, atomically: true, encoding: .utf8)
+        let psql = ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
+        let output = try ProcessRunner().run(URL(fileURLWithPath: psql), ["-X", "-q", "-d", url, "-f", scriptFile.path], stderrFile: stderrFile)
+        let notices = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+        #expect(output.status == 0, "psql: \(notices.suffix(2_000))")
+        let plans = notices.components(separatedBy: "NOTICE:  duration:").dropFirst()
+        #expect(plans.count > 30, "auto_explain printed \(plans.count) plans")
+
+        let wholeScan = try Regex(#"Seq Scan on (node_runs|node_attempts|run_events)\b"#)
+        for plan in plans {
+            #expect(plan.firstMatch(of: wholeScan) == nil, "a whole-table scan in the hot path:\n\(plan)")
+        }
+        let picks = plans.filter { $0.contains("SKIP LOCKED") && $0.contains("ORDER BY n.priority DESC") }
+        #expect(picks.count == 3, "one pick per claim")
+        let readyScan = try Regex(#"Index Scan using node_runs_ready_idx on node_runs \w+ +\(cost=[^)]*\) \(actual rows=(\d+) loops=1\)"#)
+        for pick in picks {
+            #expect(!pick.contains("Sort") && !pick.contains("Bitmap"), "the pick must walk the ready index in order:\n\(pick)")
+            let rows = pick.firstMatch(of: readyScan).flatMap { Int($0.output[1].substring ?? "") }
+            #expect(rows != nil && rows! <= 100, "the ordered walk must stop at the limit (100):\n\(pick)")
+        }
+    }
+}
