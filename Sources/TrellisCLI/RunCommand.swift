@@ -23,8 +23,27 @@ struct RunCommand: AsyncParsableCommand {
         @Flag(help: "Wait until the run finishes (a scheduler must be running) and show it.") var wait = false
         @Flag(help: "Stream the run's events (one line each) until it finishes.") var follow = false
         @Option(help: "With --wait: give up after this many seconds.") var timeout = 300
+        @Option(help: ArgumentHelp("Start one run per line of this file: JSON objects, one per line (- reads stdin).",
+                                   discussion: "Every line is checked before anything is written; all runs start in one transaction.",
+                                   valueName: "file"))
+        var inputFile: String?
+        @Flag(help: "With --input-file: print each new run id, one per line.") var ids = false
+
+        func validate() throws {
+            guard inputFile != nil else {
+                guard !ids else { throw ValidationError("--ids needs --input-file") }
+                return
+            }
+            guard input == "{}" else { throw ValidationError("--input-file and --input cannot be used together") }
+            guard idempotencyKey == nil else { throw ValidationError("--idempotency-key names one run; it cannot be used with --input-file") }
+            guard !wait && !follow else { throw ValidationError("--wait and --follow follow one run; they cannot be used with --input-file") }
+        }
 
         func run() async throws {
+            if let inputFile {
+                try await startMany(inputFile)
+                return
+            }
             let inputJSON = input.hasPrefix("@") ? try InputFile.json(String(input.dropFirst())) : input
             try await connection.withConnection { conn in
                 let store = RunStore(connection: conn)
@@ -58,7 +77,57 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
         }
+
+        /// JSON lines → runs: each line is parsed first (a bad one is named by its line
+        /// number and nothing starts), then the runs start in chunks of start_runs calls
+        /// inside one transaction, so a refusal leaves none of them behind.
+        private func startMany(_ path: String) async throws {
+            let text = try InputFile.read(path)
+            var inputs: [String] = [], lines: [Int] = []
+            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+                if trimmed.isEmpty { continue }
+                guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(trimmed.utf8)) else {
+                    throw CLIError("\(path == "-" ? "stdin" : path) line \(index + 1): not valid JSON")
+                }
+                guard case .object = value else {
+                    throw CLIError("\(path == "-" ? "stdin" : path) line \(index + 1): a run input must be a JSON object")
+                }
+                inputs.append(trimmed)
+                lines.append(index + 1)
+            }
+            guard !inputs.isEmpty else { throw CLIError("\(path == "-" ? "stdin" : path) has no input lines") }
+            let started = ContinuousClock.now
+            let runs = try await connection.withConnection { conn in
+                try await conn.withTransaction { tx in
+                    var runs: [RunStore.Started] = []
+                    for chunk in stride(from: 0, to: inputs.count, by: RunCommand.startChunk) {
+                        let slice = Array(inputs[chunk..<min(chunk + RunCommand.startChunk, inputs.count)])
+                        do {
+                            runs += try await RunStore(connection: tx).start(workflow, inputs: slice, as: actor.name,
+                                                                              priority: priority, version: version)
+                        } catch let error as PGError where error.message.hasPrefix("inputs[") {
+                            // Name the line, not the position within the chunk.
+                            let position = Int(error.message.dropFirst("inputs[".count).prefix { $0.isNumber }) ?? 0
+                            let rest = error.message.drop { $0 != "]" }.dropFirst(3)
+                            throw CLIError("\(path == "-" ? "stdin" : path) line \(lines[min(chunk + position, lines.count - 1)]): \(rest)")
+                        }
+                    }
+                    return runs
+                }
+            }
+            if ids {
+                for run in runs { print(run.runID.uuidString.lowercased()) }
+            } else {
+                let elapsed = (ContinuousClock.now - started).components
+                let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+                print(String(format: "started %d runs of %@ in %.2f s", runs.count, workflow, seconds))
+            }
+        }
     }
+
+    /// How many runs one start_runs call carries (its cap is trellis.max_start_batch).
+    static let startChunk = 10_000
 
     struct Events: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

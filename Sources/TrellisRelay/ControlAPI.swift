@@ -36,6 +36,32 @@ struct ControlAPI: Sendable {
                 status: .accepted)
         }
 
+        // Many runs of one workflow in one call (start_runs): {"inputs": [{…}, …], "priority",
+        // "version", "context"}. Every input is checked first; a refusal names it by position
+        // (`inputs[i]`) and starts nothing.
+        api.post("workflows/:name/runs:batch") { request, context in
+            let name = try context.parameters.require("name")
+            let body = try await Self.object(request, limit: maxBody)
+            for key in body.keys where !["inputs", "priority", "version", "context"].contains(key) {
+                throw RelayError(.badRequest, "invalid_input", "unknown field \"\(key)\" (expected inputs, priority, version, context)")
+            }
+            guard let inputs = body["inputs"] as? [Any], !inputs.isEmpty else {
+                throw RelayError(.badRequest, "invalid_input", "inputs must be a non-empty array of JSON objects")
+            }
+            var fields = body
+            fields["inputs"] = nil
+            let options = try Self.text(fields), inputsText = try Self.text(inputs)
+            let principal = try context.who
+            let rows = try await pool.withConnection { conn in
+                try await conn.run(Query.Runs.startMany, [name, inputsText, principal, options]).rows
+            }
+            let runs = try rows.map { row -> String in
+                let id = try row.decode("run_id", as: UUID.self).uuidString.lowercased()
+                return #"{"run_id": "\#(id)", "status": \#(JSONText.quote(try row.decode("status"))), "status_url": "/v1/runs/\#(id)"}"#
+            }
+            return Relay.json(#"{"count": \#(runs.count), "runs": [\#(runs.joined(separator: ", "))]}"#, status: .accepted)
+        }
+
         api.get("runs/:id") { _, context in
             let run = try Self.uuid(context.parameters.require("id"), "run")
             let snapshot: PGJSON = try await pool.withConnection {

@@ -46,6 +46,7 @@ public enum Query {
 
     public enum Runs {
         public static let start = "runs/start"
+        public static let startMany = "runs/start_many"
         public static let registerScheduler = "runs/register_scheduler"
         public static let claim = "runs/claim"
         public static let complete = "runs/complete"
@@ -101,7 +102,7 @@ public enum Query {
         Workflows.validate, Workflows.publish, Workflows.list, Workflows.version, Workflows.versionNodes,
         Workflows.versionEdges, Workflows.setLimits, Workflows.limits, Templates.importTemplate, Templates.instantiate, Templates.list, Templates.show,
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
-        Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.registerScheduler, Runs.claim,
+        Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.startMany, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,

@@ -65,6 +65,19 @@ public struct RunStore: Sendable {
         return Started(runID: try row.decode("run_id"), status: try row.decode("status"), created: try row.decode("created"))
     }
 
+    /// Starts one run per input (JSON object texts) in one call to start_runs: every input
+    /// is checked before anything is written, and a refusal names the input by position.
+    public func start(_ workflow: String, inputs: [String], as principal: String, priority: Int? = nil,
+                      version: Int? = nil) async throws -> [Started] {
+        var options: [String: JSONValue] = [:]
+        if let priority { options["priority"] = .number(Double(priority)) }
+        if let version { options["version"] = .number(Double(version)) }
+        let array = "[" + inputs.joined(separator: ",") + "]"
+        return try await connection.run(Query.Runs.startMany, [workflow, array, principal, try PGJSON(encoding: options)]).rows.map {
+            Started(runID: try $0.decode("run_id"), status: try $0.decode("status"), created: try $0.decode("created"))
+        }
+    }
+
     public func run(_ id: UUID) async throws -> Run {
         guard let row = try await connection.run(Query.Runs.get, [id]).rows.first else {
             throw StoreError(code: .notFound, message: "unknown run \(id.uuidString.lowercased())")

@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisTestSupport
+
+/// `trellis run start --input-file` (JSON lines, all or nothing) and `trellis bench` (every
+/// workload, small, with its exactly-once check), through the built binary.
+@Suite("trellis run start --input-file, trellis bench (binary)")
+struct BatchAndBenchCLITests {
+    private func runs(_ db: TestDatabase) async throws -> Int {
+        try await db.withConnection { try await $0.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self) }
+    }
+
+    @Test func jsonLinesStartEveryRunOrNone() async throws {
+        try await TestDatabase.withMigrated { db in
+            let url = ["--database-url", db.url]
+            let definition = try temporaryFile("one.json", #"{"name": "one", "nodes": [{"key": "work", "kind": "tool_call", "handler": "echo"}]}"#)
+            #expect(try TrellisBinary.run(["workflow", "publish", definition] + url).status == 0)
+
+            let lines = (0..<12_345).map { #"{"i": \#($0)}"# }.joined(separator: "\n") + "\n\n"
+            let good = try TrellisBinary.run(["run", "start", "one", "--input-file", try temporaryFile("runs.jsonl", lines)] + url)
+            #expect(good.status == 0, "\(good.stderr)")
+            #expect(good.stdout.hasPrefix("started 12345 runs of one in "), "\(good.stdout)")
+            #expect(try await runs(db) == 12_345)
+            let ids = try TrellisBinary.run(["run", "start", "one", "--input-file", try temporaryFile("two.jsonl", "{}\n{\"x\": 1}\n"), "--ids"] + url)
+            #expect(ids.stdout.split(separator: "\n").count == 2 && ids.stdout.split(separator: "\n").allSatisfy { UUID(uuidString: String($0)) != nil })
+
+            // A bad line is named and nothing starts — also when it is in a later chunk.
+            let refusals: [(String, String)] = [
+                ("{}\n{\"a\": \n{}\n", "line 2: not valid JSON"),
+                ("{}\n\n[1, 2]\n", "line 3: a run input must be a JSON object"),
+                ((0..<10_500).map { _ in "{}" }.joined(separator: "\n") + "\n{\"big\": \"\(String(repeating: "x", count: 6_000_000))\"}\n",
+                 "line 10501: run input is"),
+                ("\n\n", "has no input lines"),
+            ]
+            for (contents, says) in refusals {
+                let refused = try TrellisBinary.run(["run", "start", "one", "--input-file", try temporaryFile("bad.jsonl", contents)] + url)
+                #expect(refused.status == 1)
+                #expect(refused.stderr.contains(says), "\(refused.stderr.prefix(300))")
+                #expect(refused.stderr.split(separator: "\n").count == 1, "one readable line: \(refused.stderr.prefix(300))")
+            }
+            let mixed = try TrellisBinary.run(["run", "start", "one", "--input-file", "x.jsonl", "--idempotency-key", "k"] + url)
+            #expect(mixed.status != 0 && mixed.stderr.contains("--idempotency-key"))
+            #expect(try await runs(db) == 12_347)
+        }
+    }
+
+    @Test func benchRunsEveryWorkloadAndChecksExactlyOnce() async throws {
+        try await TestDatabase.withMigrated { db in
+            let bench = try TrellisBinary.run([
+                "bench", "--json", "--runs", "60", "--dag-runs", "5", "--serial-runs", "3", "--start-runs", "50", "--single-starts", "10",
+                "--pickups", "5", "--fanout-runs", "4", "--width", "3", "--commit-clients", "2", "--commits-per-client", "20",
+                "--schedulers", "2", "--database-url", db.url,
+            ])
+            #expect(bench.status == 0, "\(bench.stderr.suffix(1_000))")
+            let report = try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any]
+            let workloads = report?["workloads"] as? [[String: Any]] ?? []
+            #expect(workloads.compactMap { $0["name"] as? String } == ["flat", "dag", "start", "pickup", "fanout"])
+            for workload in workloads {
+                let figures = workload["figures"] as? [[String: Any]] ?? []
+                #expect(!figures.isEmpty && figures.allSatisfy { ($0["value"] as? Double ?? -1) > 0 }, "\(workload)")
+                if workload["name"] as? String != "start" {
+                    let once = workload["exactlyOnce"] as? [String: Any]
+                    #expect(once?["nodesNotOnce"] as? Int == 0 && once?["runsNotSucceeded"] as? Int == 0, "\(workload)")
+                }
+            }
+            let rate = report?["commitRate"] as? [String: Any]
+            #expect((rate?["before"] as? Double ?? 0) > 0 && (rate?["after"] as? Double ?? 0) > 0)
+            // The database agrees: 60 flat + 8 dag + 5 pickup + 4 fan-out runs succeeded, the start
+            // workload's runs were discarded, no scheduler is left registered, the baseline table is gone.
+            let counts = try await db.withConnection { conn -> [Int] in
+                var counts: [Int] = []
+                for sql in ["SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'",
+                            "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status <> 'succeeded'",
+                            "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NULL",
+                            "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'trellis_bench'"] {
+                    counts.append(try await conn.query(sql).single().decode("n", as: Int.self))
+                }
+                return counts
+            }
+            #expect(counts == [77, 0, 0, 0])
+            let unknown = try TrellisBinary.run(["bench", "teleport", "--database-url", db.url])
+            #expect(unknown.status != 0 && unknown.stderr.contains("unknown workload \"teleport\""))
+        }
+    }
+}
