@@ -12,19 +12,20 @@ public final class RelayMetrics: Sendable {
     let resyncs: Counter
 
     public init() {
-        clients = registry.makeGauge(name: "trellis_relay_clients", help: "Connected SSE and WebSocket clients.")
-        events = registry.makeCounter(name: "trellis_relay_events_total", help: "Events written to clients.")
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "trellis", subsystem: "relay", metricName: metric, unitName: unit, helpText: help)
+        }
+        clients = registry.makeGauge(descriptor: name("clients", "", "Connected SSE and WebSocket clients."))
+        events = registry.makeCounter(descriptor: name("events", "total", "Events written to clients."))
         lag = registry.makeDurationHistogram(
-            name: "trellis_relay_delivery_lag_seconds",
+            descriptor: name("delivery_lag", "seconds", "Event ts (database time at insert) to write, for live (not replayed) events."),
             buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-                      .milliseconds(250), .seconds(1), .seconds(5)],
-            help: "Event ts (database time at insert) to write, for live (not replayed) events.")
+                      .milliseconds(250), .seconds(1), .seconds(5)])
         requests = registry.makeDurationHistogram(
-            name: "trellis_relay_request_duration_seconds",
+            descriptor: name("request_duration", "seconds", "HTTP API latency (streams excluded)."),
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-                      .milliseconds(100), .milliseconds(250), .seconds(1)],
-            help: "HTTP API latency (streams excluded).")
-        resyncs = registry.makeCounter(name: "trellis_relay_resyncs_total", help: "Subscribers resynced from the log (overflow or reconnect).")
+                      .milliseconds(100), .milliseconds(250), .seconds(1)])
+        resyncs = registry.makeCounter(descriptor: name("resyncs", "total", "Subscribers resynced from the log (overflow or reconnect)."))
     }
 
     public func text() -> String { registry.emitToString() }
