@@ -1,9 +1,12 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// One settings array for every target: Swift 6 language mode (strict concurrency) everywhere.
+/// One settings array for every target of ours: Swift 6 language mode (strict concurrency)
+/// everywhere, and no warnings — a warning in our code fails the build (dependencies'
+/// warnings are theirs and stay warnings).
 let swiftSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
+    .unsafeFlags(["-warnings-as-errors"]),
 ]
 
 let package = Package(

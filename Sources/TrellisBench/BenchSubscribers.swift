@@ -83,7 +83,7 @@ final class BenchSubscribers: @unchecked Sendable {
     private func serve() -> [Result] {
         var clients: [Client] = []
         clients.reserveCapacity(count)
-        for index in 0..<count {
+        for _ in 0..<count {
             var client = Client(fd: -1)
             do {
                 client.fd = try RawWebSocket.connect(port: port, path: "/v1/ws", token: token)

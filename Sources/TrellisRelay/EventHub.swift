@@ -40,7 +40,7 @@ actor EventHub {
         ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: heartbeat)
-                await self.tick()
+                self.tick()
             }
         }
     }
