@@ -52,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "TrellisScheduler",
-            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore"],
+            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore", .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: swiftSettings
         ),
         // The push relay: HTTP control API, SSE and WebSocket streams of the event log.
@@ -81,6 +81,7 @@ let package = Package(
             dependencies: [
                 "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay", "TrellisBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -27,6 +27,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Flag(help: "Serve the sql handler (runs config.query, each node in its own transaction). Off by default.") var allowSql = false
     @Option(help: "Database the sql handler runs queries on (default: the scheduler's own).") var sqlUrl: String?
     @Option(help: "A node output larger than this many bytes fails the node with output_too_large.") var maxOutputBytes = 5 << 20
+    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free port; printed at start).")
+    var metricsPort: Int?
+    @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
@@ -35,6 +38,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         guard maxOutputBytes >= 1 else { throw ValidationError("--max-output-bytes must be at least 1") }
         guard sqlUrl == nil || allowSql else { throw ValidationError("--sql-url needs --allow-sql") }
         guard pollInterval >= 10 else { throw ValidationError("--poll-interval must be at least 10 ms") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
     }
 
     func run() async throws {
@@ -49,7 +53,20 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.maxOutputBytes = maxOutputBytes
         let url = try await connection.locator.resolve { Console.note($0) }
         let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell)
-        let scheduler = Scheduler(databaseURL: url, registry: registry, options: options) { Console.note($0) }
+        let metrics = metricsPort.map { _ in SchedulerMetrics() }
+        let scheduler = Scheduler(databaseURL: url, registry: registry, options: options, metrics: metrics) { Console.note($0) }
+        let endpoints = metricsPort.flatMap { port in metrics.map { metrics in
+            Task { [metricsHost] in
+                do {
+                    try await SchedulerEndpoints.serve(host: metricsHost, port: port, scheduler: scheduler, metrics: metrics) { bound in
+                        FileHandle.standardOutput.write(Data("scheduler metrics on http://\(metricsHost):\(bound)/metrics\n".utf8))
+                    }
+                } catch {
+                    Console.note("metrics endpoint stopped: \(error)")
+                }
+            }
+        } }
+        defer { endpoints?.cancel() }
 
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)

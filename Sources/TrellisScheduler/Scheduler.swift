@@ -46,16 +46,30 @@ public final class Scheduler: Sendable {
     public let registry: HandlerRegistry
     public let options: SchedulerOptions
     private let log: @Sendable (String) -> Void
+    private let metrics: SchedulerMetrics?
     private let stopping = Atomic<Bool>(false)
+    private let readyFlag = Atomic<Bool>(false)
     private let wakeup = Wakeup()
     private let inbox = Inbox()
 
-    public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions,
+    public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
                 log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.databaseURL = databaseURL
         self.registry = registry
         self.options = options
+        self.metrics = metrics
         self.log = log
+    }
+
+    /// Ready means connected to the database and registered (what `/readyz` reports):
+    /// false before start-up finishes, while the connection is lost, and after stopping.
+    public var isReady: Bool { readyFlag.load(ordering: .relaxed) }
+
+    /// Times one database call into the round-trip histogram.
+    private func timed<T>(_ call: () async throws -> T) async throws -> T {
+        let start = ContinuousClock.now
+        defer { metrics?.roundTrip.record(ContinuousClock.now - start) }
+        return try await call()
     }
 
     /// Asks a running `run()` to stop: no new claims, handlers in flight finish (up to
@@ -148,6 +162,7 @@ public final class Scheduler: Sendable {
                 startBackoff = min(startBackoff * 2, .seconds(5))
             }
         }
+        readyFlag.store(true, ordering: .relaxed)
         log("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))")
         let listener = options.pollOnly ? nil : Task { await listen() }
         let lease = Duration.seconds(options.leaseSeconds)
@@ -197,13 +212,14 @@ public final class Scheduler: Sendable {
                         let sentAt = clock.now
                         let claims: [SchedulerStore.Claim]
                         if unreported.isEmpty {
-                            claims = try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds)
+                            claims = try await timed { try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds) }
                         } else {
                             // The busy path: this pass's results and the next claim in one round trip.
                             let results = unreported
                             unreported = []
                             claims = try await reportAndClaim(results, store: store, scheduler: id, handlers: served, max: max, summary: &summary)
                         }
+                        metrics?.claimed(claims.count)
                         for claim in claims {
                             inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
                         }
@@ -211,13 +227,18 @@ public final class Scheduler: Sendable {
                     case .heartbeat:
                         let held = inFlight.held
                         let sentAt = clock.now
-                        let lost = try await store.heartbeat(scheduler: id, holding: held.map { SchedulerStore.Held($0.nodeRunID, attempt: $0.attempt) },
-                                                             leaseSeconds: options.leaseSeconds)
+                        let lost = try await timed {
+                            try await store.heartbeat(scheduler: id, holding: held.map { SchedulerStore.Held($0.nodeRunID, attempt: $0.attempt) },
+                                                      leaseSeconds: options.leaseSeconds)
+                        }
+                        metrics?.heartbeats.increment()
+                        metrics?.leasesLost.increment(by: Int64(lost.count))
                         inFlight.renewed(held.filter { !lost.contains($0.nodeRunID) }, sentAt: sentAt)
                         for nodeRunID in lost { inFlight.cancel(nodeRunID) }
                         loop.heartbeatSent(at: sentAt)
                     case .reclaim:
                         let reclaimed = try await store.reclaimExpired()
+                        metrics?.reclaimed.increment(by: Int64(reclaimed))
                         if reclaimed > 0 { log("reclaimed \(reclaimed) node(s) with expired leases") }
                         let expired = try await ApprovalStore(connection: connection).expireDue()
                         if expired > 0 { log("applied the expiry outcome of \(expired) approval(s)") }
@@ -232,6 +253,7 @@ public final class Scheduler: Sendable {
                     // No claim this pass (stopping): report on their own.
                     try await reportKeeping(unreported, store: store, scheduler: id, summary: &summary)
                 }
+                metrics?.inFlight.set(Double(inFlight.count))
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, hadResults: !finished.isEmpty) {
                     await wakeup.wait(timeout: pause)
@@ -242,8 +264,11 @@ public final class Scheduler: Sendable {
                 // so their results are still accepted while their leases hold (the
                 // watchdog stops any whose lease could not be renewed in time).
                 log("database connection lost: \(error); reconnecting")
+                readyFlag.store(false, ordering: .relaxed)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
+                metrics?.reconnects.increment()
+                readyFlag.store(true, ordering: .relaxed)
                 connection = fresh
                 store = SchedulerStore(connection: fresh)
             } catch let error as PGError where error.sqlState == "TR404" && error.message.hasPrefix("unknown or stopped scheduler") {
@@ -251,10 +276,12 @@ public final class Scheduler: Sendable {
                 // restored from backup): nothing we hold is ours any more. Stop the handlers,
                 // drop their results (fencing would refuse them) and register anew.
                 log("scheduler registration \(id) is gone (\(error)); stopping \(inFlight.count) handler(s) and registering again")
+                readyFlag.store(false, ordering: .relaxed)
                 inFlight.cancelAll()
                 _ = await inbox.drain()
                 do {
                     id = try await register(store)
+                    readyFlag.store(true, ordering: .relaxed)
                     log("registered again as scheduler \(id)")
                 } catch {
                     let pause = loop.failed()
@@ -272,11 +299,13 @@ public final class Scheduler: Sendable {
                 // inbox; if they cannot be reported their leases lapse and the nodes are
                 // re-queued — nothing is lost, and the process stays up for its other work.
                 let pause = loop.failed()
+                metrics?.errors.increment()
                 log("scheduler loop error, retrying in \(pause): \(error)")
                 await wakeup.wait(timeout: pause)
             }
         }
         // Report what finished during the last round, then give back anything left.
+        readyFlag.store(false, ordering: .relaxed)
         do {
             let (updates, finished, _) = await inbox.drain()
             if !updates.isEmpty { _ = try await store.reportProgress(scheduler: id, updates) }
@@ -326,6 +355,7 @@ public final class Scheduler: Sendable {
         let handler = registry.handler(named: claim.handler)
         let inbox = self.inbox
         let wakeup = self.wakeup
+        let metrics = self.metrics
         return Task {
             let outcome: Outcome
             if let handler {
@@ -342,7 +372,9 @@ public final class Scheduler: Sendable {
                             : SchedulerStore.Update.log(id: claim.nodeRunID, attempt: claim.attempt, kind: logKind ?? "log", body: text)
                         await inbox.update(update)
                     })
+                let started = ContinuousClock.now
                 outcome = await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds)
+                metrics?.handler(claim.handler, ran: ContinuousClock.now - started)
             } else {
                 outcome = .failure(HandlerError(code: "unknown_handler", message: "no handler named \(claim.handler)", retryable: false))
             }
@@ -402,8 +434,10 @@ public final class Scheduler: Sendable {
                                 summary: inout SchedulerSummary) async throws -> [SchedulerStore.Claim] {
         let (successes, failures) = prepare(finished)
         do {
-            let exchange = try await store.reportAndClaim(scheduler: scheduler, successes: successes, failures: failures,
-                                                          handlers: handlers, max: max, leaseSeconds: options.leaseSeconds)
+            let exchange = try await timed {
+                try await store.reportAndClaim(scheduler: scheduler, successes: successes, failures: failures,
+                                               handlers: handlers, max: max, leaseSeconds: options.leaseSeconds)
+            }
             tally(exchange.completed, exchange.failed, summary: &summary)
             return exchange.claims
         } catch let error as PGError where error.kind == .server && !error.isTransient {
@@ -412,7 +446,7 @@ public final class Scheduler: Sendable {
             for item in finished { await inbox.put(item) }
             throw error
         }
-        return try await store.claim(scheduler: scheduler, handlers: handlers, max: max, leaseSeconds: options.leaseSeconds)
+        return try await timed { try await store.claim(scheduler: scheduler, handlers: handlers, max: max, leaseSeconds: options.leaseSeconds) }
     }
 
     /// Sends finished handlers' results. When the database refuses a batch for a reason of
@@ -441,6 +475,9 @@ public final class Scheduler: Sendable {
     }
 
     private func tally(_ completed: [SchedulerStore.Report], _ failed: [SchedulerStore.Report], summary: inout SchedulerSummary) {
+        metrics?.finished("succeeded", count: completed.count { $0.accepted })
+        metrics?.finished("failed", count: failed.count { $0.accepted })
+        metrics?.finished("refused", count: completed.count { !$0.accepted } + failed.count { !$0.accepted })
         for report in completed {
             if report.accepted { summary.succeeded += 1 } else {
                 summary.refused += 1
@@ -473,6 +510,7 @@ public final class Scheduler: Sendable {
                                       error: .init(code: String(error.code.prefix(200)), message: Self.capped(error.message)),
                                       retryable: error.retryable))
             case .cancelled:
+                metrics?.finished("cancelled")
                 continue
             }
         }

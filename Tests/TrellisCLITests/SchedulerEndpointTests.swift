@@ -1,0 +1,70 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import TrellisPQ
+import TrellisStore
+import TrellisTestSupport
+
+/// `trellis scheduler --metrics-port`: a real scheduler process, scraped while it runs.
+@Suite("trellis scheduler --metrics-port (binary)")
+struct SchedulerEndpointTests {
+    private func get(_ url: String) async throws -> (status: Int, body: String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    /// The value of one sample line (`name{labels} value`) of a Prometheus text exposition.
+    private func sample(_ text: String, _ series: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
+    @Test func countersMoveByTheNodesRunAndReadinessFollowsTheDatabase() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "scraped", "nodes": [
+                      {"key": "a", "kind": "tool_call", "handler": "echo"},
+                      {"key": "b", "kind": "tool_call", "handler": "fail", "on_error": "continue"}],
+                     "edges": [{"from": "a", "to": "b"}]}
+                    """, as: "admin")
+                let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "scraped", "--metrics-port", "0", "--database-url", db.url])
+                var base = ""
+                try await waitUntil(timeout: .seconds(30), "the metrics endpoint to start") {
+                    guard let range = scheduler.output.range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) else { return false }
+                    base = String(scheduler.output[range])
+                    return true
+                }
+                try await waitUntil(timeout: .seconds(30), "the scheduler to be ready") { try await get(base + "/readyz").status == 200 }
+                #expect(try await get(base + "/healthz") == (200, #"{"status": "ok"}"#))
+                let before = try await get(base + "/metrics").body
+                #expect(sample(before, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 0)
+
+                _ = try await RunStore(connection: conn).start("scraped", inputs: Array(repeating: "{}", count: 20), as: "admin")
+                try await waitUntil(timeout: .seconds(60), "20 runs to finish") {
+                    try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL").single().decode("n", as: Int.self) == 0
+                }
+                // Scraped during the process's life: 20 echo successes, 20 failures, 40 nodes claimed.
+                let after = try await get(base + "/metrics").body
+                #expect(sample(after, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 20, "\(after)")
+                #expect(sample(after, #"trellis_scheduler_nodes_total{outcome="failed"}"#) == 20)
+                #expect(sample(after, "trellis_scheduler_claimed_nodes_total") == 40)
+                #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="echo"}"#) == 20)
+                #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="fail"}"#) == 20)
+                #expect((sample(after, "trellis_scheduler_database_round_trip_seconds_count") ?? 0) >= 2)
+
+                // The scheduler's backend terminated: not ready until it has reconnected, then ready again.
+                try await conn.query("""
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE application_name = 'trellis-scheduler scraped' AND datname = current_database()
+                    """)
+                try await waitUntil(timeout: .seconds(30), "the scheduler to reconnect") {
+                    (sample(try await get(base + "/metrics").body, "trellis_scheduler_reconnects_total") ?? 0) >= 1
+                }
+                #expect(try await get(base + "/readyz").status == 200)
+                #expect(scheduler.stop() == 0, "\(scheduler.log)")
+            }
+        }
+    }
+}
