@@ -62,6 +62,21 @@ struct ControlAPI: Sendable {
             return Relay.json(#"{"count": \#(runs.count), "runs": [\#(runs.joined(separator: ", "))]}"#, status: .accepted)
         }
 
+        // The fleet on one screen (trellis.fleet_status), for administrators.
+        api.get("status") { request, context in
+            let staleAfter = try request.uri.queryParameters.get("stale_after_s").map { text -> Double in
+                guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
+                    throw RelayError(.badRequest, "invalid_input", "stale_after_s must be a positive number of seconds")
+                }
+                return seconds
+            } ?? 60
+            let principal = try context.who
+            let status: PGJSON = try await pool.withConnection {
+                try await $0.run(Query.Operations.fleetStatus, [principal, staleAfter]).single().decode("status")
+            }
+            return Relay.json(status.text)
+        }
+
         api.get("runs/:id") { _, context in
             let run = try Self.uuid(context.parameters.require("id"), "run")
             let snapshot: PGJSON = try await pool.withConnection {

@@ -127,7 +127,13 @@ public struct Migrator: Sendable {
 
         // Definitions build on each other (a view on a function), so a changed one is
         // re-applied with every later changed one, all in one transaction.
-        let pendingPaths = Set(status.pendingDefinitions.map(\.path))
+        // The grants under sql/090_roles/ cover every object of the schema ("ON ALL
+        // FUNCTIONS"): they are re-applied after any change, so a function that is new in
+        // this release is granted like the old ones on an upgraded database too.
+        var pendingPaths = Set(status.pendingDefinitions.map(\.path))
+        if !pendingPaths.isEmpty {
+            pendingPaths.formUnion(catalogue.definitions.map(\.path).filter { $0.hasPrefix(Self.grantsFolder) })
+        }
         let changed = catalogue.definitions.filter { pendingPaths.contains($0.path) }
         if !changed.isEmpty {
             var steps: [MigrationReport.Step] = []
@@ -149,6 +155,9 @@ public struct Migrator: Sendable {
         report.version = catalogue.migrations.last?.version ?? 0
         return report
     }
+
+    /// Definitions re-applied whenever any definition changes.
+    static let grantsFolder = "sql/090_roles/"
 
     private func fileName(_ version: Int) -> String {
         catalogue.migrations.first { $0.version == version }?.file.path ?? "version \(version)"

@@ -94,6 +94,10 @@ public enum Query {
         public static let eventsAfter = "relay/events_after"
     }
 
+    public enum Operations {
+        public static let fleetStatus = "operations/fleet_status"
+    }
+
     /// Every name above, for the test that checks each one resolves.
     public static let all: [String] = [
         Migrator.bootstrap, Migrator.lock, Migrator.unlock, Migrator.bookkeepingExists,
@@ -107,7 +111,7 @@ public enum Query {
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
-        Relay.requireAccess, Relay.eventsAfter,
+        Relay.requireAccess, Relay.eventsAfter, Operations.fleetStatus,
     ]
 }
 

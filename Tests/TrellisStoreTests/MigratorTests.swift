@@ -210,6 +210,32 @@ struct MigratorTests {
         }
     }
 
+    /// A function new in a release must be granted on an upgraded database too: the
+    /// schema-wide grants run again after any definition changes (and only then).
+    @Test func grantsAreReappliedAfterAnyChange() async throws {
+        try await TestDatabase.withEmpty { db in
+            try await db.withConnection { conn in
+                try await conn.execute(script: "CREATE TABLE public.grant_runs (id serial)")
+                let grants = "INSERT INTO public.grant_runs DEFAULT VALUES;"
+                func runs() async throws -> Int {
+                    try await conn.query("SELECT count(*) AS n FROM public.grant_runs").single().decode("n")
+                }
+                let v1 = try catalogue(["sql/010_f.sql": "CREATE OR REPLACE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+                                        "sql/090_roles/0100_roles.sql": grants])
+                _ = try await Migrator(connection: conn, catalogue: v1).up()
+                #expect(try await runs() == 1)
+                _ = try await Migrator(connection: conn, catalogue: v1).up()
+                #expect(try await runs() == 1, "nothing changed: nothing re-applied")
+                let v2 = try catalogue(["sql/010_f.sql": "CREATE OR REPLACE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+                                        "sql/020_new.sql": "CREATE OR REPLACE FUNCTION public.g() RETURNS int LANGUAGE sql AS 'SELECT 2';",
+                                        "sql/090_roles/0100_roles.sql": grants])
+                let report = try await Migrator(connection: conn, catalogue: v2).up()
+                #expect(report.appliedDefinitions.map(\.name) == ["sql/020_new.sql", "sql/090_roles/0100_roles.sql"])
+                #expect(try await runs() == 2)
+            }
+        }
+    }
+
     @Test func catalogueRejectsBadMigrationNames() {
         #expect(throws: MigrationError.self) { try catalogue(["migrations/1_short.sql": "SELECT 1;"]) }
         #expect(throws: MigrationError.self) { try catalogue(["migrations/0000_zero.sql": "SELECT 1;"]) }
