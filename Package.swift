@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         // The only place C is seen.
@@ -52,7 +53,11 @@ let package = Package(
         ),
         .target(
             name: "TrellisScheduler",
-            dependencies: ["TrellisStore", "TrellisPQ", "TrellisCore", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "TrellisStore", "TrellisPQ", "TrellisCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The push relay: HTTP control API, SSE and WebSocket streams of the event log.
@@ -82,6 +87,7 @@ let package = Package(
                 "TrellisStore", "TrellisPQ", "TrellisCore", "TrellisScheduler", "TrellisRelay", "TrellisBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

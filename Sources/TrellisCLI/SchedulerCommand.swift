@@ -30,6 +30,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free port; printed at start).")
     var metricsPort: Int?
     @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
+    @Option(help: "Log lines on stderr: text, or json (one object per line, with run_id, node_key and attempt on node lines).")
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
@@ -54,7 +56,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         let url = try await connection.locator.resolve { Console.note($0) }
         let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell)
         let metrics = metricsPort.map { _ in SchedulerMetrics() }
-        let scheduler = Scheduler(databaseURL: url, registry: registry, options: options, metrics: metrics) { Console.note($0) }
+        let scheduler = Scheduler(databaseURL: url, registry: registry, options: options, metrics: metrics,
+                                  logger: ConsoleLogHandler.logger("trellis.scheduler", format: logFormat))
         let endpoints = metricsPort.flatMap { port in metrics.map { metrics in
             Task { [metricsHost] in
                 do {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import TrellisCore
 import TrellisPQ
@@ -45,7 +46,9 @@ public final class Scheduler: Sendable {
     public let databaseURL: String
     public let registry: HandlerRegistry
     public let options: SchedulerOptions
-    private let log: @Sendable (String) -> Void
+    /// Every line carries `scheduler` (the instance name); lines about a node carry
+    /// `node_run_id`, and when known `run_id`, `node_key` and `attempt`.
+    private let logger: Logger
     private let metrics: SchedulerMetrics?
     private let stopping = Atomic<Bool>(false)
     private let readyFlag = Atomic<Bool>(false)
@@ -53,12 +56,20 @@ public final class Scheduler: Sendable {
     private let inbox = Inbox()
 
     public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                logger: Logger? = nil) {
         self.databaseURL = databaseURL
         self.registry = registry
         self.options = options
         self.metrics = metrics
-        self.log = log
+        var logger = logger ?? Logger(label: "trellis.scheduler", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger[metadataKey: "scheduler"] = .string(options.name)
+        self.logger = logger
+    }
+
+    /// Metadata of a line about one claimed node.
+    static func node(_ claim: SchedulerStore.Claim) -> Logger.Metadata {
+        ["node_run_id": "\(claim.nodeRunID)", "run_id": "\(claim.runID.uuidString.lowercased())", "node_key": "\(claim.nodeKey)",
+         "attempt": "\(claim.attempt)"]
     }
 
     /// Ready means connected to the database and registered (what `/readyz` reports):
@@ -157,13 +168,14 @@ public final class Scheduler: Sendable {
                 break
             } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed || error.sqlState?.hasPrefix("57P") == true {
                 if stopping.load(ordering: .relaxed) { return SchedulerSummary() }
-                log("database not reachable yet, retrying in \(startBackoff): \(error)")
+                logger.warning("database not reachable yet, retrying in \(startBackoff): \(error)")
                 await wakeup.wait(timeout: startBackoff)
                 startBackoff = min(startBackoff * 2, .seconds(5))
             }
         }
         readyFlag.store(true, ordering: .relaxed)
-        log("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))")
+        logger.info("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))",
+                    metadata: ["scheduler_id": "\(id)"])
         let listener = options.pollOnly ? nil : Task { await listen() }
         let lease = Duration.seconds(options.leaseSeconds)
         let inFlight = InFlight(lease: lease)
@@ -201,7 +213,7 @@ public final class Scheduler: Sendable {
                 var unreported = finished
                 if stopping.load(ordering: .relaxed) && !loop.isStopping {
                     loop.stopRequested(at: clock.now)
-                    log("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
+                    logger.info("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
                 }
 
                 var claimed = 0
@@ -239,9 +251,9 @@ public final class Scheduler: Sendable {
                     case .reclaim:
                         let reclaimed = try await store.reclaimExpired()
                         metrics?.reclaimed.increment(by: Int64(reclaimed))
-                        if reclaimed > 0 { log("reclaimed \(reclaimed) node(s) with expired leases") }
+                        if reclaimed > 0 { logger.warning("reclaimed \(reclaimed) node(s) with expired leases") }
                         let expired = try await ApprovalStore(connection: connection).expireDue()
-                        if expired > 0 { log("applied the expiry outcome of \(expired) approval(s)") }
+                        if expired > 0 { logger.info("applied the expiry outcome of \(expired) approval(s)") }
                         loop.reclaimed(at: clock.now)
                     case .cancelAll:
                         inFlight.cancelAll()
@@ -263,7 +275,7 @@ public final class Scheduler: Sendable {
                 // running, reconnect with backoff, and carry on under the same scheduler id
                 // so their results are still accepted while their leases hold (the
                 // watchdog stops any whose lease could not be renewed in time).
-                log("database connection lost: \(error); reconnecting")
+                logger.error("database connection lost: \(error); reconnecting")
                 readyFlag.store(false, ordering: .relaxed)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
@@ -275,23 +287,23 @@ public final class Scheduler: Sendable {
                 // Our registration is gone (stopped by an operator, or lost with a database
                 // restored from backup): nothing we hold is ours any more. Stop the handlers,
                 // drop their results (fencing would refuse them) and register anew.
-                log("scheduler registration \(id) is gone (\(error)); stopping \(inFlight.count) handler(s) and registering again")
+                logger.error("scheduler registration \(id) is gone (\(error)); stopping \(inFlight.count) handler(s) and registering again")
                 readyFlag.store(false, ordering: .relaxed)
                 inFlight.cancelAll()
                 _ = await inbox.drain()
                 do {
                     id = try await register(store)
                     readyFlag.store(true, ordering: .relaxed)
-                    log("registered again as scheduler \(id)")
+                    logger.info("registered again as scheduler \(id)", metadata: ["scheduler_id": "\(id)"])
                 } catch {
                     let pause = loop.failed()
-                    log("could not register again, retrying in \(pause): \(error)")
+                    logger.error("could not register again, retrying in \(pause): \(error)")
                     await wakeup.wait(timeout: pause)
                 }
             } catch let error as PGError where error.isTransient {
                 // A deadlock victim or lock timeout (say, against a cancel of the same run):
                 // the unreported results are back in the inbox; try again shortly.
-                log("transient database error, retrying: \(error)")
+                logger.notice("transient database error, retrying: \(error)")
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 10...50)))
             } catch {
                 // Anything else (a statement timeout, a bug in a SQL function, a refused
@@ -300,7 +312,7 @@ public final class Scheduler: Sendable {
                 // re-queued — nothing is lost, and the process stays up for its other work.
                 let pause = loop.failed()
                 metrics?.errors.increment()
-                log("scheduler loop error, retrying in \(pause): \(error)")
+                logger.error("scheduler loop error, retrying in \(pause): \(error)")
                 await wakeup.wait(timeout: pause)
             }
         }
@@ -313,10 +325,10 @@ public final class Scheduler: Sendable {
             summary.released = try await store.stopScheduler(id)
         } catch {
             // Unreported work is not lost: its leases lapse and other schedulers re-queue it.
-            log("could not report the last results or release held nodes: \(error)")
+            logger.error("could not report the last results or release held nodes: \(error)")
         }
         await connection.close()
-        log("scheduler \(options.name) stopped: \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.released) released")
+        logger.info("scheduler \(options.name) stopped: \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.released) released")
         return summary
     }
 
@@ -331,7 +343,8 @@ public final class Scheduler: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: tick)
             for expired in inFlight.cancelExpired(at: ContinuousClock.now) {
-                log("lease of node run \(expired.nodeRunID) (attempt \(expired.attempt)) could not be renewed in time; its handler was stopped")
+                logger.error("lease of node run \(expired.nodeRunID) (attempt \(expired.attempt)) could not be renewed in time; its handler was stopped",
+                             metadata: ["node_run_id": "\(expired.nodeRunID)", "attempt": "\(expired.attempt)"])
             }
         }
     }
@@ -342,7 +355,7 @@ public final class Scheduler: Sendable {
         var backoff = Duration.milliseconds(100)
         while !stopping.load(ordering: .relaxed) {
             if let connection = try? await connect("") {
-                log("reconnected to the database")
+                logger.info("reconnected to the database")
                 return connection
             }
             await wakeup.wait(timeout: backoff)
@@ -459,7 +472,8 @@ public final class Scheduler: Sendable {
             let reports = try await Self.isolating(successes) { try await store.complete(scheduler: scheduler, $0) } refused: { success, error in
                 // The database refused this result alone: fail the node instead.
                 let code = error.sqlState == "54000" ? "output_too_large" : "invalid_output"
-                self.log("node run \(success.id): result refused by the database (\(error)); failing it with \(code)")
+                self.logger.warning("node run \(success.id): result refused by the database (\(error)); failing it with \(code)",
+                                    metadata: ["node_run_id": "\(success.id)", "attempt": "\(success.attempt)"])
                 failures.append(.init(id: success.id, attempt: success.attempt,
                                       error: .init(code: code, message: Self.capped(error.message)), retryable: false, cost: success.cost))
             }
@@ -468,7 +482,8 @@ public final class Scheduler: Sendable {
         if !failures.isEmpty {
             let reports = try await Self.isolating(failures) { try await store.fail(scheduler: scheduler, $0) } refused: { failure, error in
                 // Not even the failure could be stored: leave it to the lease, which re-queues the node.
-                self.log("node run \(failure.id): failure report refused by the database (\(error)); its lease will lapse")
+                self.logger.error("node run \(failure.id): failure report refused by the database (\(error)); its lease will lapse",
+                                  metadata: ["node_run_id": "\(failure.id)", "attempt": "\(failure.attempt)"])
             }
             tally([], reports, summary: &summary)
         }
@@ -481,7 +496,7 @@ public final class Scheduler: Sendable {
         for report in completed {
             if report.accepted { summary.succeeded += 1 } else {
                 summary.refused += 1
-                log("result for node run \(report.nodeRunID) refused: \(report.reason ?? "")")
+                logger.notice("result for node run \(report.nodeRunID) refused: \(report.reason ?? "")", metadata: ["node_run_id": "\(report.nodeRunID)"])
             }
         }
         for report in failed {
@@ -498,7 +513,7 @@ public final class Scheduler: Sendable {
             switch item.outcome {
             case .success(let output, let cost):
                 if let problem = output.storageProblem(maxBytes: options.maxOutputBytes) {
-                    log("node run \(item.claim.nodeRunID) (\(item.claim.nodeKey)): \(problem)")
+                    logger.warning("node run \(item.claim.nodeRunID) (\(item.claim.nodeKey)): \(problem)", metadata: Self.node(item.claim))
                     failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
                                           error: .init(code: problem.code, message: "\(item.claim.handler): \(problem)"),
                                           retryable: false, cost: cost))
@@ -568,7 +583,7 @@ public final class Scheduler: Sendable {
                 }
             } catch {
                 if Task.isCancelled { return }
-                log("listener: \(error); reconnecting in \(backoff)")
+                logger.warning("listener: \(error); reconnecting in \(backoff)")
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(5))
             }

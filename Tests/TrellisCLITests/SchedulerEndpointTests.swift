@@ -68,3 +68,37 @@ struct SchedulerEndpointTests {
         }
     }
 }
+
+/// `trellis scheduler --log-format json`: every line an object; node lines carry the node.
+@Suite("trellis scheduler --log-format (binary)")
+struct SchedulerLogFormatTests {
+    @Test func jsonLinesCarryTheNodeTheyAreAbout() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "logged", "nodes": [{"key": "work", "kind": "tool_call", "handler": "echo", "input": {"blob": "$input.blob"}}]}
+                    """, as: "admin")
+                let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "logger", "--log-format", "json",
+                                                                "--max-output-bytes", "64", "--database-url", db.url])
+                let run = try await RunStore(connection: conn).start("logged", input: #"{"blob": "\#(String(repeating: "x", count: 200))"}"#, as: "admin").runID
+                try await waitUntil(timeout: .seconds(30), "the run to finish") { try await RunStore(connection: conn).run(run).finishedAt != nil }
+                #expect(scheduler.stop() == 0)
+                let lines = scheduler.log.split(separator: "\n").map(String.init)
+                #expect(lines.count >= 3, "\(scheduler.log)")
+                var nodeLines: [[String: String]] = []
+                for line in lines {
+                    let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+                    #expect(object != nil, "not a JSON object of strings: \(line)")
+                    guard let object else { continue }
+                    #expect(object["ts"] != nil && object["level"] != nil && object["message"] != nil && object["scheduler"] == "logger", "\(line)")
+                    if object["node_key"] != nil { nodeLines.append(object) }
+                }
+                #expect(nodeLines.count == 1, "\(scheduler.log)")
+                #expect(nodeLines.first?["run_id"] == run.uuidString.lowercased())
+                #expect(nodeLines.first?["node_key"] == "work" && nodeLines.first?["attempt"] == "1")
+                #expect(nodeLines.first?["message"]?.contains("output_too_large") == true || nodeLines.first?["message"]?.contains("bytes") == true,
+                        "\(nodeLines)")
+            }
+        }
+    }
+}
