@@ -8,7 +8,15 @@ SWIFT ?= swift
 # restarts — runs last, alone, so its load does not disturb the timing of other tests.
 TEST_TARGETS = TrellisCoreTests TrellisPQTests TrellisStoreTests TrellisSchedulerTests TrellisRelayTests TrellisCLITests
 
-.PHONY: deps build test demo clean
+# make install: release build, then the binary, systemd units, an example environment
+# file (kept when present) and shell completions under DESTDIR/PREFIX.
+PREFIX ?= /usr/local
+DESTDIR ?=
+CONFIG ?= release
+SYSTEMD_DIR ?= /etc/systemd/system
+SHARE = $(DESTDIR)$(PREFIX)/share
+
+.PHONY: deps build test demo clean install install-files
 
 deps:
 	@bash scripts/install-deps.sh
@@ -27,6 +35,26 @@ test: deps
 
 demo: build
 	@bash scripts/demo.sh
+
+install: deps
+	$(SWIFT) build -c $(CONFIG) --product trellis
+	@$(MAKE) --no-print-directory install-files
+
+# The copy step alone (tests run it against an existing build with CONFIG=debug).
+install-files:
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMD_DIR) $(DESTDIR)/etc/trellis \
+		$(SHARE)/bash-completion/completions $(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d
+	install -m 0755 .build/$(CONFIG)/trellis $(DESTDIR)$(PREFIX)/bin/trellis
+	for unit in trellis-scheduler@.service trellis-relay.service; do \
+		sed 's|/usr/local/bin/trellis|$(PREFIX)/bin/trellis|' deploy/systemd/$$unit > $(DESTDIR)$(SYSTEMD_DIR)/$$unit; \
+		chmod 0644 $(DESTDIR)$(SYSTEMD_DIR)/$$unit; \
+	done
+	[ -e $(DESTDIR)/etc/trellis/trellis.env ] || install -m 0640 deploy/systemd/trellis.env $(DESTDIR)/etc/trellis/trellis.env
+	.build/$(CONFIG)/trellis --generate-completion-script bash > $(SHARE)/bash-completion/completions/trellis
+	.build/$(CONFIG)/trellis --generate-completion-script zsh > $(SHARE)/zsh/site-functions/_trellis
+	.build/$(CONFIG)/trellis --generate-completion-script fish > $(SHARE)/fish/vendor_completions.d/trellis.fish
+	@echo "installed trellis into $(DESTDIR)$(PREFIX); next (docs/operations.md): useradd --system trellis,"
+	@echo "edit /etc/trellis/trellis.env, systemctl daemon-reload, systemctl enable --now trellis-scheduler@9464 trellis-relay"
 
 clean:
 	-.build/debug/trellis db stop 2>/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Trellis needs on a Debian/Ubuntu machine when it is missing:
-# the PostgreSQL server binaries, libpq headers and pkg-config. Fast when present.
+# the PostgreSQL server binaries, libpq headers, pkg-config, psql and systemd-analyze.
+# Fast when present.
 set -euo pipefail
 
 missing=()
@@ -15,6 +16,8 @@ have_server || missing+=(postgresql)
 [[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+# systemd-analyze checks the deployment units (DeploymentTests).
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 
 if ((${#missing[@]} > 0)); then
   echo "install-deps: installing ${missing[*]}"
