@@ -53,6 +53,12 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
 
     public var isStopping: Bool { stopRequestedAt != nil }
 
+    /// A third of the lease (two heartbeats may be lost before a lease lapses), but at
+    /// least every 10 s: liveness (`trellis status`) reads heartbeat age, and a long lease
+    /// must not make a live scheduler look dead.
+    public var heartbeatInterval: Duration { min(settings.lease / 3, Self.maxHeartbeatInterval) }
+    public static var maxHeartbeatInterval: Duration { .seconds(10) }
+
     /// SIGTERM/SIGINT: no new claims; handlers in flight get `shutdownGrace` to finish.
     public mutating func stopRequested(at now: Instant) {
         if stopRequestedAt == nil { stopRequestedAt = now }
@@ -67,7 +73,7 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         } else if inFlight < settings.concurrency {
             actions.append(.claim(max: min(settings.batch, settings.concurrency - inFlight)))
         }
-        if lastHeartbeat.duration(to: now) >= settings.lease / 3 {
+        if lastHeartbeat.duration(to: now) >= heartbeatInterval {
             actions.append(.heartbeat)
         }
         if stopRequestedAt == nil, lastReclaim.map({ $0.duration(to: now) >= settings.lease / 2 }) ?? true {
@@ -89,7 +95,7 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         errorBackoff = Self.firstBackoff  // the pass went through
         if claimed > 0 || hadResults { return nil }
         if stopRequestedAt != nil { return Self.stoppingTick }
-        let untilHeartbeat = settings.lease / 3 - lastHeartbeat.duration(to: now)
+        let untilHeartbeat = heartbeatInterval - lastHeartbeat.duration(to: now)
         return max(.milliseconds(10), min(settings.pollInterval, untilHeartbeat))
     }
 

@@ -27,6 +27,18 @@ import TrellisCore
         #expect(loop.plan(now: at(20_000), inFlight: 8) == [.heartbeat])
     }
 
+    /// A long lease still heartbeats every 10 s: liveness is read from heartbeat age.
+    @Test func aLongLeaseHeartbeatsAtLeastEveryTenSeconds() {
+        var loop = SchedulerLoop(settings: .init(concurrency: 8, batch: 3, lease: .seconds(600), pollInterval: .seconds(60),
+                                                 shutdownGrace: .seconds(30)), now: zero)
+        loop.reclaimed(at: zero)
+        #expect(loop.heartbeatInterval == .seconds(10))
+        #expect(loop.plan(now: at(9_999), inFlight: 8).isEmpty)
+        #expect(loop.plan(now: at(10_000), inFlight: 8) == [.heartbeat])
+        loop.heartbeatSent(at: at(10_000))
+        #expect(loop.idle(now: at(12_000), claimed: 0, hadResults: false) == .seconds(8))  // not the 60 s poll
+    }
+
     @Test func waitsForADoorbellButNeverPastTheNextHeartbeat() {
         var loop = SchedulerLoop(settings: settings, now: zero)
         #expect(loop.idle(now: zero, claimed: 2, hadResults: false) == nil)  // more may be ready

@@ -48,8 +48,10 @@ BEGIN
         WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(schedulers) s
                           WHERE NOT (s ->> 'stale')::boolean AND (s -> 'handlers') ? (q ->> 'handler'))
         UNION ALL
-        SELECT format('scheduler %s (%s, pid %s): no heartbeat for %s s; its %s node(s) are re-queued when their leases expire',
-                      s ->> 'name', s ->> 'hostname', coalesce(s ->> 'pid', '?'), s ->> 'heartbeat_age_s', s ->> 'in_flight')
+        SELECT format('scheduler %s (%s, pid %s): no heartbeat for %s s; %s',
+                      s ->> 'name', s ->> 'hostname', coalesce(s ->> 'pid', '?'), s ->> 'heartbeat_age_s',
+                      CASE WHEN (s ->> 'in_flight')::int = 0 THEN 'it holds no nodes'
+                           ELSE format('its %s node(s) are re-queued when their leases expire', s ->> 'in_flight') END)
         FROM jsonb_array_elements(schedulers) s
         WHERE (s ->> 'stale')::boolean
     ) p;
