@@ -222,12 +222,18 @@ private struct Context {
     }
 
     private func flat() async throws -> BenchReport.Workload {
-        let workflow = try await publish(.flat)
-        log("flat: enqueuing \(bench.flatRuns) one-node runs")
-        try await enqueue(workflow, count: bench.flatRuns)
+        try await drain(.flat, runs: bench.flatRuns, shape: "one-node runs")
+    }
+
+    /// Enqueues `runs` runs of the workload's workflow with no scheduler running, then
+    /// starts the schedulers and measures how fast they drain it.
+    private func drain(_ workload: BenchWorkload, runs: Int, shape: String) async throws -> BenchReport.Workload {
+        let workflow = try await publish(workload)
+        log("\(workload.rawValue): enqueuing \(runs) \(shape)")
+        try await enqueue(workflow, count: runs)
         try await withSchedulers { try await waitUntilDrained(workflow) }
         let (nodes, rate) = try await nodeThroughput(workflow)
-        return .init(name: "flat", description: "\(bench.flatRuns) one-node runs enqueued first, then drained (\(nodes) nodes)",
+        return .init(name: workload.rawValue, description: "\(runs) \(shape) enqueued first, then drained (\(nodes) nodes)",
                      figures: [.init(label: "drain", value: rate, unit: "nodes/s")],
                      exactlyOnce: try await exactlyOnce([workflow]))
     }
@@ -297,13 +303,6 @@ private struct Context {
     }
 
     private func fanout() async throws -> BenchReport.Workload {
-        let workflow = try await publish(.fanout)
-        log("fanout: enqueuing \(bench.fanoutRuns) runs × \(bench.width + 1) nodes")
-        try await enqueue(workflow, count: bench.fanoutRuns)
-        try await withSchedulers { try await waitUntilDrained(workflow) }
-        let (nodes, rate) = try await nodeThroughput(workflow)
-        return .init(name: "fanout", description: "\(bench.fanoutRuns) runs of root → \(bench.width) leaves enqueued first, then drained (\(nodes) nodes)",
-                     figures: [.init(label: "drain", value: rate, unit: "nodes/s")],
-                     exactlyOnce: try await exactlyOnce([workflow]))
+        try await drain(.fanout, runs: bench.fanoutRuns, shape: "runs of root → \(bench.width) leaves")
     }
 }

@@ -231,7 +231,7 @@ public final class Scheduler: Sendable {
                             unreported = []
                             claims = try await reportAndClaim(results, store: store, scheduler: id, handlers: served, max: max, summary: &summary)
                         }
-                        metrics?.claimed(claims.count)
+                        metrics?.claimed(claims)
                         for claim in claims {
                             inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
                         }

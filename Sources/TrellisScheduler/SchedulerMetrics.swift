@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import Synchronization
+import TrellisStore
 
 /// What `trellis scheduler --metrics-port` reports (Prometheus text format): claims and
 /// their batch sizes, nodes by outcome, handler durations per handler, heartbeats and
@@ -11,6 +12,7 @@ public final class SchedulerMetrics: Sendable {
     let claims: Counter
     let claimedNodes: Counter
     let batchSize: ValueHistogram
+    let readyLag: DurationHistogram
     let inFlight: Gauge
     let heartbeats: Counter
     let leasesLost: Counter
@@ -32,6 +34,10 @@ public final class SchedulerMetrics: Sendable {
         claimedNodes = registry.makeCounter(descriptor: Self.name("claimed_nodes", "total", "Nodes claimed."))
         batchSize = registry.makeValueHistogram(descriptor: Self.name("claim_batch", "nodes", "Nodes per claim call."),
                                                 buckets: [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+        readyLag = registry.makeDurationHistogram(
+            descriptor: Self.name("ready_lag", "seconds", "Claimable to claimed, per node (database clock)."),
+            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(50), .milliseconds(100),
+                      .milliseconds(500), .seconds(1), .seconds(5), .seconds(30), .seconds(300)])
         inFlight = registry.makeGauge(descriptor: Self.name("in_flight", "", "Handlers running."))
         heartbeats = registry.makeCounter(descriptor: Self.name("heartbeats", "total", "Lease renewals sent."))
         leasesLost = registry.makeCounter(descriptor: Self.name("leases_lost", "total",
@@ -51,10 +57,13 @@ public final class SchedulerMetrics: Sendable {
         self.outcomes = outcomes
     }
 
-    func claimed(_ count: Int) {
-        claims.increment()
-        claimedNodes.increment(by: Int64(count))
-        batchSize.record(Double(count))
+    func claimed(_ claims: [SchedulerStore.Claim]) {
+        self.claims.increment()
+        claimedNodes.increment(by: Int64(claims.count))
+        batchSize.record(Double(claims.count))
+        for claim in claims {
+            if let waited = claim.waitedMilliseconds { readyLag.record(.microseconds(Int64(waited * 1000))) }
+        }
     }
 
     func finished(_ outcome: String, count: Int = 1) {

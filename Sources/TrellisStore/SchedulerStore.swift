@@ -23,6 +23,8 @@ public struct SchedulerStore: Sendable {
         public var attempt: Int
         public var timeoutMilliseconds: Int?
         public var itemIndex: Int?
+        /// Claimable → claimed, by the database's clock.
+        public var waitedMilliseconds: Double? = nil
     }
 
     public struct Report: Sendable, Hashable {
@@ -159,7 +161,7 @@ public struct SchedulerStore: Sendable {
             Claim(nodeRunID: try $0.decode("node_run_id"), runID: try $0.decode("run_id"), nodeKey: try $0.decode("node_key"),
                   handler: try $0.decode("handler"), config: try $0.decode("config"), input: try $0.decodeIfPresent("input") ?? PGJSON(text: "null"),
                   attempt: try $0.decode("attempt"), timeoutMilliseconds: try $0.decodeIfPresent("timeout_ms"),
-                  itemIndex: try $0.decodeIfPresent("item_index"))
+                  itemIndex: try $0.decodeIfPresent("item_index"), waitedMilliseconds: try $0.decodeIfPresent("waited_ms"))
         }
     }
 

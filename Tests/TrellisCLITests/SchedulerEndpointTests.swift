@@ -50,6 +50,7 @@ struct SchedulerEndpointTests {
                 #expect(sample(after, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 20, "\(after)")
                 #expect(sample(after, #"trellis_scheduler_nodes_total{outcome="failed"}"#) == 20)
                 #expect(sample(after, "trellis_scheduler_claimed_nodes_total") == 40)
+                #expect(sample(after, "trellis_scheduler_ready_lag_seconds_count") == 40)
                 #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="echo"}"#) == 20)
                 #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="fail"}"#) == 20)
                 #expect((sample(after, "trellis_scheduler_database_round_trip_seconds_count") ?? 0) >= 2)

@@ -11,10 +11,14 @@
 -- of limited workflows are admitted under a per-workflow advisory lock against counts
 -- read after taking it — concurrent claimers of one limited workflow take turns, and
 -- everyone else never waits. A run holds a run slot from its first claim to its end.
-CREATE OR REPLACE FUNCTION trellis.claim_nodes(scheduler bigint, handlers text[], max_nodes integer DEFAULT 32,
-                                               lease interval DEFAULT '30 seconds')
+-- `waited_ms` is how long each node waited between becoming claimable and this claim (the
+-- scheduler's ready→start lag metric). Its result columns changed once, so the function is
+-- dropped and created again (in the migration's transaction; sql/090_roles grants it anew).
+DROP FUNCTION IF EXISTS trellis.claim_nodes(bigint, text[], integer, interval);
+CREATE FUNCTION trellis.claim_nodes(scheduler bigint, handlers text[], max_nodes integer DEFAULT 32,
+                                    lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, config jsonb, input jsonb,
-               attempt integer, timeout_ms bigint, item_index integer)
+               attempt integer, timeout_ms bigint, item_index integer, waited_ms double precision)
 LANGUAGE plpgsql
 -- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
 -- The planner settings pin the pick to the ordered walk of node_runs_ready_idx that stops
@@ -28,6 +32,7 @@ DECLARE
     nodes_full bigint[];
     runs_full bigint[];
     picked bigint[];
+    waits double precision[];
     refused bigint[] := '{}';
     lim record;
     free_slots bigint;
@@ -105,6 +110,10 @@ BEGIN
         END IF;
     END IF;
 
+    -- By the statement's clock: in a pipelined pass, now() is the start of the transaction,
+    -- before the results reported ahead of this claim.
+    waits := ARRAY(SELECT extract(epoch FROM clock_timestamp() - n.ready_at) * 1000
+                   FROM unnest(picked) WITH ORDINALITY AS p(id, ord) JOIN trellis.node_runs n ON n.id = p.id ORDER BY p.ord);
     WITH updated AS (
         UPDATE trellis.node_runs n
         SET status = 'running', attempt = n.attempt + 1, scheduler_id = scheduler, claimed_by = scheduler_name,
@@ -141,7 +150,8 @@ BEGIN
     ) e;
 
     RETURN QUERY
-    SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index
+    SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index,
+           greatest(waits[p.ord], 0)
     FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
     JOIN trellis.node_runs n ON n.id = p.id
     JOIN trellis.workflow_nodes wn ON wn.id = n.node_id
