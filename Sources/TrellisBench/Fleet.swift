@@ -14,6 +14,7 @@ final class Fleet: Sendable {
         var log: URL
     }
 
+    static let maxLostLeases = 10
     private let trellis: String
     private let directory: URL
     private let databaseURL: String
@@ -33,9 +34,14 @@ final class Fleet: Sendable {
     func startScheduler(_ index: Int) throws {
         let name = "chaos-\(index)-\(generation.add(1, ordering: .relaxed).newValue)"
         let log = directory.appending(path: "\(name).log")
+        // A kill every 0.3–0.7 s is about a hundred times any real fleet's churn: a node
+        // can lose its lease to four kills in a row by chance. The bound on lost leases
+        // (trellis.max_lost_leases, 3; proved by WorkerLossTests) is raised to 10 for the
+        // fleet's sessions, so the run checks the re-queueing itself, not the dice.
         let pid = try ProcessRunner.spawnBackground(
             [trellis, "scheduler", "--name", name, "--lease", String(lease), "--concurrency", "16", "--batch", "16",
-             "--poll-interval", "200", "--allow-sql", "--database-url", databaseURL], stderrFile: log)
+             "--poll-interval", "200", "--allow-sql", "--database-url", databaseURL],
+            environment: ["PGOPTIONS": "-c trellis.max_lost_leases=\(Self.maxLostLeases)"], stderrFile: log)
         members.withLock { $0["scheduler-\(index)"] = Member(pid: pid, name: name, log: log) }
     }
 
@@ -80,12 +86,23 @@ final class Fleet: Sendable {
         return exits.withLock { $0 += gone; return $0 }
     }
 
-    /// SIGTERMs everyone and waits; returns those that did not exit 0.
+    /// SIGTERMs everyone and waits; returns those that did not exit 0. A scheduler started
+    /// a moment ago is first given time to reach its first log line: a SIGTERM that lands
+    /// before the process has set up its signal handling (in the runtime's start-up) takes
+    /// the default action, which says nothing about the scheduler's graceful stop.
     func stopAll() -> [String] {
-        let all = members.withLock { members in defer { members = [:] }; return Array(members.values) }
-        for member in all { _ = Glibc.kill(member.pid, SIGTERM) }
+        let all = members.withLock { members in defer { members = [:] }; return members }
+        for (key, member) in all where key.hasPrefix("scheduler-") {
+            let deadline = ContinuousClock.now + .seconds(15)
+            while ((try? FileManager.default.attributesOfItem(atPath: member.log.path)[.size] as? Int) ?? 0) == 0,
+                  ContinuousClock.now < deadline {
+                usleep(20_000)
+            }
+        }
+        let everyone = Array(all.values)
+        for member in everyone { _ = Glibc.kill(member.pid, SIGTERM) }
         var failed: [String] = []
-        for member in all {
+        for member in everyone {
             let status = ProcessRunner.waitForExit(member.pid)
             if status != 0 {
                 let tail = ((try? String(contentsOf: member.log, encoding: .utf8)) ?? "").suffix(400)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 import TrellisScheduler
 
 struct SchedulerCommand: AsyncParsableCommand {
@@ -44,6 +45,20 @@ struct SchedulerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Signals are caught from the first instruction on: a SIGTERM that arrives while the
+        // scheduler starts (resolving the database, connecting) stops it as soon as it
+        // exists — gracefully, never by the default action (exit 143).
+        let stop = StopRequest()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let sources = [SIGINT, SIGTERM].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+
         var options = SchedulerOptions(name: name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())")
         options.concurrency = concurrency
         options.batch = batch
@@ -70,20 +85,31 @@ struct SchedulerCommand: AsyncParsableCommand {
             }
         } }
         defer { endpoints?.cancel() }
-
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { number in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { scheduler.requestStop() }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
+        stop.attach(scheduler)
         do {
             _ = try await scheduler.run()
         } catch let error as HandlerError {
             throw CLIError(error.message)
         }
+    }
+}
+
+/// A stop request (SIGTERM/SIGINT) that may come before the scheduler exists.
+private final class StopRequest: Sendable {
+    private let state = Mutex<(requested: Bool, scheduler: Scheduler?)>((false, nil))
+
+    func signal() {
+        state.withLock { state in
+            state.requested = true
+            return state.scheduler
+        }?.requestStop()
+    }
+
+    func attach(_ scheduler: Scheduler) {
+        let requested = state.withLock { state in
+            state.scheduler = scheduler
+            return state.requested
+        }
+        if requested { scheduler.requestStop() }
     }
 }

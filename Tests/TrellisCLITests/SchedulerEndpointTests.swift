@@ -103,3 +103,17 @@ struct SchedulerLogFormatTests {
         }
     }
 }
+
+/// SIGTERM while a scheduler is still starting (here: waiting for a database that is not
+/// there) stops it gracefully, exit 0 — not by the signal's default action (143).
+@Suite("trellis scheduler start-up stop (binary)")
+struct SchedulerStartupStopTests {
+    @Test func aSigtermDuringStartUpIsAGracefulStop() async throws {
+        let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "early", "--database-url",
+                                                        "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"])
+        try await waitUntil(timeout: .seconds(30), "the scheduler to wait for its database") {
+            scheduler.log.contains("database not reachable yet")
+        }
+        #expect(scheduler.stop(SIGTERM) == 0, "\(scheduler.log)")
+    }
+}

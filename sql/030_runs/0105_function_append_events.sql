@@ -2,8 +2,16 @@
 -- counter is bumped once by its event count and the events take consecutive seqs in array
 -- order, and each run gets one doorbell (`<run_id>:<newest seq>`). The hot path (claims,
 -- completions) uses it instead of append_event per node.
+-- The same UPDATE applies the run-row changes of the transition that made the events, so a
+-- run row is written once per batch, not once per change (every further update of a row
+-- the transaction already wrote is a new tuple and re-runs its foreign-key checks):
+-- `started` runs still queued become running; `settled_runs[i]` loses `settled_counts[i]`
+-- from nodes_remaining. Both must name runs that get events in this call.
 -- The run rows are locked in id order first, so concurrent batches cannot deadlock.
-CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types text[], event_data jsonb[])
+DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[]);
+CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types text[], event_data jsonb[],
+                                                 started uuid[] DEFAULT '{}', settled_runs uuid[] DEFAULT '{}',
+                                                 settled_counts bigint[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -18,9 +26,16 @@ BEGIN
         FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
     ), counts AS (
         SELECT ev.run_id, count(*) AS n FROM ev GROUP BY ev.run_id
+    ), settled AS (
+        SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
     ), bumped AS (
-        UPDATE trellis.workflow_runs w SET last_seq = w.last_seq + c.n
-        FROM counts c WHERE w.id = c.run_id
+        UPDATE trellis.workflow_runs w
+        SET last_seq = w.last_seq + c.n,
+            nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
+            status = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
+            started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now() ELSE w.started_at END
+        FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id
+        WHERE w.id = c.run_id
         RETURNING w.id, w.last_seq - c.n AS base
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)

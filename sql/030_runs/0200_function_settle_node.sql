@@ -10,6 +10,9 @@ CREATE OR REPLACE FUNCTION trellis.settle_nodes(node_run_ids bigint[], final_sta
                                                 node_errors jsonb[], added_costs numeric[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql AS $fn$
+DECLARE
+    settled_runs uuid[];
+    settled_counts bigint[];
 BEGIN
     UPDATE trellis.node_runs n
     SET status = s.status, output = s.output, error = s.error, finished_at = now(), lease_expires_at = NULL,
@@ -18,16 +21,13 @@ BEGIN
          AS s(id, status, output, error, cost)
     WHERE n.id = s.id;
 
-    -- Run counters, with the run rows locked in id order (no deadlock between batches).
-    PERFORM 1 FROM trellis.workflow_runs r
-    WHERE r.id = ANY (ARRAY(SELECT n.run_id FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids)))
-    ORDER BY r.id FOR NO KEY UPDATE;
-    UPDATE trellis.workflow_runs r SET nodes_remaining = r.nodes_remaining - c.n
-    FROM (SELECT n.run_id, count(*) AS n FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids) GROUP BY n.run_id) c
-    WHERE r.id = c.run_id;
-
+    -- The events, and the runs' remaining-node counters in the same update of each run row
+    -- (append_events locks the run rows in id order: no deadlock between batches). Every
+    -- settled node makes a node.finished event, so every run counted gets events.
+    SELECT coalesce(array_agg(c.run_id), '{}'), coalesce(array_agg(c.n), '{}') INTO settled_runs, settled_counts
+    FROM (SELECT n.run_id, count(*) AS n FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids) GROUP BY n.run_id) c;
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.ord, e.k), array_agg(e.type ORDER BY e.ord, e.k),
-                                  array_agg(e.data ORDER BY e.ord, e.k))
+                                  array_agg(e.data ORDER BY e.ord, e.k), '{}', settled_runs, settled_counts)
     FROM (
         SELECT n.run_id, s.ord, k.k,
                CASE k.k WHEN 1 THEN 'node.finished' ELSE 'node.output' END AS type,

@@ -127,18 +127,15 @@ BEGIN
     -- Run rows are locked in run-id order, so concurrent claimers cannot deadlock.
     SELECT array_agg(DISTINCT n.run_id) INTO claimed_runs FROM trellis.node_runs n WHERE n.id = ANY (picked);
     PERFORM 1 FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE;
-    WITH s AS (
-        UPDATE trellis.workflow_runs r SET status = 'running', started_at = now()
-        WHERE r.id = ANY (claimed_runs) AND r.status = 'queued'
-        RETURNING r.id
-    )
-    SELECT coalesce(array_agg(s.id), '{}') INTO started FROM s;
+    -- Runs still queued start now: their row changes with the events' counter bump, in one
+    -- update (append_events), and run.started comes first in their log.
+    started := ARRAY(SELECT r.id FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) AND r.status = 'queued');
 
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.run_id, e.k, e.id), array_agg(e.type ORDER BY e.run_id, e.k, e.id),
-                                  array_agg(e.data ORDER BY e.run_id, e.k, e.id))
+                                  array_agg(e.data ORDER BY e.run_id, e.k, e.id), started)
     FROM (
         SELECT r.id AS run_id, 0 AS k, 0::bigint AS id, 'run.started' AS type,
-               jsonb_build_object('workflow', w.name, 'version', v.version, 'started_at', r.started_at) AS data
+               jsonb_build_object('workflow', w.name, 'version', v.version, 'started_at', now()) AS data
         FROM trellis.workflow_runs r
         JOIN trellis.workflows w ON w.id = r.workflow_id
         JOIN trellis.workflow_versions v ON v.id = r.version_id
