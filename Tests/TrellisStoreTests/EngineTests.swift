@@ -412,6 +412,30 @@ struct EngineTests {
         }
     }
 
+    /// The scheduler's busy pass — report, then claim, in one transaction (pipeline mode) —
+    /// takes the dependents its results made ready at once, not one round trip later.
+    @Test func aPipelinedPassClaimsTheDependentsItsResultsMadeReady() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "levels", "nodes": [
+                      {"key": "root", "kind": "tool_call", "handler": "echo"},
+                      {"key": "left", "kind": "tool_call", "handler": "echo"},
+                      {"key": "right", "kind": "tool_call", "handler": "echo"}],
+                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
+                    """, as: "admin")
+                let driver = try await Driver.make(conn)
+                _ = try await driver.store.start("levels", as: "admin")
+                let root = try #require(try await driver.claim().first)
+                let exchange = try await driver.scheduling.reportAndClaim(
+                    scheduler: driver.scheduler, successes: [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))],
+                    failures: [], handlers: Driver.handlers, max: 10)
+                #expect(exchange.completed.map(\.accepted) == [true])
+                #expect(Set(exchange.claims.map(\.nodeKey)) == ["left", "right"])
+            }
+        }
+    }
+
     @Test func claimSkipsRunsAnotherTransactionHoldsInsteadOfWaiting() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

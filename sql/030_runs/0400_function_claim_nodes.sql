@@ -1,5 +1,8 @@
 -- Claims up to max_nodes ready nodes whose handler this scheduler serves, in priority
--- then ready_at order. The pick is one statement over the partial index
+-- then ready_at order. Ready means ready by this statement's start, not the transaction's:
+-- in a pipelined pass the results reported just before, in the same transaction, make
+-- their dependents ready, and this claim takes them at once (one round trip less per DAG
+-- level). The pick is one statement over the partial index
 -- node_runs_ready_idx with FOR UPDATE SKIP LOCKED and the LIMIT inside, so concurrent
 -- schedulers take disjoint rows and the planner never locks more than it returns.
 -- Each claim bumps `attempt` — the fencing token every later result must present — sets
@@ -59,7 +62,7 @@ BEGIN
         SELECT n.id, row_number() OVER () AS ord FROM (
             SELECT n.id FROM trellis.node_runs n
             JOIN trellis.workflow_runs r ON r.id = n.run_id
-            WHERE n.status = 'ready' AND n.ready_at <= now() AND n.handler = ANY (handlers)
+            WHERE n.status = 'ready' AND n.ready_at <= statement_timestamp() AND n.handler = ANY (handlers)
               AND n.workflow_id <> ALL (nodes_full)
               AND NOT (n.workflow_id = ANY (runs_full) AND r.status = 'queued')
             ORDER BY n.priority DESC, n.ready_at, n.id
