@@ -39,8 +39,14 @@ struct PGConnectionTests {
             #expect(slow?.sqlState == "57014")
             try await conn.query("SET statement_timeout = 0")
             let started = ContinuousClock.now
+            let pid = try await conn.backendPID()
             let running = Task { try await conn.query("SELECT pg_sleep(30)") }
-            try await Task.sleep(for: .milliseconds(300))
+            try await PGConnection.withConnection(db.url) { watcher in
+                try await waitUntil(timeout: .seconds(10), "the sleep to run on the server") {
+                    try await watcher.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND query = 'SELECT pg_sleep(30)' AND state = 'active'",
+                                           [Int(pid)]).single().decode("n", as: Int.self) == 1
+                }
+            }
             conn.cancelRunningStatement()
             let cancelled = await running.result
             #expect(throws: PGError.self) { try cancelled.get() }

@@ -108,7 +108,9 @@ struct ApprovalCLITests {
             let id = try #require(started.stdout.split(separator: " ").dropFirst(2).first.map(String.init))
             // Follow a run nobody works on yet; a scheduler starts afterwards.
             let follower = try BackgroundProcess(trellis: ["run", "events", id, "--follow", "--json"] + url)
-            try await Task.sleep(for: .milliseconds(300))
+            try await waitUntil(timeout: .seconds(30), "the follower to print the run's first event") {
+                follower.output.contains("run.queued")
+            }
             let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "ev", "--poll-interval", "100"] + url)
             try await waitUntil(timeout: .seconds(60), "the follower to see the end") { !follower.isRunning }
             #expect(follower.stop() == 0)
