@@ -263,7 +263,8 @@ public final class Scheduler: Sendable {
                 }
                 if !unreported.isEmpty {
                     // No claim this pass (stopping): report on their own.
-                    try await reportKeeping(unreported, store: store, scheduler: id, summary: &summary)
+                    let (successes, failures) = prepare(unreported)
+                    try await send(unreported, successes, failures, store: store, scheduler: id, summary: &summary)
                 }
                 metrics?.inFlight.set(Double(inFlight.count))
                 if done { break }
@@ -321,7 +322,8 @@ public final class Scheduler: Sendable {
         do {
             let (updates, finished, _) = await inbox.drain()
             if !updates.isEmpty { _ = try await store.reportProgress(scheduler: id, updates) }
-            try await report(finished, store: store, scheduler: id, summary: &summary)
+            let (successes, failures) = prepare(finished)
+            try await deliver(successes, failures, store: store, scheduler: id, summary: &summary)
             summary.released = try await store.stopScheduler(id)
         } catch {
             // Unreported work is not lost: its leases lapse and other schedulers re-queue it.
@@ -388,6 +390,7 @@ public final class Scheduler: Sendable {
                 let started = ContinuousClock.now
                 outcome = await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds)
                 metrics?.handler(claim.handler, ran: ContinuousClock.now - started)
+                if case .cancelled = outcome { metrics?.finished("cancelled") }
             } else {
                 outcome = .failure(HandlerError(code: "unknown_handler", message: "no handler named \(claim.handler)", retryable: false))
             }
@@ -427,11 +430,12 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// Reports results; when that fails (lost connection, transient error), puts them back
-    /// in the inbox for the next pass and rethrows.
-    private func reportKeeping(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
+    /// Delivers the results prepared from `finished`; when that fails (lost connection,
+    /// transient error), puts `finished` back in the inbox for the next pass and rethrows.
+    private func send(_ finished: [Finished], _ successes: [SchedulerStore.Success], _ failures: [SchedulerStore.Failure],
+                      store: SchedulerStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
         do {
-            try await report(finished, store: store, scheduler: scheduler, summary: &summary)
+            try await deliver(successes, failures, store: store, scheduler: scheduler, summary: &summary)
         } catch {
             for item in finished { await inbox.put(item) }
             throw error
@@ -441,7 +445,7 @@ public final class Scheduler: Sendable {
     /// Reports `finished` and claims up to `max` nodes in one round trip and one
     /// transaction. When the database refuses the combined call for its content (an
     /// output over its cap, say), nothing of it was kept: the results go the careful way
-    /// (`report`, which isolates the offender) and the claim is sent apart. Results that
+    /// (`deliver`, which isolates the offender) and the claim is sent apart. Results that
     /// could not be sent are back in the inbox when this throws.
     private func reportAndClaim(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, handlers: [String], max: Int,
                                 summary: inout SchedulerSummary) async throws -> [SchedulerStore.Claim] {
@@ -454,7 +458,7 @@ public final class Scheduler: Sendable {
             tally(exchange.completed, exchange.failed, summary: &summary)
             return exchange.claims
         } catch let error as PGError where error.kind == .server && !error.isTransient {
-            try await reportKeeping(finished, store: store, scheduler: scheduler, summary: &summary)
+            try await send(finished, successes, failures, store: store, scheduler: scheduler, summary: &summary)
         } catch {
             for item in finished { await inbox.put(item) }
             throw error
@@ -462,12 +466,13 @@ public final class Scheduler: Sendable {
         return try await timed { try await store.claim(scheduler: scheduler, handlers: handlers, max: max, leaseSeconds: options.leaseSeconds) }
     }
 
-    /// Sends finished handlers' results. When the database refuses a batch for a reason of
-    /// its content, the batch is sent again one result at a time, so only the offending
-    /// node fails. Connection and transient errors propagate: the caller keeps the results
-    /// and retries.
-    private func report(_ finished: [Finished], store: SchedulerStore, scheduler: Int64, summary: inout SchedulerSummary) async throws {
-        var (successes, failures) = prepare(finished)
+    /// Sends prepared results. When the database refuses a batch for a reason of its
+    /// content, the batch is sent again one result at a time, so only the offending node
+    /// fails. Connection and transient errors propagate: the caller keeps the results and
+    /// retries.
+    private func deliver(_ successes: [SchedulerStore.Success], _ failures: [SchedulerStore.Failure], store: SchedulerStore,
+                         scheduler: Int64, summary: inout SchedulerSummary) async throws {
+        var failures = failures
         if !successes.isEmpty {
             let reports = try await Self.isolating(successes) { try await store.complete(scheduler: scheduler, $0) } refused: { success, error in
                 // The database refused this result alone: fail the node instead.
@@ -525,7 +530,6 @@ public final class Scheduler: Sendable {
                                       error: .init(code: String(error.code.prefix(200)), message: Self.capped(error.message)),
                                       retryable: error.retryable))
             case .cancelled:
-                metrics?.finished("cancelled")
                 continue
             }
         }
