@@ -1,8 +1,10 @@
+import TrellisCore
+
 /// Figures every `trellis bench` reports: elapsed seconds and nearest-rank percentiles.
 public enum BenchFigures {
     /// A duration in (fractional) seconds.
     public static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        duration.inSeconds
     }
 
     /// The nearest-rank percentile `p` (0…1) of ascending `sorted` values; NaN when empty.

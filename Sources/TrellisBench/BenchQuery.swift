@@ -17,7 +17,6 @@ enum BenchQuery {
     static let runFinished = "bench/run_finished"
     static let startOne = "bench/start_one"
     static let startRunsSet = "bench/start_runs_set"
-    static let hasStartRuns = "bench/has_start_runs"
     static let discardRuns = "bench/discard_runs"
     static let liveSchedulers = "bench/live_schedulers"
     static let historyGenerate = "bench/history_generate"

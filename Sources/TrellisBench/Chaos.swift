@@ -76,7 +76,14 @@ public struct Chaos: Sendable {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 
-        let fleet = Fleet(trellis: options.trellisPath, directory: work, databaseURL: options.databaseURL, lease: options.leaseSeconds)
+        // A kill every 0.3–0.7 s is about a hundred times any real fleet's churn: a node
+        // can lose its lease to four kills in a row by chance. The bound on lost leases
+        // (trellis.max_lost_leases, 3; proved by WorkerLossTests) is raised to 10 for the
+        // fleet's sessions, so the run checks the re-queueing itself, not the dice.
+        let fleet = Fleet(trellis: options.trellisPath, directory: work, databaseURL: options.databaseURL, namePrefix: "chaos",
+                          schedulerArguments: ["--lease", String(options.leaseSeconds), "--concurrency", "16", "--batch", "16",
+                                               "--poll-interval", "200", "--allow-sql"],
+                          environment: ["PGOPTIONS": "-c trellis.max_lost_leases=10"])
         defer { fleet.killAll() }
         for index in 0..<options.schedulers { try fleet.startScheduler(index) }
         let relayPort = try await fleet.startRelay()
@@ -146,7 +153,7 @@ public struct Chaos: Sendable {
         source.close()
         let results = await clients.wait()
         let exits = fleet.unexpectedExits
-        let graceful = fleet.stopAll()
+        let graceful = await fleet.stopAll()
         if let fresh = try? await readVerdict(keys: keys) { verdict = fresh }
 
         report.seconds = BenchFigures.seconds(ContinuousClock.now - started)

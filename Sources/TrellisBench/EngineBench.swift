@@ -62,7 +62,7 @@ public struct EngineBench: Sendable {
                 try await conn.execute(script: "VACUUM ANALYZE")
             }
             log("commit rate: \(commitClients) clients × \(commitsPerClient) single-row commits (before)")
-            let before = try await commitRate()
+            let before = try await commitRate(conn)
             let context = Context(bench: self, conn: conn, directory: directory, log: log)
             var results: [BenchReport.Workload] = []
             for workload in workloads {
@@ -70,7 +70,7 @@ public struct EngineBench: Sendable {
                 results.append(try await context.measure(workload))
             }
             log("commit rate: (after)")
-            let after = try await commitRate()
+            let after = try await commitRate(conn)
             let rate = BenchReport.CommitRate(clients: commitClients, before: before, after: after)
             for index in results.indices {
                 for figure in results[index].figures.indices
@@ -89,8 +89,8 @@ public struct EngineBench: Sendable {
 
     /// Commits per second of `commitClients` concurrent clients inserting one row per
     /// transaction into a logged table of its own.
-    private func commitRate() async throws -> Double {
-        try await PGConnection.withConnection(databaseURL) { try await $0.execute(script: BenchQuery.catalogue.query(BenchQuery.setup)) }
+    private func commitRate(_ conn: PGConnection) async throws -> Double {
+        try await conn.execute(script: BenchQuery.catalogue.query(BenchQuery.setup))
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for client in 0..<commitClients {
@@ -103,7 +103,7 @@ public struct EngineBench: Sendable {
             try await group.waitForAll()
         }
         let seconds = BenchFigures.seconds(ContinuousClock.now - start)
-        try await PGConnection.withConnection(databaseURL) { try await $0.execute(script: BenchQuery.catalogue.query(BenchQuery.teardown)) }
+        try await conn.execute(script: BenchQuery.catalogue.query(BenchQuery.teardown))
         return Double(commitClients * commitsPerClient) / seconds
     }
 
@@ -149,29 +149,39 @@ private struct Context {
         return name
     }
 
-    private var hasStartRuns: Bool {
-        get async throws { try await conn.bench(BenchQuery.hasStartRuns).single().decode("present", as: Bool.self) }
-    }
-
-    /// Enqueues `count` runs in one call: start_runs where the schema has it, else one
-    /// statement calling start_run per row.
+    /// Enqueues `count` runs in one start_runs call.
     private func enqueue(_ workflow: String, count: Int) async throws {
-        let query = try await hasStartRuns ? BenchQuery.startRunsSet : BenchQuery.startRuns
-        let started = try await conn.bench(query, [workflow, count]).single().decode("started", as: Int.self)
+        let started = try await conn.bench(BenchQuery.startRunsSet, [workflow, count]).single().decode("started", as: Int.self)
         guard started == count else { throw BenchError("started \(started) of \(count) runs of \(workflow)") }
     }
 
+    /// Runs `body` while `bench.schedulers` scheduler processes (serving echo, with the
+    /// flags under test) are registered; stops them with SIGTERM afterwards.
     private func withSchedulers<T>(_ body: () async throws -> T) async throws -> T {
-        let fleet = try await BenchSchedulers.start(count: bench.schedulers, trellis: bench.trellis, databaseURL: bench.databaseURL,
-                                                    flags: bench.schedulerFlags, directory: directory, connection: conn)
+        let fleet = Fleet(trellis: bench.trellis, directory: directory, databaseURL: bench.databaseURL,
+                          namePrefix: "bench-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))",
+                          schedulerArguments: ["--handlers", "echo"] + bench.schedulerFlags)
         do {
+            let names = try (0..<bench.schedulers).map { try fleet.startScheduler($0) }
+            try await waitUntilRegistered(names, fleet)
             let result = try await body()
-            await fleet.stop()
+            _ = await fleet.stopAll()
             return result
         } catch {
-            await fleet.stop()
+            _ = await fleet.stopAll()
             throw error
         }
+    }
+
+    private func waitUntilRegistered(_ names: [String], _ fleet: Fleet) async throws {
+        for _ in 0..<600 {
+            if try await conn.bench(BenchQuery.liveSchedulers, [names]).single().decode("live", as: Int.self) == names.count { return }
+            if let exited = fleet.unexpectedExits.first {
+                throw BenchError("a bench scheduler exited at start-up: \(exited)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("the bench schedulers did not register within 30 s: \(fleet.logTails)")
     }
 
     private func waitUntilDrained(_ workflow: String) async throws {
@@ -268,11 +278,9 @@ private struct Context {
             figures.append(.init(label: label, value: Double(count) / BenchFigures.seconds(ContinuousClock.now - started), unit: "runs/s"))
             try await conn.bench(BenchQuery.discardRuns, [workflow])
         }
-        if try await hasStartRuns {
-            log("start: \(bench.startRuns) runs through start_runs")
-            try await timed("start_runs, one call", count: bench.startRuns) {
-                _ = try await conn.bench(BenchQuery.startRunsSet, [workflow, bench.startRuns])
-            }
+        log("start: \(bench.startRuns) runs through start_runs")
+        try await timed("start_runs, one call", count: bench.startRuns) {
+            try await enqueue(workflow, count: bench.startRuns)
         }
         log("start: \(bench.startRuns) runs through start_run over a series, one statement")
         try await timed("start_run × N, one statement", count: bench.startRuns) {

@@ -5,8 +5,9 @@ import TrellisStore
 import Glibc
 #endif
 
-/// The processes a chaos run owns: scheduler instances (SIGKILLed and restarted at will)
-/// and one relay. It notices any that exits without being killed.
+/// The `trellis` processes a driver owns — scheduler instances (for chaos: SIGKILLed and
+/// restarted at will) and, for chaos, one relay — each with its log in `directory`. It
+/// notices any that exits without being killed, and stops them all with SIGTERM.
 final class Fleet: Sendable {
     private struct Member {
         var pid: pid_t
@@ -14,35 +15,38 @@ final class Fleet: Sendable {
         var log: URL
     }
 
-    static let maxLostLeases = 10
     private let trellis: String
     private let directory: URL
     private let databaseURL: String
-    private let lease: Int
+    private let namePrefix: String
+    private let schedulerArguments: [String]
+    private let environment: [String: String]
     private let members = Mutex<[String: Member]>([:])
     private let exits = Mutex<[String]>([])
     private let generation = Atomic<Int>(0)
 
-    init(trellis: String, directory: URL, databaseURL: String, lease: Int) {
+    /// Schedulers run `trellis scheduler --name <prefix>-<index>-<generation>
+    /// --database-url <url> <schedulerArguments>` with `environment` added to their own.
+    init(trellis: String, directory: URL, databaseURL: String, namePrefix: String, schedulerArguments: [String],
+         environment: [String: String] = [:]) {
         self.trellis = trellis
         self.directory = directory
         self.databaseURL = databaseURL
-        self.lease = lease
+        self.namePrefix = namePrefix
+        self.schedulerArguments = schedulerArguments
+        self.environment = environment
     }
 
-    /// Starts scheduler `index` (a new process, a new instance name).
-    func startScheduler(_ index: Int) throws {
-        let name = "chaos-\(index)-\(generation.add(1, ordering: .relaxed).newValue)"
+    /// Starts scheduler `index` (a new process, a new instance name); returns the name.
+    @discardableResult
+    func startScheduler(_ index: Int) throws -> String {
+        let name = "\(namePrefix)-\(index)-\(generation.add(1, ordering: .relaxed).newValue)"
         let log = directory.appending(path: "\(name).log")
-        // A kill every 0.3–0.7 s is about a hundred times any real fleet's churn: a node
-        // can lose its lease to four kills in a row by chance. The bound on lost leases
-        // (trellis.max_lost_leases, 3; proved by WorkerLossTests) is raised to 10 for the
-        // fleet's sessions, so the run checks the re-queueing itself, not the dice.
         let pid = try ProcessRunner.spawnBackground(
-            [trellis, "scheduler", "--name", name, "--lease", String(lease), "--concurrency", "16", "--batch", "16",
-             "--poll-interval", "200", "--allow-sql", "--database-url", databaseURL],
-            environment: ["PGOPTIONS": "-c trellis.max_lost_leases=\(Self.maxLostLeases)"], stderrFile: log)
+            [trellis, "scheduler", "--name", name, "--database-url", databaseURL] + schedulerArguments,
+            environment: environment, stderrFile: log)
         members.withLock { $0["scheduler-\(index)"] = Member(pid: pid, name: name, log: log) }
+        return name
     }
 
     /// Starts the relay on a free port; returns the port once it listens.
@@ -59,7 +63,7 @@ final class Fleet: Sendable {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw ChaosError("the relay did not start: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        throw ChaosError("the relay did not start: \(Self.tail(of: log, 10_000))")
     }
 
     /// SIGKILLs scheduler `index` and reaps it.
@@ -76,8 +80,7 @@ final class Fleet: Sendable {
             for (key, member) in members {
                 var status: Int32 = 0
                 if waitpid(member.pid, &status, WNOHANG) == member.pid {
-                    let tail = ((try? String(contentsOf: member.log, encoding: .utf8)) ?? "").suffix(400)
-                    gone.append("\(member.name) (status \(status)): \(tail)")
+                    gone.append("\(member.name) (status \(status)): \(Self.tail(of: member.log))")
                     members[key] = nil
                 }
             }
@@ -86,11 +89,28 @@ final class Fleet: Sendable {
         return exits.withLock { $0 += gone; return $0 }
     }
 
-    /// SIGTERMs everyone and waits; returns those that did not exit 0. A scheduler started
-    /// a moment ago is first given time to reach its first log line: a SIGTERM that lands
-    /// before the process has set up its signal handling (in the runtime's start-up) takes
-    /// the default action, which says nothing about the scheduler's graceful stop.
-    func stopAll() -> [String] {
+    /// The ends of every member's log, for a message.
+    var logTails: String {
+        members.withLock { $0.values.map { "\($0.name): \(Self.tail(of: $0.log, 300))" } }.joined(separator: " | ")
+    }
+
+    /// The end of a member's log, for messages.
+    static func tail(of log: URL, _ characters: Int = 400) -> String {
+        String(((try? String(contentsOf: log, encoding: .utf8)) ?? "").suffix(characters))
+    }
+
+    /// SIGTERMs everyone and waits (on a thread of its own, not the caller's); returns
+    /// those that did not exit 0. A scheduler started a moment ago is first given time to
+    /// reach its first log line: a SIGTERM that lands before the process has set up its
+    /// signal handling (in the runtime's start-up) takes the default action, which says
+    /// nothing about the scheduler's graceful stop.
+    func stopAll() async -> [String] {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.stopAllBlocking()) }
+        }
+    }
+
+    private func stopAllBlocking() -> [String] {
         let all = members.withLock { members in defer { members = [:] }; return members }
         for (key, member) in all where key.hasPrefix("scheduler-") {
             let deadline = ContinuousClock.now + .seconds(15)
@@ -105,8 +125,7 @@ final class Fleet: Sendable {
         for member in everyone {
             let status = ProcessRunner.waitForExit(member.pid)
             if status != 0 {
-                let tail = ((try? String(contentsOf: member.log, encoding: .utf8)) ?? "").suffix(400)
-                failed.append("\(member.name) exited \(status): \(tail)")
+                failed.append("\(member.name) exited \(status): \(Self.tail(of: member.log))")
             }
         }
         return failed
