@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TrellisCore
 
 /// `--log-format`: how a long-running command (`trellis scheduler`) writes its log to
 /// stderr. `text` is one readable line (`trellis: message key=value …`); `json` is one
@@ -38,13 +39,9 @@ struct ConsoleLogHandler: LogHandler {
         case .json:
             var fields = [("ts", Self.timestamp()), ("level", level.rawValue), ("message", "\(message)")]
             fields += all.sorted { $0.key < $1.key }.map { ($0.key, "\($0.value)") }
-            text = "{" + fields.map { "\(Self.quote($0.0)): \(Self.quote($0.1))" }.joined(separator: ", ") + "}"
+            text = "{" + fields.map { "\(JSONText.quote($0.0)): \(JSONText.quote($0.1))" }.joined(separator: ", ") + "}"
         }
         FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-
-    private static func quote(_ text: String) -> String {
-        (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
     }
 
     private static func timestamp() -> String {

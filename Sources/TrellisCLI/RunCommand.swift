@@ -119,9 +119,7 @@ struct RunCommand: AsyncParsableCommand {
             if ids {
                 for run in runs { print(run.runID.uuidString.lowercased()) }
             } else {
-                let elapsed = (ContinuousClock.now - started).components
-                let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-                print(String(format: "started %d runs of %@ in %.2f s", runs.count, workflow, seconds))
+                print(String(format: "started %d runs of %@ in %.2f s", runs.count, workflow, (ContinuousClock.now - started).inSeconds))
             }
         }
     }

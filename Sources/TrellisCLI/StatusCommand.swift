@@ -25,7 +25,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let status = try await connection.withConnection {
             try await FleetStore(connection: $0).status(as: actor.name, staleAfterSeconds: DurationText.seconds(staleAfter) ?? 60)
-        }
+        }.decode(JSONValue.self)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

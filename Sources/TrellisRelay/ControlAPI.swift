@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 
@@ -31,7 +32,7 @@ struct ControlAPI: Sendable {
             let run: UUID = try started.decode("run_id")
             let id = run.uuidString.lowercased()
             let created: Bool = try started.decode("created")
-            return Relay.json(
+            return HTTPReply.json(
                 #"{"run_id": "\#(id)", "status": \#(JSONText.quote(try started.decode("status"))), "created": \#(created), "status_url": "/v1/runs/\#(id)", "events_url": "/v1/runs/\#(id)/events"}"#,
                 status: .accepted)
         }
@@ -59,7 +60,7 @@ struct ControlAPI: Sendable {
                 let id = try row.decode("run_id", as: UUID.self).uuidString.lowercased()
                 return #"{"run_id": "\#(id)", "status": \#(JSONText.quote(try row.decode("status"))), "status_url": "/v1/runs/\#(id)"}"#
             }
-            return Relay.json(#"{"count": \#(runs.count), "runs": [\#(runs.joined(separator: ", "))]}"#, status: .accepted)
+            return HTTPReply.json(#"{"count": \#(runs.count), "runs": [\#(runs.joined(separator: ", "))]}"#, status: .accepted)
         }
 
         // The fleet on one screen (trellis.fleet_status), for administrators.
@@ -71,10 +72,10 @@ struct ControlAPI: Sendable {
                 return seconds
             } ?? 60
             let principal = try context.who
-            let status: PGJSON = try await pool.withConnection {
-                try await $0.run(Query.Operations.fleetStatus, [principal, staleAfter]).single().decode("status")
+            let status = try await pool.withConnection {
+                try await FleetStore(connection: $0).status(as: principal, staleAfterSeconds: staleAfter)
             }
-            return Relay.json(status.text)
+            return HTTPReply.json(status.text)
         }
 
         api.get("runs/:id") { _, context in
@@ -82,7 +83,7 @@ struct ControlAPI: Sendable {
             let snapshot: PGJSON = try await pool.withConnection {
                 try await $0.run(Query.Relay.snapshot, [run, try context.who]).single().decode("snapshot")
             }
-            return Relay.json(snapshot.text)
+            return HTTPReply.json(snapshot.text)
         }
 
         api.get("workflows/:name/runs") { request, context in
@@ -93,7 +94,7 @@ struct ControlAPI: Sendable {
             let runs: PGJSON = try await pool.withConnection {
                 try await $0.run(Query.Relay.listRuns, [name, try context.who, query.get("status"), limit, offset]).single().decode("runs")
             }
-            return Relay.json(#"{"runs": \#(runs.text)}"#)
+            return HTTPReply.json(#"{"runs": \#(runs.text)}"#)
         }
 
         api.post("runs/:id/:operation") { _, context in
@@ -104,7 +105,7 @@ struct ControlAPI: Sendable {
             let status = try await pool.withConnection {
                 try await RunStore(connection: $0).control(operation, run: run, as: try context.who)
             }
-            return Relay.json(#"{"run_id": "\#(run.uuidString.lowercased())", "status": \#(JSONText.quote(status))}"#, status: .accepted)
+            return HTTPReply.json(#"{"run_id": "\#(run.uuidString.lowercased())", "status": \#(JSONText.quote(status))}"#, status: .accepted)
         }
 
         api.get("approvals") { request, context in
@@ -113,7 +114,7 @@ struct ControlAPI: Sendable {
             let items: PGJSON = try await pool.withConnection {
                 try await $0.run(Query.Relay.listApprovals, [try context.who, status == "all" ? nil : status, limit]).single().decode("approvals")
             }
-            return Relay.json(#"{"approvals": \#(items.text)}"#)
+            return HTTPReply.json(#"{"approvals": \#(items.text)}"#)
         }
 
         api.post("approvals/:id") { request, context in
@@ -127,7 +128,7 @@ struct ControlAPI: Sendable {
             }
             let status = try await Self.decide(pool, approval: approval, decision: decision, comment: body["comment"] as? String,
                                                as: try context.who)
-            return Relay.json(#"{"approval_id": "\#(approval.uuidString.lowercased())", "status": \#(JSONText.quote(status))}"#)
+            return HTTPReply.json(#"{"approval_id": "\#(approval.uuidString.lowercased())", "status": \#(JSONText.quote(status))}"#)
         }
     }
 

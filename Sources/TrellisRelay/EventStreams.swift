@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 

@@ -110,24 +110,15 @@ public struct Relay: Sendable {
         router.middlewares.add(ErrorMiddleware())
         router.get("/healthz") { _, _ in
             let status = try await pool.withConnection { try await $0.query("SELECT 1 AS ok").single().decode("ok", as: Int.self) }
-            return Self.json(#"{"status": "ok", "database": \#(status == 1 ? "true" : "false")}"#)
+            return HTTPReply.json(#"{"status": "ok", "database": \#(status == 1 ? "true" : "false")}"#)
         }
-        router.get("/metrics") { _, _ in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
-        }
+        router.get("/metrics") { _, _ in HTTPReply.prometheus(metrics.text()) }
         let api = router.group("v1").add(middleware: TokenMiddleware(pool: pool))
         ControlAPI(relay: self).register(on: api)
         EventStreams(relay: self).register(on: api)
         return router
     }
 
-    static func json(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
 }
 
 /// API latency for /metrics (streams are long-lived and excluded).
@@ -154,7 +145,7 @@ struct ErrorMiddleware: RouterMiddleware {
             if relay.status == .internalServerError {
                 context.logger.error("\(request.method) \(request.uri.path): \(String(describing: error))")
             }
-            return Relay.json(relay.body, status: relay.status)
+            return HTTPReply.json(relay.body, status: relay.status)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 
@@ -59,16 +60,6 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-}
-
-/// JSON string literals for hand-built bodies.
-enum JSONText {
-    static func quote(_ text: String) -> String {
-        let data = try? JSONEncoder().encode(text)
-        return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        HTTPReply.json(body, status: status)
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Prometheus
-import Synchronization
 import TrellisStore
 
 /// What `trellis scheduler --metrics-port` reports (Prometheus text format): claims and
@@ -21,7 +20,6 @@ public final class SchedulerMetrics: Sendable {
     let reconnects: Counter
     let errors: Counter
     private let outcomes: [String: Counter]
-    private let handlerDurations = Mutex<[String: DurationHistogram]>([:])
 
     static let outcomeNames = ["succeeded", "failed", "refused", "cancelled"]
 
@@ -71,17 +69,13 @@ public final class SchedulerMetrics: Sendable {
         outcomes[outcome]?.increment(by: Int64(count))
     }
 
+    /// The registry hands back the one histogram registered for a handler's label.
     func handler(_ name: String, ran duration: Duration) {
-        let histogram = handlerDurations.withLock { histograms in
-            if let histogram = histograms[name] { return histogram }
-            let histogram = registry.makeDurationHistogram(
-                descriptor: Self.name("handler_duration", "seconds", "Handler run time, by handler."), labels: [("handler", name)],
-                buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
-                          .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600)])
-            histograms[name] = histogram
-            return histogram
-        }
-        histogram.record(duration)
+        registry.makeDurationHistogram(
+            descriptor: Self.name("handler_duration", "seconds", "Handler run time, by handler."), labels: [("handler", name)],
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500),
+                      .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600)]
+        ).record(duration)
     }
 
     /// The Prometheus text exposition.

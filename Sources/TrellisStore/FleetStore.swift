@@ -1,5 +1,4 @@
 import Foundation
-import TrellisCore
 import TrellisPQ
 
 /// The fleet's health as one document (trellis.fleet_status): schedulers, queue, runs,
@@ -11,9 +10,9 @@ public struct FleetStore: Sendable {
         self.connection = connection
     }
 
-    /// A scheduler is stale when its last heartbeat is older than `staleAfterSeconds`.
-    public func status(as principal: String, staleAfterSeconds: Double = 60) async throws -> JSONValue {
-        try await connection.run(Query.Operations.fleetStatus, [principal, staleAfterSeconds]).single()
-            .decode("status", as: PGJSON.self).decode(JSONValue.self)
+    /// The status document (JSON). A scheduler is stale when its last heartbeat is older
+    /// than `staleAfterSeconds`.
+    public func status(as principal: String, staleAfterSeconds: Double = 60) async throws -> PGJSON {
+        try await connection.run(Query.Operations.fleetStatus, [principal, staleAfterSeconds]).single().decode("status")
     }
 }

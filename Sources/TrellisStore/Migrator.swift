@@ -1,4 +1,5 @@
 import Foundation
+import TrellisCore
 import TrellisPQ
 
 /// Applies the catalogue's numbered migrations, then its changed repeatable definitions.
@@ -198,6 +199,6 @@ public struct Migrator: Sendable {
 
     static func milliseconds(since start: ContinuousClock.Instant) -> Double {
         let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        return elapsed.inSeconds * 1000
     }
 }

@@ -13,10 +13,8 @@ struct DeploymentTests {
     }
 
     private func run(_ argv: [String], in directory: URL? = nil) throws -> (status: Int32, output: String, errors: String) {
-        let errors = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-deploy-\(UUID().uuidString).err")
-        defer { try? FileManager.default.removeItem(at: errors) }
-        let result = try ProcessRunner().run(URL(fileURLWithPath: argv[0]), Array(argv.dropFirst()), workingDirectory: directory, stderrFile: errors)
-        return (result.status, result.output, (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+        let result = try TrellisBinary.run(Array(argv.dropFirst()), workingDirectory: directory, binary: URL(fileURLWithPath: argv[0]))
+        return (result.status, result.stdout, result.stderr)
     }
 
     @Test func installsAVerifiedLayout() throws {

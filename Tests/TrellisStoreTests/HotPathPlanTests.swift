@@ -101,15 +101,11 @@ struct HotPathPlanTests {
 
     static func checkPlans(_ url: String) throws {
         let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-plans-\(UUID().uuidString).sql")
-        let stderrFile = scriptFile.appendingPathExtension("err")
-        defer {
-            try? FileManager.default.removeItem(at: scriptFile)
-            try? FileManager.default.removeItem(at: stderrFile)
-        }
+        defer { try? FileManager.default.removeItem(at: scriptFile) }
         try script.write(to: scriptFile, atomically: true, encoding: .utf8)
         let psql = ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
-        let output = try ProcessRunner().run(URL(fileURLWithPath: psql), ["-X", "-q", "-d", url, "-f", scriptFile.path], stderrFile: stderrFile)
-        let notices = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+        let output = try TrellisBinary.run(["-X", "-q", "-d", url, "-f", scriptFile.path], binary: URL(fileURLWithPath: psql))
+        let notices = output.stderr
         #expect(output.status == 0, "psql: \(notices.suffix(2_000))")
         let plans = notices.components(separatedBy: "NOTICE:  duration:").dropFirst()
         #expect(plans.count > 30, "auto_explain printed \(plans.count) plans")
