@@ -242,10 +242,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The PROTOCOL.md envelope of a stored event, as one line of JSON.
     static func envelope(_ event: RunStore.Event, run: UUID) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return #"{"v": 1, "run_id": "\#(run.uuidString.lowercased())", "seq": \#(event.seq), "type": "\#(event.type)", "#
-            + #""ts": "\#(formatter.string(from: event.timestamp))", "data": \#(event.data.text)}"#
+        EventEnvelope.text(runID: run, seq: event.seq, type: event.type, timestamp: event.timestamp, data: event.data.text)
     }
 
     /// One line per event for `--follow`: time, seq, type, node and the facts that matter.

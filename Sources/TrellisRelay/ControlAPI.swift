@@ -5,9 +5,10 @@ import TrellisCore
 import TrellisPQ
 import TrellisStore
 
-/// The HTTP control API (JSON). Every action is checked by the SQL function it calls,
-/// with the token's principal: view to read, run to start and to cancel/pause/resume,
-/// approve to decide.
+/// The HTTP API for runs, approvals and the fleet (JSON). Every action is checked by the
+/// SQL function it calls, with the token's principal: view to read, run to start and to
+/// cancel/pause/resume, approve to decide. Workflows and templates are `WorkflowAPI`'s,
+/// principals, grants and tokens `AdminAPI`'s.
 struct ControlAPI: Sendable {
     let relay: Relay
 
@@ -17,23 +18,19 @@ struct ControlAPI: Sendable {
 
         api.post("workflows/:name/runs") { request, context in
             let name = try context.parameters.require("name")
-            let body = try await Self.object(request, limit: maxBody)
-            for key in body.keys where !["input", "priority", "idempotency_key", "version", "context"].contains(key) {
-                throw RelayError(.badRequest, "invalid_input", "unknown field \"\(key)\" (expected input, priority, idempotency_key, version, context)")
-            }
-            let input = try Self.text(body["input"] ?? [String: Any]())
+            let body = try await RequestInput.object(request, limit: maxBody)
+            try RequestInput.requireKnown(body, ["input", "priority", "idempotency_key", "version", "context"])
+            let input = try RequestInput.json(body["input"] ?? [String: Any]())
             var fields = body
             fields["input"] = nil
-            let options = try Self.text(fields)
+            let options = try RequestInput.json(fields)
             let principal = try context.who
-            let started = try await pool.withConnection { conn in
-                try await conn.run(Query.Runs.start, [name, input, principal, options]).single()
+            let started = try await pool.withConnection {
+                try await RunStore(connection: $0).start(name, input: input, options: options, as: principal)
             }
-            let run: UUID = try started.decode("run_id")
-            let id = run.uuidString.lowercased()
-            let created: Bool = try started.decode("created")
+            let id = started.runID.uuidString.lowercased()
             return HTTPReply.json(
-                #"{"run_id": "\#(id)", "status": \#(JSONText.quote(try started.decode("status"))), "created": \#(created), "status_url": "/v1/runs/\#(id)", "events_url": "/v1/runs/\#(id)/events"}"#,
+                #"{"run_id": "\#(id)", "status": \#(JSONText.quote(started.status)), "created": \#(started.created), "status_url": "/v1/runs/\#(id)", "events_url": "/v1/runs/\#(id)/events"}"#,
                 status: .accepted)
         }
 
@@ -42,23 +39,21 @@ struct ControlAPI: Sendable {
         // (`inputs[i]`) and starts nothing.
         api.post("workflows/:name/runs:batch") { request, context in
             let name = try context.parameters.require("name")
-            let body = try await Self.object(request, limit: maxBody)
-            for key in body.keys where !["inputs", "priority", "version", "context"].contains(key) {
-                throw RelayError(.badRequest, "invalid_input", "unknown field \"\(key)\" (expected inputs, priority, version, context)")
-            }
+            let body = try await RequestInput.object(request, limit: maxBody)
+            try RequestInput.requireKnown(body, ["inputs", "priority", "version", "context"])
             guard let inputs = body["inputs"] as? [Any], !inputs.isEmpty else {
                 throw RelayError(.badRequest, "invalid_input", "inputs must be a non-empty array of JSON objects")
             }
             var fields = body
             fields["inputs"] = nil
-            let options = try Self.text(fields), inputsText = try Self.text(inputs)
+            let options = try RequestInput.json(fields), inputsText = try RequestInput.json(inputs)
             let principal = try context.who
-            let rows = try await pool.withConnection { conn in
-                try await conn.run(Query.Runs.startMany, [name, inputsText, principal, options]).rows
+            let started = try await pool.withConnection {
+                try await RunStore(connection: $0).start(name, inputArray: inputsText, options: options, as: principal)
             }
-            let runs = try rows.map { row -> String in
-                let id = try row.decode("run_id", as: UUID.self).uuidString.lowercased()
-                return #"{"run_id": "\#(id)", "status": \#(JSONText.quote(try row.decode("status"))), "status_url": "/v1/runs/\#(id)"}"#
+            let runs = started.map { run -> String in
+                let id = run.runID.uuidString.lowercased()
+                return #"{"run_id": "\#(id)", "status": \#(JSONText.quote(run.status)), "status_url": "/v1/runs/\#(id)"}"#
             }
             return HTTPReply.json(#"{"count": \#(runs.count), "runs": [\#(runs.joined(separator: ", "))]}"#, status: .accepted)
         }
@@ -78,27 +73,47 @@ struct ControlAPI: Sendable {
             return HTTPReply.json(status.text)
         }
 
+        // Runs of every workflow the token may view: filters and keyset paging (next_cursor).
+        api.get("runs") { request, context in
+            let query = request.uri.queryParameters
+            let filter = APIStore.RunFilter(
+                workflow: query.get("workflow"), status: query.get("status"), startedBy: query.get("started_by"),
+                since: query.get("since"), until: query.get("until"),
+                limit: try RequestInput.integer(query.get("limit"), "limit") ?? 50, cursor: query.get("cursor"))
+            let principal = try context.who
+            return HTTPReply.json(try await pool.withConnection { try await APIStore(connection: $0).runs(filter, as: principal) }.text)
+        }
+
         api.get("runs/:id") { _, context in
-            let run = try Self.uuid(context.parameters.require("id"), "run")
-            let snapshot: PGJSON = try await pool.withConnection {
-                try await $0.run(Query.Relay.snapshot, [run, try context.who]).single().decode("snapshot")
-            }
-            return HTTPReply.json(snapshot.text)
+            let run = try RequestInput.uuid(context.parameters.require("id"), "run")
+            let principal = try context.who
+            return HTTPReply.json(try await pool.withConnection { try await APIStore(connection: $0).snapshot(of: run, as: principal) }.text)
+        }
+
+        api.get("runs/:id/nodes/:key") { request, context in
+            let run = try RequestInput.uuid(context.parameters.require("id"), "run")
+            let key = try context.parameters.require("key")
+            let logs = try RequestInput.integer(request.uri.queryParameters.get("logs"), "logs") ?? 50
+            let principal = try context.who
+            return HTTPReply.json(try await pool.withConnection {
+                try await APIStore(connection: $0).node(key, of: run, logs: logs, as: principal)
+            }.text)
         }
 
         api.get("workflows/:name/runs") { request, context in
             let name = try context.parameters.require("name")
             let query = request.uri.queryParameters
-            let limit = try Self.integer(query.get("limit"), "limit") ?? 50
-            let offset = try Self.integer(query.get("offset"), "offset") ?? 0
-            let runs: PGJSON = try await pool.withConnection {
-                try await $0.run(Query.Relay.listRuns, [name, try context.who, query.get("status"), limit, offset]).single().decode("runs")
+            let limit = try RequestInput.integer(query.get("limit"), "limit") ?? 50
+            let offset = try RequestInput.integer(query.get("offset"), "offset") ?? 0
+            let principal = try context.who
+            let runs = try await pool.withConnection {
+                try await APIStore(connection: $0).workflowRuns(name, status: query.get("status"), limit: limit, offset: offset, as: principal)
             }
             return HTTPReply.json(#"{"runs": \#(runs.text)}"#)
         }
 
         api.post("runs/:id/:operation") { _, context in
-            let run = try Self.uuid(context.parameters.require("id"), "run")
+            let run = try RequestInput.uuid(context.parameters.require("id"), "run")
             guard let operation = RunStore.Control(rawValue: try context.parameters.require("operation")) else {
                 throw RelayError(.notFound, "not_found", "unknown operation (expected cancel, pause or resume)")
             }
@@ -108,26 +123,34 @@ struct ControlAPI: Sendable {
             return HTTPReply.json(#"{"run_id": "\#(run.uuidString.lowercased())", "status": \#(JSONText.quote(status))}"#, status: .accepted)
         }
 
+        // workflow_stats over a window, for the workflows the token may view.
+        api.get("stats") { request, context in
+            let query = request.uri.queryParameters
+            let principal = try context.who
+            return HTTPReply.json(try await pool.withConnection {
+                try await APIStore(connection: $0).stats(since: query.get("since"), until: query.get("until"), as: principal)
+            }.text)
+        }
+
         api.get("approvals") { request, context in
             let status = request.uri.queryParameters.get("status") ?? "pending"
-            let limit = try Self.integer(request.uri.queryParameters.get("limit"), "limit") ?? 100
-            let items: PGJSON = try await pool.withConnection {
-                try await $0.run(Query.Relay.listApprovals, [try context.who, status == "all" ? nil : status, limit]).single().decode("approvals")
+            let limit = try RequestInput.integer(request.uri.queryParameters.get("limit"), "limit") ?? 100
+            let principal = try context.who
+            let items = try await pool.withConnection {
+                try await APIStore(connection: $0).approvals(status: status == "all" ? nil : status, limit: limit, as: principal)
             }
             return HTTPReply.json(#"{"approvals": \#(items.text)}"#)
         }
 
         api.post("approvals/:id") { request, context in
-            let approval = try Self.uuid(context.parameters.require("id"), "approval")
-            let body = try await Self.object(request, limit: maxBody)
-            for key in body.keys where !["decision", "comment"].contains(key) {
-                throw RelayError(.badRequest, "invalid_input", "unknown field \"\(key)\" (expected decision, comment)")
-            }
+            let approval = try RequestInput.uuid(context.parameters.require("id"), "approval")
+            let body = try await RequestInput.object(request, limit: maxBody)
+            try RequestInput.requireKnown(body, ["decision", "comment"])
             guard let decision = body["decision"] as? String, ["approve", "reject"].contains(decision) else {
                 throw RelayError(.badRequest, "invalid_input", "decision must be \"approve\" or \"reject\"")
             }
-            let status = try await Self.decide(pool, approval: approval, decision: decision, comment: body["comment"] as? String,
-                                               as: try context.who)
+            let status = try await Self.decide(pool, approval: approval, decision: decision,
+                                               comment: try RequestInput.string(body, "comment"), as: try context.who)
             return HTTPReply.json(#"{"approval_id": "\#(approval.uuidString.lowercased())", "status": \#(JSONText.quote(status))}"#)
         }
     }
@@ -136,39 +159,5 @@ struct ControlAPI: Sendable {
         try await pool.withConnection {
             try await ApprovalStore(connection: $0).decide(approval, decision == "approve" ? .approve : .reject, as: principal, comment: comment)
         }
-    }
-
-    /// The request body as a JSON object (empty body: `{}`), at most `limit` bytes.
-    static func object(_ request: Request, limit: Int) async throws -> [String: Any] {
-        var request = request
-        let buffer = try await request.collectBody(upTo: limit)
-        if buffer.readableBytes == 0 { return [:] }
-        guard let value = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView), options: [.fragmentsAllowed]) else {
-            throw RelayError(.badRequest, "invalid_json", "request body is not valid JSON")
-        }
-        guard let object = value as? [String: Any] else {
-            throw RelayError(.badRequest, "invalid_json", "request body must be a JSON object")
-        }
-        return object
-    }
-
-    static func text(_ value: Any) throws -> String {
-        // A number past double range (1e400) parses as infinity, which JSON cannot carry back.
-        guard JSONSerialization.isValidJSONObject([value]),
-              let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) else {
-            throw RelayError(.badRequest, "invalid_json", "request body holds a value JSON cannot carry (a number such as 1e400?)")
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    static func uuid(_ text: String, _ what: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw RelayError(.badRequest, "invalid_input", "\"\(text)\" is not a \(what) id (a UUID)") }
-        return id
-    }
-
-    static func integer(_ text: String?, _ name: String) throws -> Int? {
-        guard let text else { return nil }
-        guard let value = Int(text) else { throw RelayError(.badRequest, "invalid_input", "\(name) must be an integer, got \"\(text)\"") }
-        return value
     }
 }

@@ -36,7 +36,7 @@ struct EventStreams: Sendable {
             var refused: [UUID: RelayError] = [:]
             for run in runs {
                 do {
-                    _ = try await conn.run(Query.Relay.requireAccess, [run, principal, "view"]).single()
+                    _ = try await APIStore(connection: conn).requireAccess(to: run, as: principal)
                 } catch let error as PGError where error.kind == .server {
                     let mapped = RelayError.from(error)
                     refused[run] = mapped.code == "not_found"
@@ -50,16 +50,16 @@ struct EventStreams: Sendable {
     /// Checks `view` on the run; returns its status and last seq.
     func access(_ run: UUID, _ principal: String) async throws -> (status: String, lastSeq: Int64) {
         try await relay.pool.withConnection { conn in
-            let status: String = try await conn.run(Query.Relay.requireAccess, [run, principal, "view"]).single().decode("status")
+            let status = try await APIStore(connection: conn).requireAccess(to: run, as: principal)
             return (status, try await RunStore(connection: conn).run(run).lastSeq)
         }
     }
 
     func register(on api: RouterGroup<RelayContext>) {
         api.get("runs/:id/events") { request, context in
-            let run = try ControlAPI.uuid(context.parameters.require("id"), "run")
+            let run = try RequestInput.uuid(context.parameters.require("id"), "run")
             let cursorText = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after").map { String($0) }
-            let after = Int64(try ControlAPI.integer(cursorText, "the resume cursor (Last-Event-ID or after)") ?? 0)
+            let after = Int64(try RequestInput.integer(cursorText, "the resume cursor (Last-Event-ID or after)") ?? 0)
             guard after >= 0 else { throw RelayError(.badRequest, "invalid_input", "the resume cursor must be 0 or more") }
             let principal = try context.who
             let state = try await access(run, principal)
@@ -232,7 +232,7 @@ actor SocketSession {
             await reply(error: RelayError(.badRequest, "invalid_json", "messages must be JSON objects"), id: nil)
             return
         }
-        let id = message["id"].flatMap { try? ControlAPI.text($0) }
+        let id = message["id"].flatMap { try? RequestInput.json($0) }
         do {
             guard let op = message["op"] as? String else { throw RelayError(.badRequest, "invalid_message", "missing \"op\"") }
             // Every op presents the token again: a revoked or expired one closes the socket.
@@ -254,7 +254,7 @@ actor SocketSession {
                     throw RelayError(.tooManyRequests, "too_many_subscriptions", "a WebSocket follows \(cap) runs at most; unsubscribe or open another socket")
                 }
                 let state = try await streams.access(run, principal)
-                try await socket.send(#"{"type": "hello", "v": 1, "run_id": "\#(run.uuidString.lowercased())", "run_status": "\#(state.status)", "last_seq": \#(state.lastSeq), "server_time": "\#(RelayEvent.rfc3339(Date()))"}"#)
+                try await socket.send(#"{"type": "hello", "v": 1, "run_id": "\#(run.uuidString.lowercased())", "run_status": "\#(state.status)", "last_seq": \#(state.lastSeq), "server_time": "\#(EventEnvelope.rfc3339(Date()))", "snapshot_url": "/v1/runs/\#(run.uuidString.lowercased())"}"#)
                 try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())""#)
                 // A finished run resumed at (or past) its last event has nothing more to
                 // send: end at once (the stream would wait for a final event it already sent).
@@ -273,8 +273,8 @@ actor SocketSession {
             case "state":
                 let run = try runID(message)
                 let principal = self.principal
-                let snapshot: PGJSON = try await streams.relay.pool.withConnection {
-                    try await $0.run(Query.Relay.snapshot, [run, principal]).single().decode("snapshot")
+                let snapshot = try await streams.relay.pool.withConnection {
+                    try await APIStore(connection: $0).snapshot(of: run, as: principal)
                 }
                 try await socket.send(#"{"type": "state"\#(id.map { #", "id": \#($0)"# } ?? ""), "run": \#(snapshot.text)}"#)
             case "cancel", "pause", "resume":
@@ -286,7 +286,7 @@ actor SocketSession {
                 try await ack(id, op, #""run_id": "\#(run.uuidString.lowercased())", "status": \#(JSONText.quote(status))"#)
             case "approve", "reject":
                 guard let text = message["approval_id"] as? String else { throw RelayError(.badRequest, "invalid_input", "missing approval_id") }
-                let approval = try ControlAPI.uuid(text, "approval")
+                let approval = try RequestInput.uuid(text, "approval")
                 let status = try await ControlAPI.decide(streams.relay.pool, approval: approval, decision: op,
                                                          comment: message["comment"] as? String, as: principal)
                 try await ack(id, op, #""approval_id": "\#(approval.uuidString.lowercased())", "status": \#(JSONText.quote(status))"#)
@@ -324,7 +324,7 @@ actor SocketSession {
 
     private func runID(_ message: [String: Any]) throws -> UUID {
         guard let text = message["run_id"] as? String else { throw RelayError(.badRequest, "invalid_input", "missing run_id") }
-        return try ControlAPI.uuid(text, "run")
+        return try RequestInput.uuid(text, "run")
     }
 
     private func ack(_ id: String?, _ op: String, _ fields: String) async throws {

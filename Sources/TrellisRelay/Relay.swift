@@ -115,6 +115,8 @@ public struct Relay: Sendable {
         router.get("/metrics") { _, _ in HTTPReply.prometheus(metrics.text()) }
         let api = router.group("v1").add(middleware: TokenMiddleware(pool: pool))
         ControlAPI(relay: self).register(on: api)
+        WorkflowAPI(relay: self).register(on: api)
+        AdminAPI(relay: self).register(on: api)
         EventStreams(relay: self).register(on: api)
         return router
     }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import TrellisCore
 import TrellisPQ
 import TrellisStore
 
@@ -25,7 +26,7 @@ public struct RelayEvent: Sendable, Hashable {
         self.type = type
         self.timestamp = timestamp
         self.data = data
-        live = #"{"v": 1, "run_id": "\#(runID.uuidString.lowercased())", "seq": \#(seq), "type": "\#(type)", "ts": "\#(Self.rfc3339(timestamp))", "data": \#(data)}"#
+        live = EventEnvelope.text(runID: runID, seq: seq, type: type, timestamp: timestamp, data: data)
         liveBytes = ByteBuffer(string: live)
     }
 
@@ -36,15 +37,10 @@ public struct RelayEvent: Sendable, Hashable {
         replayed ? String(live.dropLast()) + #", "replayed": true}"# : live
     }
 
-    static func rfc3339(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-
     /// Events of `run` after `cursor`, oldest first, at most `limit`.
     static func read(_ connection: PGConnection, run: UUID, after cursor: Int64, limit: Int = 500) async throws -> [RelayEvent] {
-        try await connection.run(Query.Relay.eventsAfter, [run, cursor, limit]).rows.map {
-            RelayEvent(runID: run, seq: try $0.decode("seq"), type: try $0.decode("type"),
-                       timestamp: try $0.decode("ts"), data: try $0.decode("data"))
+        try await RunStore(connection: connection).events(of: run, after: cursor, limit: limit).map {
+            RelayEvent(runID: run, seq: $0.seq, type: $0.type, timestamp: $0.timestamp, data: $0.data.text)
         }
     }
 }

@@ -91,7 +91,21 @@ public enum Query {
         public static let listRuns = "relay/list_runs"
         public static let listApprovals = "relay/list_approvals"
         public static let requireAccess = "relay/require_access"
-        public static let eventsAfter = "relay/events_after"
+    }
+
+    /// The HTTP API's documents: one JSON value per call, checked against the principal.
+    public enum API {
+        public static let workflows = "api/workflows"
+        public static let workflow = "api/workflow"
+        public static let workflowVersions = "api/workflow_versions"
+        public static let templates = "api/templates"
+        public static let template = "api/template"
+        public static let runs = "api/runs"
+        public static let node = "api/node"
+        public static let stats = "api/stats"
+        public static let principals = "api/principals"
+        public static let grants = "api/grants"
+        public static let tokens = "api/tokens"
     }
 
     public enum Operations {
@@ -111,7 +125,9 @@ public enum Query {
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
-        Relay.requireAccess, Relay.eventsAfter, Operations.fleetStatus,
+        Relay.requireAccess, Operations.fleetStatus,
+        API.workflows, API.workflow, API.workflowVersions, API.templates, API.template, API.runs, API.node,
+        API.stats, API.principals, API.grants, API.tokens,
     ]
 }
 

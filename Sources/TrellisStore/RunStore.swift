@@ -61,7 +61,13 @@ public struct RunStore: Sendable {
         if let priority { options["priority"] = .number(Double(priority)) }
         if let idempotencyKey { options["idempotency_key"] = .string(idempotencyKey) }
         if let version { options["version"] = .number(Double(version)) }
-        let row = try await connection.run(Query.Runs.start, [workflow, input, principal, try PGJSON(encoding: options)]).single()
+        return try await start(workflow, input: input, options: try PGJSON(encoding: options).text, as: principal)
+    }
+
+    /// One run with its options as a JSON object text (priority, idempotency_key, version,
+    /// context), checked by start_run: the HTTP API passes its request body through.
+    public func start(_ workflow: String, input: String, options: String, as principal: String) async throws -> Started {
+        let row = try await connection.run(Query.Runs.start, [workflow, input, principal, options]).single()
         return Started(runID: try row.decode("run_id"), status: try row.decode("status"), created: try row.decode("created"))
     }
 
@@ -72,8 +78,14 @@ public struct RunStore: Sendable {
         var options: [String: JSONValue] = [:]
         if let priority { options["priority"] = .number(Double(priority)) }
         if let version { options["version"] = .number(Double(version)) }
-        let array = "[" + inputs.joined(separator: ",") + "]"
-        return try await connection.run(Query.Runs.startMany, [workflow, array, principal, try PGJSON(encoding: options)]).rows.map {
+        return try await start(workflow, inputArray: "[" + inputs.joined(separator: ",") + "]",
+                               options: try PGJSON(encoding: options).text, as: principal)
+    }
+
+    /// Runs for every element of `inputArray` (a JSON array text) with shared options (a JSON
+    /// object text), in one call to start_runs.
+    public func start(_ workflow: String, inputArray: String, options: String, as principal: String) async throws -> [Started] {
+        try await connection.run(Query.Runs.startMany, [workflow, inputArray, principal, options]).rows.map {
             Started(runID: try $0.decode("run_id"), status: try $0.decode("status"), created: try $0.decode("created"))
         }
     }
@@ -98,8 +110,9 @@ public struct RunStore: Sendable {
         }
     }
 
-    public func events(of run: UUID, after seq: Int64 = 0) async throws -> [Event] {
-        try await connection.run(Query.Runs.events, [run, seq]).rows.map {
+    /// Events of `run` after `seq`, oldest first; at most `limit` when given (readers page).
+    public func events(of run: UUID, after seq: Int64 = 0, limit: Int? = nil) async throws -> [Event] {
+        try await connection.run(Query.Runs.events, [run, seq, limit]).rows.map {
             Event(seq: try $0.decode("seq"), type: try $0.decode("type"), timestamp: try $0.decode("ts"), data: try $0.decode("data"))
         }
     }

@@ -9,6 +9,7 @@ import Testing
 import TrellisCore
 import TrellisPQ
 import TrellisRelay
+import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport
 
@@ -53,6 +54,24 @@ struct RelayHarness: Sendable {
         }
     }
 
+    /// Runs an in-process scheduler (built-in handlers) while `body` runs.
+    static func withScheduler<T: Sendable>(_ url: String, _ body: () async throws -> T) async throws -> T {
+        var options = SchedulerOptions(name: "relay-test")
+        options.pollInterval = .milliseconds(50)
+        let scheduler = Scheduler(databaseURL: url, registry: .builtIn, options: options)
+        let task = Task { try await scheduler.run() }
+        do {
+            let value = try await body()
+            scheduler.requestStop()
+            _ = try await task.value
+            return value
+        } catch {
+            scheduler.requestStop()
+            _ = try? await task.value
+            throw error
+        }
+    }
+
     /// A token for `principal` (created by the built-in admin).
     func token(for principal: String) async throws -> String {
         try await PGConnection.withConnection(databaseURL) { try await TokenStore(connection: $0).create(for: principal, as: "admin").token }
@@ -87,7 +106,7 @@ struct RelayHarness: Sendable {
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body {
             request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            if headers["Content-Type"] == nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse

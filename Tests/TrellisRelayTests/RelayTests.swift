@@ -10,22 +10,8 @@ import TrellisTestSupport
 /// The relay against a real PostgreSQL, on 127.0.0.1, with real HTTP and WebSocket clients.
 @Suite("Push relay")
 struct RelayTests {
-    /// Runs an in-process scheduler while `body` runs.
     func withScheduler<T: Sendable>(_ url: String, _ body: () async throws -> T) async throws -> T {
-        var options = SchedulerOptions(name: "relay-test")
-        options.pollInterval = .milliseconds(50)
-        let scheduler = Scheduler(databaseURL: url, registry: .builtIn, options: options)
-        let task = Task { try await scheduler.run() }
-        do {
-            let value = try await body()
-            scheduler.requestStop()
-            _ = try await task.value
-            return value
-        } catch {
-            scheduler.requestStop()
-            _ = try? await task.value
-            throw error
-        }
+        try await RelayHarness.withScheduler(url, body)
     }
 
     func events(_ url: String, _ run: String) async throws -> [(seq: Int64, type: String)] {

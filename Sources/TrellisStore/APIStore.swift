@@ -1,0 +1,111 @@
+import Foundation
+import TrellisPQ
+
+/// The JSON documents the HTTP API serves, each built by one SQL function that checks the
+/// principal's privilege itself (so the relay holds no access rules of its own). The
+/// documents pass through unchanged: their shapes are the API's schemas
+/// (`docs/openapi.yaml`).
+public struct APIStore: Sendable {
+    public let connection: PGConnection
+
+    public init(connection: PGConnection) {
+        self.connection = connection
+    }
+
+    /// Filters of a run listing; nil means any.
+    public struct RunFilter: Sendable, Hashable {
+        public var workflow: String?
+        public var status: String?
+        public var startedBy: String?
+        /// RFC 3339 bounds of `created_at`: [since, until).
+        public var since: String?
+        public var until: String?
+        public var limit = 50
+        /// The `next_cursor` of the previous page.
+        public var cursor: String?
+
+        public init(workflow: String? = nil, status: String? = nil, startedBy: String? = nil, since: String? = nil,
+                    until: String? = nil, limit: Int = 50, cursor: String? = nil) {
+            self.workflow = workflow
+            self.status = status
+            self.startedBy = startedBy
+            self.since = since
+            self.until = until
+            self.limit = limit
+            self.cursor = cursor
+        }
+    }
+
+    public func workflows(as principal: String) async throws -> PGJSON {
+        try await document(Query.API.workflows, [principal])
+    }
+
+    /// A version with its definition and graph; the latest when `version` is nil.
+    public func workflow(_ name: String, version: Int? = nil, as principal: String) async throws -> PGJSON {
+        try await document(Query.API.workflow, [name, version, principal])
+    }
+
+    public func workflowVersions(_ name: String, as principal: String) async throws -> PGJSON {
+        try await document(Query.API.workflowVersions, [name, principal])
+    }
+
+    public func templates(as principal: String) async throws -> PGJSON {
+        try await document(Query.API.templates, [principal])
+    }
+
+    public func template(_ name: String, version: Int? = nil, as principal: String) async throws -> PGJSON {
+        try await document(Query.API.template, [name, version, principal])
+    }
+
+    /// `{"runs": […], "next_cursor": …}`, newest first.
+    public func runs(_ filter: RunFilter, as principal: String) async throws -> PGJSON {
+        try await document(Query.API.runs, [principal, filter.workflow, filter.status, filter.startedBy, filter.since,
+                                            filter.until, filter.limit, filter.cursor])
+    }
+
+    /// Runs of one workflow by offset (the older listing, kept for its clients).
+    public func workflowRuns(_ workflow: String, status: String?, limit: Int, offset: Int, as principal: String) async throws -> PGJSON {
+        try await connection.run(Query.Relay.listRuns, [workflow, principal, status, limit, offset]).single().decode("runs")
+    }
+
+    /// The run snapshot (PROTOCOL.md): status, summary, progress, graph, nodes, last_seq.
+    public func snapshot(of run: UUID, as principal: String) async throws -> PGJSON {
+        try await connection.run(Query.Relay.snapshot, [run, principal]).single().decode("snapshot")
+    }
+
+    /// One top-level node of a run in detail, with its last `logs` log lines.
+    public func node(_ key: String, of run: UUID, logs: Int = 50, as principal: String) async throws -> PGJSON {
+        try await document(Query.API.node, [run, key, principal, logs])
+    }
+
+    /// Approvals of the workflows the principal may view; `status` nil means every status.
+    public func approvals(status: String?, limit: Int, as principal: String) async throws -> PGJSON {
+        try await connection.run(Query.Relay.listApprovals, [principal, status, limit]).single().decode("approvals")
+    }
+
+    /// `workflow_stats` over `since` (a duration: 24h, 7d) up to `until` (RFC 3339, or now).
+    public func stats(since: String?, until: String?, as principal: String) async throws -> PGJSON {
+        try await document(Query.API.stats, [principal, since, until])
+    }
+
+    public func principals(as actor: String) async throws -> PGJSON {
+        try await document(Query.API.principals, [actor])
+    }
+
+    public func grants(workflow: String?, as actor: String) async throws -> PGJSON {
+        try await document(Query.API.grants, [actor, workflow])
+    }
+
+    public func tokens(owner: String?, as actor: String) async throws -> PGJSON {
+        try await document(Query.API.tokens, [actor, owner])
+    }
+
+    /// The run's status when `principal` holds `privilege` on its workflow (TR404 / 42501 otherwise).
+    public func requireAccess(to run: UUID, _ privilege: String = "view", as principal: String) async throws -> String {
+        try await connection.run(Query.Relay.requireAccess, [run, principal, privilege]).single().decode("status")
+    }
+
+    private func document(_ query: String, _ parameters: [(any PGEncodable)?]) async throws -> PGJSON {
+        try await connection.run(query, parameters).single().decode("document")
+    }
+}

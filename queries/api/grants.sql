@@ -1,0 +1,2 @@
+-- GET /v1/grants (administrators).
+SELECT trellis.list_grants($1, $2) AS document
