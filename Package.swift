@@ -101,7 +101,8 @@ let package = Package(
             dependencies: ["TrellisPQ", "TrellisTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], swiftSettings: swiftSettings),
+        // Golden/ holds wire-format files the tests read from the source tree.
+        .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisSchedulerTests",
             dependencies: ["TrellisScheduler", "TrellisStore", "TrellisTestSupport", "TrellisCLI"],

@@ -17,7 +17,7 @@ struct ApprovalCommand: AsyncParsableCommand {
         @Option(help: "Only this run.") var run: String?
 
         func run() async throws {
-            guard ["pending", "approved", "rejected", "expired", "all"].contains(status) else {
+            guard ApprovalStatus(rawValue: status) != nil || status == "all" else {
                 throw CLIError("--status must be pending, approved, rejected, expired or all")
             }
             let runID = try run.map { try Console.uuid($0, "a run id") }

@@ -67,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
                     if run.finishedAt != nil, run.lastSeq <= cursor || !follow {
                         if follow { print("") }
                         print(RunCommand.render(run, nodes: try await store.nodes(of: started.runID)))
-                        if run.status != "succeeded" { throw ExitCode.failure }
+                        if run.status != RunStatus.succeeded.rawValue { throw ExitCode.failure }
                         return
                     }
                     if ContinuousClock.now >= deadline {
@@ -186,7 +186,7 @@ struct RunCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1 to 10000") }
-            let statuses = ["queued", "running", "paused", "waiting", "succeeded", "failed", "cancelled"]
+            let statuses = RunStatus.allCases.map(\.rawValue)
             if let status, !statuses.contains(status) {
                 throw ValidationError("--status must be one of \(statuses.joined(separator: ", "))")
             }

@@ -78,7 +78,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         lines.append("")
         let runs = status["runs"]
-        lines.append("RUNS        " + ["queued", "running", "paused", "waiting"].map { "\($0) \(number(runs?[$0]))" }.joined(separator: ", "))
+        lines.append("RUNS        " + RunStatus.active.map(\.rawValue).map { "\($0) \(number(runs?[$0]))" }.joined(separator: ", "))
         let approvals = status["approvals"]
         lines.append("APPROVALS   \(number(approvals?["pending"])) pending" +
                      (approvals?["oldest_age_s"]?.doubleValue != nil ? " (oldest \(age(approvals?["oldest_age_s"])))" : ""))

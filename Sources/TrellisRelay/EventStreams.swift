@@ -12,7 +12,7 @@ import TrellisStore
 struct EventStreams: Sendable {
     let relay: Relay
 
-    static let terminal: Set<String> = ["succeeded", "failed", "cancelled"]
+    static let terminal = Set(RunStatus.allCases.filter(\.isTerminal).map(\.rawValue))
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     func stream(_ run: UUID) -> EventStream {

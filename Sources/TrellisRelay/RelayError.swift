@@ -30,14 +30,18 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
             return RelayError(.serviceUnavailable, "unavailable", "the database is unavailable; retry shortly")
         case let pg as PGError where pg.kind == .server:
             let state = pg.sqlState ?? ""
+            switch TrellisErrorCode(rawValue: state) {
+            case .unauthenticated?: return RelayError(.unauthorized, "unauthorized", pg.message)
+            case .notFound?: return RelayError(.notFound, "not_found", pg.message)
+            case .conflict?: return RelayError(.conflict, "conflict", pg.message)
+            case let code? where code.isInvalidInput: return RelayError(.badRequest, "invalid_input", pg.message)
+            default: break
+            }
             switch state {
-            case "TR401": return RelayError(.unauthorized, "unauthorized", pg.message)
             case "42501": return RelayError(.forbidden, "forbidden", pg.message)
-            case "TR404": return RelayError(.notFound, "not_found", pg.message)
-            case "TR409": return RelayError(.conflict, "conflict", pg.message)
             case "23505": return RelayError(.conflict, "conflict", pg.message)
             case "54000": return RelayError(.contentTooLarge, "too_large", pg.message)
-            case _ where state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("TR1"):
+            case _ where state.hasPrefix("22") || state.hasPrefix("23"):
                 return RelayError(.badRequest, "invalid_input", pg.message)
             default: return RelayError(.internalServerError, "internal", "internal error (SQLSTATE \(state))")
             }

@@ -34,7 +34,7 @@ public struct RelayEvent: Sendable, Hashable {
 
     /// `{"v":1,"run_id","seq","type","ts","data"[,"replayed":true]}`
     public func envelope(replayed: Bool = false) -> String {
-        replayed ? String(live.dropLast()) + #", "replayed": true}"# : live
+        replayed ? EventEnvelope.text(runID: runID, seq: seq, type: type, timestamp: timestamp, data: data, replayed: true) : live
     }
 
     /// Events of `run` after `cursor`, oldest first, at most `limit`.
