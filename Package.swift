@@ -71,7 +71,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedSQLPlugin"]
         ),
         // Benchmarks and fault injection (`trellis bench`, `trellis chaos`) with their own
         // queries (queries/bench, queries/chaos), out of the product modules; used only by the CLI.

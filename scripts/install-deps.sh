@@ -18,6 +18,9 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 # systemd-analyze checks the deployment units (DeploymentTests).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# python3 with venv makes the pinned schemathesis below (APIFuzzTests).
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if ((${#missing[@]} > 0)); then
   echo "install-deps: installing ${missing[*]}"
@@ -34,4 +37,15 @@ fi
 if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: the Swift 6 toolchain is required (swift not on PATH)" >&2
   exit 1
+fi
+
+# Python test tools, pinned, in a venv of the checkout's own (.trellis/venv, ignored by
+# git): schemathesis fuzzes the relay against docs/openapi.yaml in make test.
+SCHEMATHESIS_VERSION=4.32.5
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.trellis/venv"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  echo "install-deps: installing schemathesis $SCHEMATHESIS_VERSION into .trellis/venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi

@@ -104,6 +104,17 @@ public struct Relay: Sendable {
         await streamPool.close()
     }
 
+    /// Every route the relay serves, as "METHOD /path/{param}" — what the OpenAPI
+    /// document must describe (RelayContractTests).
+    public var routes: [String] {
+        makeRouter().routes.map { route in
+            let path = route.path.description.split(separator: "/", omittingEmptySubsequences: false).map { segment in
+                segment.hasPrefix(":") ? "{\(segment.dropFirst())}" : String(segment)
+            }.joined(separator: "/")
+            return "\(route.method) \(path.hasPrefix("/") ? path : "/" + path)"
+        }.sorted()
+    }
+
     func makeRouter() -> Router<RelayContext> {
         let router = Router(context: RelayContext.self)
         router.middlewares.add(LatencyMiddleware(metrics: metrics))
@@ -113,6 +124,8 @@ public struct Relay: Sendable {
             return HTTPReply.json(#"{"status": "ok", "database": \#(status == 1 ? "true" : "false")}"#)
         }
         router.get("/metrics") { _, _ in HTTPReply.prometheus(metrics.text()) }
+        // The contract is public: clients and fuzzers read it before they hold a token.
+        router.get("/v1/openapi.json") { _, _ in HTTPReply.json(OpenAPIDocument.json) }
         let api = router.group("v1").add(middleware: TokenMiddleware(pool: pool))
         ControlAPI(relay: self).register(on: api)
         WorkflowAPI(relay: self).register(on: api)

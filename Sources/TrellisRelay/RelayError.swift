@@ -17,7 +17,7 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
         self.message = message
     }
 
-    /// SQLSTATE → HTTP: bad input 400, authentication 401, privilege 403, unknown 404,
+    /// SQLSTATE → HTTP: bad input 400 (also a value libpq cannot send, such as a NUL byte), authentication 401, privilege 403, unknown 404,
     /// finished run / conflicting key 409, too large 413; the database unreachable or
     /// restarting 503 `unavailable` (retry); anything else is a 500 whose detail is logged,
     /// not sent.
@@ -28,6 +28,9 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
         case let pg as PGError where pg.kind == .connection || pg.kind == .connectionClosed
             || (pg.kind == .server && (pg.sqlState?.hasPrefix("57P") == true || pg.sqlState?.hasPrefix("08") == true)):
             return RelayError(.serviceUnavailable, "unavailable", "the database is unavailable; retry shortly")
+        case let pg as PGError where pg.kind == .encoding:
+            // A value the database cannot hold (a NUL byte in text): the client's input.
+            return RelayError(.badRequest, "invalid_input", "a value in the request cannot be stored: \(pg.message)")
         case let pg as PGError where pg.kind == .server:
             let state = pg.sqlState ?? ""
             switch TrellisErrorCode(rawValue: state) {
