@@ -9,9 +9,13 @@ public enum EventEnvelope {
 
     /// The envelope as one line of JSON. `data` is the stored object's JSON text, passed
     /// through as it is; `ts` is RFC 3339 UTC with milliseconds.
-    public static func text(runID: UUID, seq: Int64, type: String, timestamp: Date, data: String, replayed: Bool = false) -> String {
+    /// `feed` adds the run feed's fields: `workflow` and the resume `cursor` (PROTOCOL.md
+    /// "Feeds beyond one run").
+    public static func text(runID: UUID, seq: Int64, type: String, timestamp: Date, data: String, replayed: Bool = false,
+                            feed: (workflow: String, cursor: String)? = nil) -> String {
         #"{"v": \#(version), "run_id": "\#(runID.uuidString.lowercased())", "seq": \#(seq), "type": \#(JSONText.quote(type)), "#
-            + #""ts": "\#(rfc3339(timestamp))", "data": \#(data)\#(replayed ? #", "replayed": true"# : "")}"#
+            + #""ts": "\#(rfc3339(timestamp))", "data": \#(data)\#(replayed ? #", "replayed": true"# : "")"#
+            + (feed.map { #", "workflow": \#(JSONText.quote($0.workflow)), "cursor": \#(JSONText.quote($0.cursor))"# } ?? "") + "}"
     }
 
     /// RFC 3339 UTC with milliseconds, as every time on the wire.

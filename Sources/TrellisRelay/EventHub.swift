@@ -24,6 +24,8 @@ actor EventHub {
     private var listener: Task<Void, Never>?
     private var ticker: Task<Void, Never>?
     private(set) var connected = false
+    /// Rung on every notification and safety poll, for run-feed readers (`RunFeed`).
+    nonisolated let doorbell = Doorbell()
 
     init(url: String, pool: ConnectionPool, metrics: RelayMetrics, safetyPoll: Duration = .seconds(1), heartbeat: Duration = .seconds(15)) {
         self.url = url
@@ -85,12 +87,14 @@ actor EventHub {
                 await resyncAll()
                 while !Task.isCancelled {
                     if let note = try await connection.nextNotification(timeout: safetyPoll) {
+                        doorbell.ring()
                         let parts = note.payload.split(separator: ":")
                         if parts.count == 2, let run = UUID(uuidString: String(parts[0])), let seq = Int64(parts[1]) {
                             if let fetched = feeds[run]?.fetched, seq <= fetched { continue }
                             if feeds[run] != nil { await fetch(run) }
                         }
                     } else {
+                        doorbell.ring()
                         for run in Array(feeds.keys) { await fetch(run) }
                     }
                 }
@@ -104,6 +108,7 @@ actor EventHub {
     }
 
     private func resyncAll() async {
+        doorbell.ring()
         for feed in feeds.values {
             for queue in feed.queues.values { queue.resync() }
         }

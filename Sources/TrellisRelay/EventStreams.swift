@@ -47,6 +47,11 @@ struct EventStreams: Sendable {
         }
     }
 
+    /// The `hello` of a run feed: where it starts and what it follows.
+    static func feedHello(workflow: String?, cursor: String) -> String {
+        #"{"type": "hello", "v": 1, "feed": "runs", "workflow": \#(workflow.map(JSONText.quote) ?? "null"), "cursor": \#(JSONText.quote(cursor)), "server_time": "\#(EventEnvelope.rfc3339(Date()))"}"#
+    }
+
     /// Checks `view` on the run; returns its status and last seq.
     func access(_ run: UUID, _ principal: String) async throws -> (status: String, lastSeq: Int64) {
         try await relay.pool.withConnection { conn in
@@ -114,6 +119,63 @@ struct EventStreams: Sendable {
             })
         }
 
+        // Run lifecycle events across runs (PROTOCOL.md "Feeds beyond one run"): every run
+        // the token may view, or one workflow's. Resume with Last-Event-ID or ?after=CURSOR;
+        // without one the feed starts now. It never ends on its own.
+        api.get("events") { request, context in
+            let principal = try context.who
+            let workflow: String? = request.uri.queryParameters.get("workflow").map { String($0) }
+            let feed = RunFeed(relay: relay, principal: principal, workflow: workflow)
+            let given: String? = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after").map { String($0) }
+            let start: String
+            if let given { start = given } else { start = try await feed.head() }
+            try await feed.check(start)
+            try relay.gate.enter()
+            var headers = HTTPFields()
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            let token = context.token ?? ""
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                defer { relay.gate.leave() }
+                let stop = StreamStop()
+                let watcher = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: relay.options.revalidateEvery)
+                        if Task.isCancelled { return }
+                        do {
+                            _ = try await revalidate(token: token, principal: principal, runs: [])
+                        } catch let error as RelayError where error.code == "unauthorized" {
+                            stop.stop(error)
+                            return
+                        } catch {}
+                    }
+                }
+                defer { watcher.cancel() }
+                try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+                try await writer.write(ByteBuffer(string: "event: hello\ndata: \(Self.feedHello(workflow: feed.workflow, cursor: start))\n\n"))
+                do {
+                    try await feed.deliver(from: start, stop: stop) { steps in
+                        var text = ""
+                        for step in steps {
+                            switch step {
+                            case .event(let envelope, let type, let cursor):
+                                text += "id: \(cursor)\nevent: \(type)\ndata: \(envelope)\n\n"
+                            case .heartbeat:
+                                text += ": heartbeat\n\n"
+                            }
+                        }
+                        try await writer.write(ByteBuffer(string: text))
+                    }
+                } catch where !(error is CancellationError) {
+                    stop.stop(RelayError.from(error))
+                }
+                if let reason = stop.reason {
+                    try await writer.write(ByteBuffer(string: "event: error\ndata: \(reason.body)\n\n"))
+                }
+                try await writer.finish(nil)
+            })
+        }
+
         api.ws("ws", shouldUpgrade: { _, context in
             _ = try context.who
             return .upgrade([:])
@@ -156,6 +218,8 @@ actor SocketSession {
     let token: String
     let socket: SocketWriter
     private var subscriptions: [UUID: (task: Task<Void, Never>, stop: StreamStop)] = [:]
+    /// The run-lifecycle feed this socket follows (`subscribe_runs`), at most one.
+    private var runFeed: (task: Task<Void, Never>, stop: StreamStop)?
     private var closed = false
 
     init(streams: EventStreams, principal: String, token: String, socket: SocketWriter) {
@@ -182,6 +246,8 @@ actor SocketSession {
         watcher.cancel()
         for subscription in subscriptions.values { subscription.task.cancel() }
         subscriptions = [:]
+        runFeed?.task.cancel()
+        runFeed = nil
     }
 
     /// Every `revalidateEvery`: the token must still authenticate this principal (else the
@@ -222,6 +288,9 @@ actor SocketSession {
             subscription.task.cancel()
         }
         subscriptions = [:]
+        runFeed?.stop.stop(reason)
+        runFeed?.task.cancel()
+        runFeed = nil
         await reply(error: reason, id: nil)
         try? await socket.outbound.close(.policyViolation, reason: reason.code)
     }
@@ -266,6 +335,26 @@ actor SocketSession {
                 let socket = self.socket
                 let stop = StreamStop()
                 subscriptions[run] = (Self.follow(stream, after: after, stop: stop, socket: socket, session: self), stop)
+            case "subscribe_runs":
+                guard runFeed == nil else { throw RelayError(.conflict, "already_subscribed", "this socket already follows the run feed; unsubscribe_runs first") }
+                if let value = message["workflow"], !(value is NSNull), !(value is String) {
+                    throw RelayError(.badRequest, "invalid_input", "workflow must be a string")
+                }
+                if let value = message["after"], !(value is NSNull), !(value is String) {
+                    throw RelayError(.badRequest, "invalid_input", "after must be a cursor string from the feed")
+                }
+                let feed = RunFeed(relay: streams.relay, principal: principal, workflow: message["workflow"] as? String)
+                let start: String
+                if let after = message["after"] as? String { start = after } else { start = try await feed.head() }
+                try await feed.check(start)
+                try await socket.send(EventStreams.feedHello(workflow: feed.workflow, cursor: start))
+                try await ack(id, op, #""cursor": \#(JSONText.quote(start))"#)
+                let stop = StreamStop()
+                runFeed = (Self.follow(feed, from: start, stop: stop, socket: socket), stop)
+            case "unsubscribe_runs":
+                runFeed?.task.cancel()
+                runFeed = nil
+                try await ack(id, op, #""feed": "runs""#)
             case "unsubscribe":
                 let run = try runID(message)
                 subscriptions.removeValue(forKey: run)?.task.cancel()
@@ -291,7 +380,7 @@ actor SocketSession {
                                                          comment: message["comment"] as? String, as: principal)
                 try await ack(id, op, #""approval_id": "\#(approval.uuidString.lowercased())", "status": \#(JSONText.quote(status))"#)
             default:
-                throw RelayError(.badRequest, "unknown_op", "unknown op \"\(op)\" (expected subscribe, unsubscribe, state, ping, cancel, pause, resume, approve, reject)")
+                throw RelayError(.badRequest, "unknown_op", "unknown op \"\(op)\" (expected subscribe, unsubscribe, subscribe_runs, unsubscribe_runs, state, ping, cancel, pause, resume, approve, reject)")
             }
         } catch {
             await reply(error: RelayError.from(error), id: id)
@@ -315,6 +404,24 @@ actor SocketSession {
                 if !Task.isCancelled && stop.reason == nil { try await socket.send(#"{"type": "end", "run_id": "\#(run.uuidString.lowercased())"}"#) }
             } catch {}
             await session.finished(run)
+        }
+    }
+
+    /// Streams the run feed to the socket; a refusal on the way (a withdrawn grant) ends it
+    /// with an error frame naming the feed.
+    private nonisolated static func follow(_ feed: RunFeed, from start: String, stop: StreamStop, socket: SocketWriter) -> Task<Void, Never> {
+        Task.detached {
+            do {
+                try await feed.deliver(from: start, stop: stop) { steps in
+                    try await socket.send(frames: steps.compactMap {
+                        guard case .event(let envelope, _, _) = $0 else { return nil }
+                        return .text(envelope)
+                    })
+                }
+            } catch where !(error is CancellationError) && !Task.isCancelled {
+                let reason = RelayError.from(error)
+                try? await socket.send(#"{"type": "error", "feed": "runs", "code": \#(JSONText.quote(reason.code)), "message": \#(JSONText.quote(reason.message))}"#)
+            } catch {}
         }
     }
 

@@ -105,6 +105,33 @@ public struct APIStore: Sendable {
         try await connection.run(Query.Relay.requireAccess, [run, principal, privilege]).single().decode("status")
     }
 
+    /// One row of the run-lifecycle feed. Rows the principal may not see carry only their
+    /// cursor (`visible` false), so a reader moves past them.
+    public struct FeedRow: Sendable, Hashable {
+        public var cursor: String
+        public var visible: Bool
+        public var runID: UUID
+        public var seq: Int64
+        public var type: String
+        public var timestamp: Date
+        public var data: String?
+        public var workflow: String?
+    }
+
+    /// Run lifecycle events across runs after `cursor`, in feed order (trellis.run_feed).
+    public func feed(after cursor: String, workflow: String?, limit: Int = 500, as principal: String) async throws -> [FeedRow] {
+        try await connection.run(Query.Relay.runFeed, [principal, workflow, cursor, limit]).rows.map {
+            FeedRow(cursor: try $0.decode("cursor"), visible: try $0.decode("visible"), runID: try $0.decode("run_id"),
+                    seq: try $0.decode("seq"), type: try $0.decode("type"), timestamp: try $0.decode("ts"),
+                    data: try $0.decodeIfPresent("data"), workflow: try $0.decodeIfPresent("workflow_name"))
+        }
+    }
+
+    /// The feed position "from now on" (trellis.run_feed_head).
+    public func feedHead() async throws -> String {
+        try await connection.run(Query.Relay.runFeedHead).single().decode("cursor")
+    }
+
     private func document(_ query: String, _ parameters: [(any PGEncodable)?]) async throws -> PGJSON {
         try await connection.run(query, parameters).single().decode("document")
     }

@@ -91,6 +91,8 @@ public enum Query {
         public static let listRuns = "relay/list_runs"
         public static let listApprovals = "relay/list_approvals"
         public static let requireAccess = "relay/require_access"
+        public static let runFeed = "relay/run_feed"
+        public static let runFeedHead = "relay/run_feed_head"
     }
 
     /// The HTTP API's documents: one JSON value per call, checked against the principal.
@@ -125,7 +127,7 @@ public enum Query {
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
-        Relay.requireAccess, Operations.fleetStatus,
+        Relay.requireAccess, Relay.runFeed, Relay.runFeedHead, Operations.fleetStatus,
         API.workflows, API.workflow, API.workflowVersions, API.templates, API.template, API.runs, API.node,
         API.stats, API.principals, API.grants, API.tokens,
     ]
