@@ -18,6 +18,9 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 # systemd-analyze checks the deployment units (DeploymentTests).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+# A headless browser and its WebDriver for the console tests (ConsoleTests).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || [[ -x /usr/lib/chromium/chromedriver ]] || missing+=(chromium-driver)
 # python3 with venv makes the pinned schemathesis below (APIFuzzTests).
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)

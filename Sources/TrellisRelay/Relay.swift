@@ -126,6 +126,7 @@ public struct Relay: Sendable {
         router.get("/metrics") { _, _ in HTTPReply.prometheus(metrics.text()) }
         // The contract is public: clients and fuzzers read it before they hold a token.
         router.get("/v1/openapi.json") { _, _ in HTTPReply.json(OpenAPIDocument.json) }
+        ConsoleAssets.register(on: router)
         let api = router.group("v1").add(middleware: TokenMiddleware(pool: pool))
         ControlAPI(relay: self).register(on: api)
         WorkflowAPI(relay: self).register(on: api)

@@ -198,7 +198,8 @@ public struct LocalCluster: Sendable {
         }
     }
 
-    static func freePort() throws -> Int {
+    /// A TCP port on 127.0.0.1 nothing listens on right now.
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LocalClusterError("cannot open a socket to find a free port") }
         defer { close(fd) }
