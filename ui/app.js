@@ -137,7 +137,12 @@ const live = {
       }
       return;
     }
-    if (message.type === "end" || message.type === "reset") return;
+    if (message.type === "reset") {
+      // The cursor is gone (retention) or we fell behind: start again from a fresh read.
+      if (message.feed === "runs" && this.feed) { this.feed.cursor = null; route(); } else if (message.feed !== "runs") route();
+      return;
+    }
+    if (message.type === "end") return;
     if (message.v !== 1) return;
     if (message.cursor !== undefined && this.feed) {
       this.feed.cursor = message.cursor;

@@ -33,6 +33,8 @@ public enum TrellisErrorCode: String, Sendable, CaseIterable {
     case notFound = "TR404"
     /// The state forbids it: finished run, decided approval, idempotency key reused.
     case conflict = "TR409"
+    /// A feed cursor older than retention (its run was pruned): the client resets.
+    case cursorExpired = "TR410"
 
     /// Codes of a definition or template the caller can fix (HTTP 400).
     public var isInvalidInput: Bool { rawValue.hasPrefix("TR1") }

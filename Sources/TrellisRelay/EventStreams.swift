@@ -47,6 +47,11 @@ struct EventStreams: Sendable {
         }
     }
 
+    /// The run feed's `reset {cursor_expired}`: the client refetches and starts again.
+    static func feedReset(_ reason: RelayError) -> String {
+        #"{"type": "reset", "feed": "runs", "reason": "cursor_expired", "message": \#(JSONText.quote(reason.message))}"#
+    }
+
     /// The `hello` of a run feed: where it starts and what it follows.
     static func feedHello(workflow: String?, cursor: String) -> String {
         #"{"type": "hello", "v": 1, "feed": "runs", "workflow": \#(workflow.map(JSONText.quote) ?? "null"), "cursor": \#(JSONText.quote(cursor)), "server_time": "\#(EventEnvelope.rfc3339(Date()))"}"#
@@ -129,7 +134,17 @@ struct EventStreams: Sendable {
             let given: String? = request.headers[Self.lastEventID] ?? request.uri.queryParameters.get("after").map { String($0) }
             let start: String
             if let given { start = given } else { start = try await feed.head() }
-            try await feed.check(start)
+            var expired: RelayError?
+            do {
+                try await feed.check(start)
+            } catch where RelayError.from(error).code == "cursor_expired" {
+                expired = RelayError.from(error)
+            }
+            if let expired {
+                // PROTOCOL.md: a cursor older than retention gets `reset {cursor_expired}`.
+                return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                                body: .init(byteBuffer: ByteBuffer(string: "retry: 2000\n\nevent: reset\ndata: \(Self.feedReset(expired))\n\n")))
+            }
             try relay.gate.enter()
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
@@ -169,7 +184,9 @@ struct EventStreams: Sendable {
                 } catch where !(error is CancellationError) {
                     stop.stop(RelayError.from(error))
                 }
-                if let reason = stop.reason {
+                if let reason = stop.reason, reason.code == "cursor_expired" {
+                    try await writer.write(ByteBuffer(string: "event: reset\ndata: \(Self.feedReset(reason))\n\n"))
+                } else if let reason = stop.reason {
                     try await writer.write(ByteBuffer(string: "event: error\ndata: \(reason.body)\n\n"))
                 }
                 try await writer.finish(nil)
@@ -346,7 +363,12 @@ actor SocketSession {
                 let feed = RunFeed(relay: streams.relay, principal: principal, workflow: message["workflow"] as? String)
                 let start: String
                 if let after = message["after"] as? String { start = after } else { start = try await feed.head() }
-                try await feed.check(start)
+                do {
+                    try await feed.check(start)
+                } catch where RelayError.from(error).code == "cursor_expired" {
+                    try await socket.send(EventStreams.feedReset(RelayError.from(error)))
+                    return
+                }
                 try await socket.send(EventStreams.feedHello(workflow: feed.workflow, cursor: start))
                 try await ack(id, op, #""cursor": \#(JSONText.quote(start))"#)
                 let stop = StreamStop()
@@ -420,6 +442,10 @@ actor SocketSession {
                 }
             } catch where !(error is CancellationError) && !Task.isCancelled {
                 let reason = RelayError.from(error)
+                if reason.code == "cursor_expired" {
+                    try? await socket.send(EventStreams.feedReset(reason))
+                    return
+                }
                 try? await socket.send(#"{"type": "error", "feed": "runs", "code": \#(JSONText.quote(reason.code)), "message": \#(JSONText.quote(reason.message))}"#)
             } catch {}
         }

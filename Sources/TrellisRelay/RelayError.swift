@@ -37,6 +37,7 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
             case .unauthenticated?: return RelayError(.unauthorized, "unauthorized", pg.message)
             case .notFound?: return RelayError(.notFound, "not_found", pg.message)
             case .conflict?: return RelayError(.conflict, "conflict", pg.message)
+            case .cursorExpired?: return RelayError(.gone, "cursor_expired", pg.message)
             case let code? where code.isInvalidInput: return RelayError(.badRequest, "invalid_input", pg.message)
             default: break
             }

@@ -132,6 +132,11 @@ public struct APIStore: Sendable {
         try await connection.run(Query.Relay.runFeedHead).single().decode("cursor")
     }
 
+    /// True when the database answers a trivial query (the relay's /healthz).
+    public func ping() async throws -> Bool {
+        try await connection.run(Query.Relay.ping).single().decode("ok", as: Int.self) == 1
+    }
+
     private func document(_ query: String, _ parameters: [(any PGEncodable)?]) async throws -> PGJSON {
         try await connection.run(query, parameters).single().decode("document")
     }

@@ -93,6 +93,7 @@ public enum Query {
         public static let requireAccess = "relay/require_access"
         public static let runFeed = "relay/run_feed"
         public static let runFeedHead = "relay/run_feed_head"
+        public static let ping = "relay/ping"
     }
 
     /// The HTTP API's documents: one JSON value per call, checked against the principal.
@@ -127,7 +128,7 @@ public enum Query {
         Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
-        Relay.requireAccess, Relay.runFeed, Relay.runFeedHead, Operations.fleetStatus,
+        Relay.requireAccess, Relay.runFeed, Relay.runFeedHead, Relay.ping, Operations.fleetStatus,
         API.workflows, API.workflow, API.workflowVersions, API.templates, API.template, API.runs, API.node,
         API.stats, API.principals, API.grants, API.tokens,
     ]

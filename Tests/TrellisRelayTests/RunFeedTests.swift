@@ -132,4 +132,39 @@ struct RunFeedTests {
             }
         }
     }
+
+    @Test func aCursorWhoseRunWasPrunedGetsResetCursorExpired() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await seeded(db)
+            let cursor = try await db.withConnection { conn in
+                let runs = RunStore(connection: conn)
+                let old = try await runs.start("linear-pipeline", as: "admin").runID
+                _ = try await runs.control(.cancel, run: old, as: "admin")
+                _ = try await runs.start("linear-pipeline", as: "admin")
+                // Wait out transactions still open elsewhere on the cluster (xmin is cluster-wide).
+                var rows: [APIStore.FeedRow] = []
+                try await waitUntil(timeout: .seconds(30), "the old run in the feed") {
+                    rows = try await APIStore(connection: conn).feed(after: "0:00000000-0000-0000-0000-000000000000:0", workflow: nil, as: "admin")
+                    return rows.contains { $0.runID == old && $0.type == "run.finished" }
+                }
+                let cursor = try #require(rows.last { $0.runID == old }?.cursor)
+                // What retention does to a finished run: the run and its events go.
+                _ = try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1", [old])
+                return cursor
+            }
+            try await RelayHarness.with(db.url) { relay in
+                let admin = try await relay.token(for: "admin")
+                let sse = try await relay.request("GET", "/v1/events", token: admin, headers: ["Last-Event-ID": cursor])
+                #expect(sse.status == 200 && sse.body.contains("event: reset") && sse.body.contains(#""reason": "cursor_expired""#), "\(sse.body)")
+                let messages = try await relay.webSocket(token: admin, send: [#"{"op": "subscribe_runs", "id": 1, "after": "\#(cursor)"}"#]) { received in
+                    received.contains { $0.contains("reset") }
+                }
+                #expect(messages.contains { $0.contains(#""reason": "cursor_expired""#) }, "\(messages)")
+                // Without a cursor the feed works as ever.
+                let fresh = try SSEStream(port: relay.port, path: "/v1/events", token: admin)
+                try await fresh.wait("hello") { $0.first?.event == "hello" }
+                fresh.close()
+            }
+        }
+    }
 }

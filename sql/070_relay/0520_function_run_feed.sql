@@ -5,7 +5,8 @@
 -- progress are returned, so the order never changes behind a cursor (PROTOCOL.md): the
 -- price is that a long open transaction holds the feed back until it ends. Rows the
 -- principal may not see come back with `visible = false` and no payload, so the reader's
--- cursor moves past them (a page of them must not stall it).
+-- cursor moves past them (a page of them must not stall it). A cursor whose run has been
+-- pruned is older than retention: TR410, and the client is told to reset (PROTOCOL.md).
 CREATE OR REPLACE FUNCTION trellis.run_feed(principal text, workflow text, after_cursor text, max_rows integer DEFAULT 500)
 RETURNS TABLE (cursor text, visible boolean, run_id uuid, seq bigint, type text, ts timestamptz, data jsonb, workflow_name text)
 LANGUAGE plpgsql STABLE AS $fn$
@@ -24,6 +25,11 @@ BEGIN
     from_xid := parts[1]::xid8;
     from_run := parts[2]::uuid;
     from_seq := parts[3]::bigint;
+    IF from_run <> '00000000-0000-0000-0000-000000000000'
+       AND NOT EXISTS (SELECT 1 FROM trellis.workflow_runs r WHERE r.id = from_run) THEN
+        RAISE EXCEPTION USING ERRCODE = 'TR410',
+            MESSAGE = format('cursor "%s" is older than retention: run %s was pruned; start again from a snapshot', after_cursor, from_run);
+    END IF;
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_rows must be 1 to 10000, got %s', max_rows);
     END IF;
