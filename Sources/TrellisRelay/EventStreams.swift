@@ -47,6 +47,24 @@ struct EventStreams: Sendable {
         }
     }
 
+    /// Every `revalidateEvery` while an SSE stream is open: the token must still
+    /// authenticate (else `unauthorized`) and each of `runs` must still be visible; either
+    /// failure stops the stream with its reason. A database away keeps the stream.
+    func watch(token: String, principal: String, runs: [UUID], stop: StreamStop) -> Task<Void, Never> {
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: relay.options.revalidateEvery)
+                if Task.isCancelled { return }
+                do {
+                    if let refused = try await revalidate(token: token, principal: principal, runs: runs).values.first { stop.stop(refused) }
+                } catch let error as RelayError where error.code == "unauthorized" {
+                    stop.stop(error)
+                    return
+                } catch {}
+            }
+        }
+    }
+
     /// The run feed's `reset {cursor_expired}`: the client refetches and starts again.
     static func feedReset(_ reason: RelayError) -> String {
         #"{"type": "reset", "feed": "runs", "reason": "cursor_expired", "message": \#(JSONText.quote(reason.message))}"#
@@ -86,20 +104,7 @@ struct EventStreams: Sendable {
                 defer { relay.gate.leave() }
                 // The token and the grant are checked again while the stream is open.
                 let stop = StreamStop()
-                let watcher = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: relay.options.revalidateEvery)
-                        if Task.isCancelled { return }
-                        do {
-                            if let refused = try await revalidate(token: token, principal: principal, runs: [run])[run] { stop.stop(refused) }
-                        } catch let error as RelayError where error.code == "unauthorized" {
-                            stop.stop(error)
-                            return
-                        } catch {
-                            // The database is away: keep the stream; check again next time.
-                        }
-                    }
-                }
+                let watcher = watch(token: token, principal: principal, runs: [run], stop: stop)
                 defer { watcher.cancel() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 try await stream.deliver(after: after, stop: stop) { steps in
@@ -152,19 +157,9 @@ struct EventStreams: Sendable {
             let token = context.token ?? ""
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 defer { relay.gate.leave() }
+                // The token is checked again while the stream is open (the feed's reads check `view`).
                 let stop = StreamStop()
-                let watcher = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: relay.options.revalidateEvery)
-                        if Task.isCancelled { return }
-                        do {
-                            _ = try await revalidate(token: token, principal: principal, runs: [])
-                        } catch let error as RelayError where error.code == "unauthorized" {
-                            stop.stop(error)
-                            return
-                        } catch {}
-                    }
-                }
+                let watcher = watch(token: token, principal: principal, runs: [], stop: stop)
                 defer { watcher.cancel() }
                 try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
                 try await writer.write(ByteBuffer(string: "event: hello\ndata: \(Self.feedHello(workflow: feed.workflow, cursor: start))\n\n"))

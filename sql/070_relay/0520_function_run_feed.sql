@@ -33,12 +33,7 @@ BEGIN
     IF max_rows IS NULL OR max_rows NOT BETWEEN 1 AND 10000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_rows must be 1 to 10000, got %s', max_rows);
     END IF;
-    IF workflow IS NOT NULL THEN
-        visible := ARRAY[trellis.workflow_id(workflow)];
-        PERFORM trellis.require_privilege(who, visible[1], 'view');
-    ELSE
-        visible := ARRAY(SELECT w.id FROM trellis.workflows w WHERE trellis.holds_privilege(who, w.id, 'view'));
-    END IF;
+    visible := trellis.viewable_workflows(who, workflow);
     RETURN QUERY
     SELECT trellis.run_feed_cursor(e.xid, e.run_id, e.seq), r.workflow_id = ANY (visible) IS TRUE,
            e.run_id, e.seq, e.type, e.ts,

@@ -34,12 +34,7 @@ BEGIN
         cursor_time := timestamptz 'epoch' + (split_part(after_cursor, '_', 1) || ' microseconds')::interval;
         cursor_id := split_part(after_cursor, '_', 2)::uuid;
     END IF;
-    IF workflow IS NOT NULL THEN
-        visible := ARRAY[trellis.workflow_id(workflow)];
-        PERFORM trellis.require_privilege(who, visible[1], 'view');
-    ELSE
-        visible := ARRAY(SELECT w.id FROM trellis.workflows w WHERE trellis.holds_privilege(who, w.id, 'view'));
-    END IF;
+    visible := trellis.viewable_workflows(who, workflow);
     IF started_by IS NOT NULL THEN
         SELECT p.id INTO starter FROM trellis.principals p WHERE p.name = started_by;
         IF starter IS NULL THEN
