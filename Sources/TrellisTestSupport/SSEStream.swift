@@ -32,24 +32,12 @@ public final class SSEStream: Sendable {
 
     /// Opens `GET path` with the bearer token and extra headers.
     public init(port: Int, path: String, token: String, headers: [String: String] = [:]) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = try LoopbackSocket.connect(port: port)
         self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            Glibc.close(fd)
-            throw StreamError("connect to 127.0.0.1:\(port) failed (errno \(errno))")
-        }
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAccept: text/event-stream\r\nAuthorization: Bearer \(token)\r\n"
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
-        let bytes = Array(request.utf8)
-        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        try LoopbackSocket.sendAll(fd, Array(request.utf8))  // on failure deinit closes the socket
         let shared = self.shared
         Thread.detachNewThread {
             var buffer = [UInt8](repeating: 0, count: 65536)

@@ -123,26 +123,9 @@ public final class WebDriver: @unchecked Sendable {
     /// Sends `request` to 127.0.0.1:`port` and reads the reply: headers, then
     /// Content-Length bytes of body (chromedriver keeps the connection open).
     static func exchange(port: Int, _ request: Data) throws -> Data {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "no socket") }
+        let fd = try LoopbackSocket.connect(port: port, receiveTimeout: 120)
         defer { close(fd) }
-        var limit = timeval(tv_sec: 120, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw Failure(description: "connect to port \(port) failed") }
-        var sent = 0
-        let bytes = [UInt8](request)
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw Failure(description: "send to port \(port) failed") }
-            sent += n
-        }
+        try LoopbackSocket.sendAll(fd, [UInt8](request))
         var reply = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {

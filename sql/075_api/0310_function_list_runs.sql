@@ -36,10 +36,7 @@ BEGIN
     END IF;
     visible := trellis.viewable_workflows(who, workflow);
     IF started_by IS NOT NULL THEN
-        SELECT p.id INTO starter FROM trellis.principals p WHERE p.name = started_by;
-        IF starter IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = format('unknown principal "%s"', started_by);
-        END IF;
+        starter := trellis.any_principal_id(started_by);
     END IF;
 
     SELECT array_agg(x.item ORDER BY x.created_at DESC, x.id DESC),

@@ -7,10 +7,7 @@ BEGIN
     PERFORM trellis.require_administrator(trellis.principal_id(actor), 'list tokens');
     IF owner IS NOT NULL THEN
         -- Not principal_id(): a disabled principal's tokens are still worth listing.
-        SELECT p.id INTO owner_id FROM trellis.principals p WHERE p.name = owner;
-        IF owner_id IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = format('unknown principal "%s"', owner);
-        END IF;
+        owner_id := trellis.any_principal_id(owner);
     END IF;
     RETURN (SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                 'id', t.id, 'principal', p.name, 'prefix', t.prefix, 'description', t.description,
