@@ -50,10 +50,17 @@ struct SchemaTests {
                     try await conn.query("UPDATE trellis.run_events SET type = 'run.started' WHERE run_id = $1", [run])
                 }
                 #expect(error?.sqlState == "TR001")
-                // Retention removes a whole run, and its events with it.
+                // Retention removes whole runs, and their events with them (a statement
+                // trigger since migration 0013 dropped the foreign key) — only theirs.
+                let kept = try await conn.query("""
+                    INSERT INTO trellis.workflow_runs (workflow_id, version_id)
+                    SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
+                    """, [version]).single().decode("id", as: UUID.self)
+                try await conn.query("INSERT INTO trellis.run_events (run_id, seq, type) VALUES ($1, 1, 'run.queued'), ($1, 2, 'run.started')", [kept])
+                try await conn.query("INSERT INTO trellis.run_events (run_id, seq, type) VALUES ($1, 2, 'run.started')", [run])
                 try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1", [run])
-                let left = try await conn.query("SELECT count(*) AS n FROM trellis.run_events").single().decode("n", as: Int.self)
-                #expect(left == 0)
+                let left = try await conn.query("SELECT run_id FROM trellis.run_events").rows.map { try $0.decode("run_id", as: UUID.self) }
+                #expect(left == [kept, kept])
             }
         }
     }

@@ -4,14 +4,18 @@
 -- completions) uses it instead of append_event per node.
 -- The same UPDATE applies the run-row changes of the transition that made the events, so a
 -- run row is written once per batch, not once per change (every further update of a row
--- the transaction already wrote is a new tuple and re-runs its foreign-key checks):
+-- the transaction already wrote is a new tuple, new entries in each of its indexes, and
+-- its foreign-key checks again):
 -- `started` runs still queued become running; `settled_runs[i]` loses `settled_counts[i]`
--- from nodes_remaining. Both must name runs that get events in this call.
+-- from nodes_remaining; a run of `finishing` whose count reaches zero here ends in the same
+-- update (status, output and cost as finish_runs sets them), its run.finished event last.
+-- `started` and `settled_runs` must name runs that get events in this call.
 -- The run rows are locked in id order first, so concurrent batches cannot deadlock.
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[]);
+DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[]);
 CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types text[], event_data jsonb[],
                                                  started uuid[] DEFAULT '{}', settled_runs uuid[] DEFAULT '{}',
-                                                 settled_counts bigint[] DEFAULT '{}')
+                                                 settled_counts bigint[] DEFAULT '{}', finishing uuid[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -28,19 +32,35 @@ BEGIN
         SELECT ev.run_id, count(*) AS n FROM ev GROUP BY ev.run_id
     ), settled AS (
         SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
+    ), ends AS (
+        SELECT r.id, CASE WHEN r.failed_node IS NOT NULL THEN 'failed'
+                          WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                          ELSE 'succeeded' END AS final_status, a.total_cost, a.output
+        FROM trellis.workflow_runs r
+        JOIN settled st ON st.run_id = r.id
+        CROSS JOIN LATERAL trellis.run_result(r.id) a
+        WHERE r.id = ANY (finishing) AND r.finished_at IS NULL AND r.nodes_remaining = st.n
     ), bumped AS (
         UPDATE trellis.workflow_runs w
-        SET last_seq = w.last_seq + c.n,
+        SET last_seq = w.last_seq + c.n + (e.id IS NOT NULL)::int,
             nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
-            status = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
-            started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now() ELSE w.started_at END
-        FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id
+            status = CASE WHEN e.id IS NOT NULL THEN e.final_status
+                          WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
+            started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now()
+                              WHEN e.id IS NOT NULL THEN coalesce(w.started_at, now()) ELSE w.started_at END,
+            finished_at = CASE WHEN e.id IS NOT NULL THEN now() ELSE w.finished_at END,
+            total_cost = CASE WHEN e.id IS NOT NULL THEN e.total_cost ELSE w.total_cost END,
+            output = CASE WHEN e.id IS NULL THEN w.output WHEN e.final_status = 'succeeded' THEN e.output END
+        FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id LEFT JOIN ends e ON e.id = c.run_id
         WHERE w.id = c.run_id
-        RETURNING w.id, w.last_seq - c.n AS base
+        RETURNING w AS run, c.n, e.id IS NOT NULL AS ended
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT ev.run_id, b.base + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord), ev.type, coalesce(ev.data, '{}')
-        FROM ev JOIN bumped b ON b.id = ev.run_id
+        SELECT ev.run_id, (b.run).last_seq - b.n - b.ended::int + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
+               ev.type, coalesce(ev.data, '{}')
+        FROM ev JOIN bumped b ON (b.run).id = ev.run_id
+        UNION ALL
+        SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run) FROM bumped b WHERE b.ended
         RETURNING run_events.run_id, run_events.seq
     )
     -- One doorbell per run per batch, naming its newest seq: readers take everything after

@@ -5,9 +5,13 @@
 -- remaining_deps, and counts as taken when the node passed (succeeded, or failed with
 -- on_error = continue), the condition branch matches (edges labelled "true"/"false"
 -- after a condition node) and the edge's own condition, if any, holds over the run data.
--- Callers hold the node runs' row locks; advance_run then moves dependents on.
+-- Callers hold the node runs' row locks; advance_run then moves dependents on. Runs of
+-- `finishing` (whose settled nodes have no dependents) end here when nothing is left
+-- (append_events), in the same update of their row as their counters.
+DROP FUNCTION IF EXISTS trellis.settle_nodes(bigint[], text[], jsonb[], jsonb[], numeric[]);
 CREATE OR REPLACE FUNCTION trellis.settle_nodes(node_run_ids bigint[], final_statuses text[], node_outputs jsonb[],
-                                                node_errors jsonb[], added_costs numeric[] DEFAULT NULL)
+                                                node_errors jsonb[], added_costs numeric[] DEFAULT NULL,
+                                                finishing uuid[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -27,7 +31,8 @@ BEGIN
     SELECT coalesce(array_agg(c.run_id), '{}'), coalesce(array_agg(c.n), '{}') INTO settled_runs, settled_counts
     FROM (SELECT n.run_id, count(*) AS n FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids) GROUP BY n.run_id) c;
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.ord, e.k), array_agg(e.type ORDER BY e.ord, e.k),
-                                  array_agg(e.data ORDER BY e.ord, e.k), '{}', settled_runs, settled_counts)
+                                  array_agg(e.data ORDER BY e.ord, e.k), '{}', settled_runs, settled_counts,
+                                  coalesce(finishing, '{}'))
     FROM (
         SELECT n.run_id, s.ord, k.k,
                CASE k.k WHEN 1 THEN 'node.finished' ELSE 'node.output' END AS type,

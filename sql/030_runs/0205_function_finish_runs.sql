@@ -1,9 +1,10 @@
 -- Ends runs whose nodes are all terminal, set-based (a completed batch finishes many
 -- one-node runs at once): status (failed when a node failed the run, cancelled when
--- cancelled, else succeeded), output (the outputs of its sink nodes that produced one, by
--- node key), total cost, and the final run.finished event — always the run's highest seq —
--- with one doorbell per run. Runs already finished are left alone. The run rows are locked
--- in id order.
+-- cancelled, else succeeded), output and total cost (run_result), and the final
+-- run.finished event — always the run's highest seq — with one doorbell per run. Runs
+-- already finished are left alone. The run rows are locked in id order. The hot path
+-- (complete_nodes) finishes most runs inside append_events instead, in the update that
+-- settles their last nodes.
 CREATE OR REPLACE FUNCTION trellis.finish_runs(runs uuid[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -20,27 +21,12 @@ BEGIN
         SET status = t.final_status, finished_at = now(), started_at = coalesce(w.started_at, now()),
             total_cost = a.total_cost, output = CASE WHEN t.final_status = 'succeeded' THEN a.output END,
             last_seq = w.last_seq + 1
-        FROM target t
-        CROSS JOIN LATERAL (
-            SELECT coalesce(sum(n.cost), 0) AS total_cost,
-                   coalesce(jsonb_object_agg(n.node_key, n.output) FILTER (
-                       WHERE n.parent_id IS NULL AND n.output IS NOT NULL
-                         AND NOT EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id)), '{}'::jsonb) AS output
-            FROM trellis.node_runs n WHERE n.run_id = t.id
-        ) a
+        FROM target t CROSS JOIN LATERAL trellis.run_result(t.id) a
         WHERE w.id = t.id
-        RETURNING w.id, w.last_seq, w.status, w.finished_at, w.created_at, w.total_cost, w.error
+        RETURNING w AS run
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT f.id, f.last_seq, 'run.finished', jsonb_strip_nulls(jsonb_build_object(
-                   'status', f.status, 'finished_at', f.finished_at,
-                   'duration_ms', round(extract(epoch FROM f.finished_at - f.created_at) * 1000)::bigint,
-                   'total_cost', f.total_cost,
-                   'summary', coalesce((SELECT jsonb_object_agg(s.status, s.n)
-                                        FROM (SELECT n.status, count(*) AS n FROM trellis.node_runs n
-                                              WHERE n.run_id = f.id AND n.parent_id IS NULL GROUP BY n.status) s), '{}'::jsonb),
-                   'error', f.error))
-        FROM finished f
+        SELECT (f.run).id, (f.run).last_seq, 'run.finished', trellis.run_finished_data(f.run) FROM finished f
         RETURNING run_events.run_id, run_events.seq
     )
     SELECT count(pg_notify('trellis_events', i.run_id::text || ':' || i.seq)) INTO notified FROM inserted i;

@@ -1,10 +1,10 @@
 -- Creates runs of one pinned version, set-based: one statement each for the run rows,
--- their node runs and their run.queued events (seq 1), then the roots become ready in one
--- statement with their inputs resolved, with one trellis_ready doorbell per handler and
--- one trellis_events doorbell per run. Versions whose roots include control nodes (or
--- that have no nodes) are moved on by advance_run, run by run. Inputs and options are
--- checked by the callers (start_run, start_runs). With an idempotency key in `options`
--- (one input only) a conflicting run is not created: the result is then empty.
+-- their node runs (roots inserted ready, their inputs resolved) and their run.queued
+-- events (seq 1), with one trellis_ready doorbell per handler and one trellis_events
+-- doorbell per run. Versions whose roots include control nodes (or that have no nodes)
+-- are moved on by advance_run, run by run. Inputs and options are checked by the callers
+-- (start_run, start_runs). With an idempotency key in `options` (one input only) a
+-- conflicting run is not created: the result is then empty.
 -- Returns the new runs' ids in input order.
 CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned trellis.workflow_versions,
                                                actor_id bigint, principal text, inputs jsonb[], options jsonb)
@@ -40,12 +40,28 @@ BEGIN
         RETURN '{}';
     END IF;
 
-    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, priority, max_attempts, remaining_deps)
-    SELECT u.id, wf_id, wn.id, wn.key, wn.kind, wn.handler, prio, wn.retry_max_attempts, wn.upstream_count
-    FROM unnest(ids) WITH ORDINALITY AS u(id, ord)
-    CROSS JOIN trellis.workflow_nodes wn
-    WHERE wn.version_id = pinned.id
-    ORDER BY u.ord, wn.execution_level, wn.position;
+    -- Unless a root is a control node, every root is a work node: it is inserted ready, its
+    -- input resolved against the run's input and context (no node has an output yet) —
+    -- what advance_run would do, without writing each root twice.
+    WITH made AS (
+        INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, priority, max_attempts,
+                                       remaining_deps, status, ready_at, input)
+        SELECT u.id, wf_id, wn.id, wn.key, wn.kind, wn.handler, prio, wn.retry_max_attempts, wn.upstream_count,
+               CASE WHEN ready THEN 'ready' ELSE 'pending' END,
+               CASE WHEN ready THEN clock_timestamp() END,
+               CASE WHEN NOT ready THEN NULL
+                    WHEN position('"$' IN wn.input::text) > 0
+                    THEN trellis.resolve_bindings(wn.input, jsonb_build_object('input', coalesce(u.input, '{}'),
+                                                                              'context', coalesce(options -> 'context', '{}')))
+                    ELSE wn.input END
+        FROM unnest(ids, inputs) WITH ORDINALITY AS u(id, input, ord)
+        CROSS JOIN trellis.workflow_nodes wn
+        CROSS JOIN LATERAL (SELECT NOT stepwise AND wn.upstream_count = 0 AS ready) k
+        WHERE wn.version_id = pinned.id
+        ORDER BY u.ord, wn.execution_level, wn.position
+        RETURNING node_runs.handler, node_runs.status
+    )
+    SELECT array_agg(DISTINCT made.handler) FILTER (WHERE made.status = 'ready') INTO woken FROM made;
 
     INSERT INTO trellis.run_events (run_id, seq, type, data)
     SELECT u.id, 1, 'run.queued', jsonb_build_object('workflow', workflow, 'version', pinned.version, 'priority', prio,
@@ -59,20 +75,6 @@ BEGIN
         END LOOP;
         RETURN ids;
     END IF;
-    -- Every root is a work node: ready now, its input resolved against the run's input
-    -- and context (no node has an output yet) — what advance_run would do, for all runs.
-    WITH made AS (
-        UPDATE trellis.node_runs n
-        SET status = 'ready', ready_at = clock_timestamp(),
-            input = CASE WHEN position('"$' IN wn.input::text) > 0
-                         THEN trellis.resolve_bindings(wn.input, jsonb_build_object('input', r.input, 'context', r.context))
-                         ELSE wn.input END
-        FROM trellis.workflow_nodes wn, trellis.workflow_runs r
-        WHERE n.run_id = ANY (ids) AND n.status = 'pending' AND n.remaining_deps = 0
-          AND wn.id = n.node_id AND r.id = n.run_id
-        RETURNING n.handler
-    )
-    SELECT array_agg(DISTINCT made.handler) INTO woken FROM made;
     PERFORM pg_notify('trellis_ready', h) FROM unnest(woken) AS h;
     RETURN ids;
 END;

@@ -6,10 +6,11 @@
 -- touched run whose settled nodes have dependents advances once (dependents become
 -- ready); a run whose settled nodes were all sinks has nothing to advance and only
 -- finishes when nothing is left (the common case of a fan-out's leaves, where the
--- advance pass measured as the largest cost after settling itself); those runs finish
--- together (finish_runs). Sequential scans are priced out for the whole call (and the
--- functions it calls): a batch touches a few rows by key, and a table that was never
--- analysed — a busy queue right after a burst — must not make the planner read it whole.
+-- advance pass measured as the largest cost after settling itself); those runs finish in
+-- the same update of their row that settles their last nodes (append_events). Sequential
+-- scans are priced out for the whole call (and the functions it calls): a batch touches a
+-- few rows by key, and a table that was never analysed — a busy queue right after a burst
+-- — must not make the planner read it whole.
 CREATE OR REPLACE FUNCTION trellis.complete_nodes(scheduler bigint, results jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
 LANGUAGE plpgsql
@@ -78,9 +79,18 @@ BEGIN
         UPDATE trellis.node_attempts a SET outcome = 'succeeded', finished_at = now(), cost = r.cost
         FROM unnest(ids, attempts, costs) AS r(id, attempt, cost)
         WHERE a.node_run_id = r.id AND a.attempt = r.attempt;
+        IF true = ANY (is_child) THEN
+            moving := touched;  -- a child moves its parallel parent: advance everything
+        ELSE
+            SELECT coalesce(array_agg(DISTINCT n.run_id), '{}') INTO moving
+            FROM trellis.node_runs n
+            WHERE n.id = ANY (ids) AND EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id);
+        END IF;
         IF NOT true = ANY (is_child) THEN
+            -- Runs with nothing to advance end in the update that settles their last nodes.
             PERFORM trellis.settle_nodes(ids, array_fill('succeeded'::text, ARRAY[cardinality(ids)]), outputs,
-                                         array_fill(NULL::jsonb, ARRAY[cardinality(ids)]), costs);
+                                         array_fill(NULL::jsonb, ARRAY[cardinality(ids)]), costs,
+                                         ARRAY(SELECT t FROM unnest(touched) t WHERE t <> ALL (moving)));
         ELSE
             -- Children of parallel nodes move their parent on one by one.
             FOR i IN 1 .. cardinality(ids) LOOP
@@ -93,22 +103,11 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
-        IF true = ANY (is_child) THEN
-            moving := touched;  -- a child moves its parallel parent: advance everything
-        ELSE
-            SELECT coalesce(array_agg(DISTINCT n.run_id), '{}') INTO moving
-            FROM trellis.node_runs n
-            WHERE n.id = ANY (ids) AND EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id);
-        END IF;
         FOR i IN 1 .. cardinality(touched) LOOP
             IF touched[i] = ANY (moving) THEN
                 PERFORM trellis.advance_run(touched[i]);
             END IF;
         END LOOP;
-        -- The rest finish when nothing is left, all at once.
-        PERFORM trellis.finish_runs(ARRAY(
-            SELECT r.id FROM trellis.workflow_runs r
-            WHERE r.id = ANY (touched) AND r.id <> ALL (moving) AND r.nodes_remaining = 0 AND r.finished_at IS NULL));
     END IF;
 
     RETURN QUERY SELECT r.id, r.reason IS NULL, r.reason FROM unnest(all_ids, reasons) WITH ORDINALITY AS r(id, reason, ord) ORDER BY r.ord;
