@@ -8,7 +8,7 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Start runs and inspect them.",
-        subcommands: [Start.self, Show.self, List.self, Events.self, Cancel.self, Pause.self, Resume.self]
+        subcommands: [Start.self, Show.self, List.self, Events.self, Cancel.self, Pause.self, Resume.self, Retry.self]
     )
 
     struct Start: AsyncParsableCommand {
@@ -238,6 +238,29 @@ struct RunCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused run.")
         @OptionGroup var options: ControlOptions
         func run() async throws { try await options.perform(.resume) }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a finished run again as a new, linked run.",
+            discussion: """
+                By default the nodes that succeeded keep their output and only the failed, cancelled and \
+                skipped nodes run again (refused for a run that succeeded). --all runs everything again \
+                from the same input. Prints the new run's id.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Run id.") var id: String
+        @Flag(help: "Run every node again instead of keeping the outputs of those that succeeded.") var all = false
+
+        func run() async throws {
+            let uuid = try Console.uuid(id, "a run id")
+            let retried = try await connection.withConnection {
+                try await RunStore(connection: $0).retry(uuid, mode: all ? .all : .fromFailed, as: actor.name)
+            }
+            Console.note("run \(retried.id.uuidString.lowercased()) \(retried.status): retry of \(uuid.uuidString.lowercased()), \(retried.reused) node(s) kept")
+            print(retried.id.uuidString.lowercased())
+        }
     }
 
     /// The PROTOCOL.md envelope of a stored event, as one line of JSON.

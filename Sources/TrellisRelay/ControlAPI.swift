@@ -112,6 +112,19 @@ struct ControlAPI: Sendable {
             return HTTPReply.json(#"{"runs": \#(runs.text)}"#)
         }
 
+        // A finished run again, as a new run linked to it: 201 with the new run.
+        api.post("runs/:id/retry") { request, context in
+            let run = try RequestInput.uuid(context.parameters.require("id"), "run")
+            let body = try await RequestInput.object(request, limit: maxBody)
+            try RequestInput.requireKnown(body, ["mode"])
+            let modeText = try RequestInput.string(body, "mode") ?? RunStore.RetryMode.fromFailed.rawValue
+            guard let mode = RunStore.RetryMode(rawValue: modeText) else {
+                throw RelayError(.badRequest, "invalid_input", "mode must be from_failed or all, got \(JSONText.quote(modeText))")
+            }
+            let retried = try await pool.withConnection { try await RunStore(connection: $0).retry(run, mode: mode, as: try context.who) }
+            return HTTPReply.json(#"{"run_id": "\#(retried.id.uuidString.lowercased())", "status": \#(JSONText.quote(retried.status)), "retry_of": "\#(run.uuidString.lowercased())", "reused": \#(retried.reused)}"#, status: .created)
+        }
+
         api.post("runs/:id/:operation") { _, context in
             let run = try RequestInput.uuid(context.parameters.require("id"), "run")
             guard let operation = RunStore.Control(rawValue: try context.parameters.require("operation")) else {

@@ -58,6 +58,7 @@ public enum Query {
         public static let reclaimExpired = "runs/reclaim_expired"
         public static let stopScheduler = "runs/stop_scheduler"
         public static let control = "runs/control"
+        public static let retry = "runs/retry"
         public static let list = "runs/list"
         public static let reportProgress = "runs/report_progress"
     }
@@ -125,7 +126,7 @@ public enum Query {
         Principals.create, Principals.list, Principals.grant, Principals.revoke, Principals.grants,
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.startMany, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
-        Runs.stopScheduler, Runs.control, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
+        Runs.stopScheduler, Runs.control, Runs.retry, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
         Relay.requireAccess, Relay.runFeed, Relay.runFeedHead, Relay.ping, Operations.fleetStatus,

@@ -127,6 +127,28 @@ public struct RunStore: Sendable {
         try await connection.run(Query.Runs.control, [operation.rawValue, run, principal, reason]).single().decode("status")
     }
 
+    /// How `retry` re-runs a finished run.
+    public enum RetryMode: String, Sendable, CaseIterable {
+        /// Keep the outputs of nodes that succeeded; run the rest again.
+        case fromFailed = "from_failed"
+        /// Run everything again from the same input.
+        case all
+    }
+
+    public struct Retried: Sendable {
+        public var id: UUID
+        public var status: String
+        /// Nodes whose output was kept from the run retried.
+        public var reused: Int
+    }
+
+    /// Starts a finished run again as a new run linked to it (retry_of). A run still open
+    /// or, from_failed, one that succeeded is SQLSTATE TR409.
+    public func retry(_ run: UUID, mode: RetryMode = .fromFailed, as principal: String) async throws -> Retried {
+        let row = try await connection.run(Query.Runs.retry, [run, principal, mode.rawValue]).single()
+        return Retried(id: try row.decode("run_id"), status: try row.decode("status"), reused: try row.decode("reused"))
+    }
+
     public struct Listed: Sendable {
         public var id: UUID
         public var workflow: String

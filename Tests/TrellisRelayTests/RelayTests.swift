@@ -79,6 +79,11 @@ struct RelayTests {
                     ("GET", "/v1/workflows/linear-pipeline/runs?status=sleeping", admin, nil, 400, "invalid_input"),
                     ("POST", "/v1/runs/\(run)/cancel", viewer, nil, 403, "forbidden"),
                     ("POST", "/v1/runs/\(run)/explode", admin, nil, 404, "not_found"),
+                    ("POST", "/v1/runs/\(run)/retry", runner, nil, 409, "conflict"),
+                    ("POST", "/v1/runs/\(run)/retry", viewer, nil, 403, "forbidden"),
+                    ("POST", "/v1/runs/\(run)/retry", runner, #"{"mode": "sideways"}"#, 400, "invalid_input"),
+                    ("POST", "/v1/runs/\(run)/retry", runner, #"{"mode": "all", "extra": 1}"#, 400, "invalid_input"),
+                    ("POST", "/v1/runs/\(UUID().uuidString)/retry", admin, nil, 404, "not_found"),
                     ("GET", "/v1/approvals?status=maybe", admin, nil, 400, "invalid_input"),
                 ]
                 for (method, path, token, payload, status, code) in refusals {
@@ -92,6 +97,7 @@ struct RelayTests {
                     ("POST", "/v1/workflows/linear-pipeline/runs", "{}"), ("GET", "/v1/runs/\(run)", nil),
                     ("GET", "/v1/workflows/linear-pipeline/runs", nil), ("POST", "/v1/runs/\(run)/cancel", nil),
                     ("POST", "/v1/runs/\(run)/pause", nil), ("POST", "/v1/runs/\(run)/resume", nil),
+                    ("POST", "/v1/runs/\(run)/retry", nil),
                     ("GET", "/v1/approvals", nil), ("POST", "/v1/approvals/\(UUID().uuidString)", #"{"decision": "approve"}"#),
                     ("GET", "/v1/runs/\(run)/events", nil), ("GET", "/v1/ws", nil),
                 ]

@@ -40,6 +40,20 @@ struct RunCLITests {
             #expect(cancelFinished.status == 1)
             #expect(cancelFinished.stderr.contains("cannot cancel run \(id): it already succeeded (SQLSTATE TR409)"))
 
+            // Retry: a succeeded run only with --all; the new run is linked and runs to the end.
+            let notFailed = try TrellisBinary.run(["run", "retry", id] + url)
+            #expect(notFailed.status == 1)
+            #expect(notFailed.stderr.contains("it succeeded (use mode all to run it again) (SQLSTATE TR409)"), "\(notFailed.stderr)")
+            let retried = try TrellisBinary.run(["run", "retry", id, "--all"] + url)
+            #expect(retried.status == 0, "\(retried.stderr)")
+            #expect(retried.stderr.contains("retry of \(id), 0 node(s) kept"), "\(retried.stderr)")
+            let newID = retried.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(UUID(uuidString: newID) != nil, "\(retried.stdout)")
+            let events = try TrellisBinary.run(["run", "events", newID, "--follow"] + url)
+            #expect(events.stdout.contains("run.finished        succeeded"), "\(events.stdout)")
+            let shown = try TrellisBinary.run(["run", "show", newID] + url)
+            #expect(shown.stdout.hasPrefix("run \(newID)  condition-branch v1  succeeded"), "\(shown.stdout)")
+
             let again = try TrellisBinary.run(["run", "start", "condition-branch", "--idempotency-key", "k", "--input", #"{"score": 1}"#] + url)
             let same = try TrellisBinary.run(["run", "start", "condition-branch", "--idempotency-key", "k", "--input", #"{"score": 1}"#] + url)
             #expect(same.stdout.hasPrefix("existing run "))

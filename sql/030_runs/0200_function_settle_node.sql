@@ -42,7 +42,7 @@ BEGIN
                        'duration_ms', CASE WHEN n.started_at IS NOT NULL
                                            THEN round(extract(epoch FROM n.finished_at - n.started_at) * 1000)::bigint END,
                        'item_count', CASE WHEN jsonb_typeof(n.output) = 'array' THEN jsonb_array_length(n.output) END,
-                       'output_bytes', b.bytes, 'cost', n.cost, 'error', n.error))
+                       'output_bytes', b.bytes, 'cost', n.cost, 'error', n.error, 'reused_from', n.reused_from))
                    ELSE jsonb_build_object(
                        'node_key', n.node_key, 'attempt', n.attempt, 'output_bytes', b.bytes, 'truncated', b.bytes > 65536,
                        'output', CASE WHEN b.bytes > 65536 THEN NULL ELSE n.output END)

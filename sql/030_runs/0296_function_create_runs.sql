@@ -4,7 +4,8 @@
 -- doorbell per run. Versions whose roots include control nodes (or that have no nodes)
 -- are moved on by advance_run, run by run. Inputs and options are checked by the callers
 -- (start_run, start_runs). With an idempotency key in `options` (one input only) a
--- conflicting run is not created: the result is then empty.
+-- conflicting run is not created: the result is then empty. `retry_of` and `retry_root`
+-- in `options` are set by retry_run only (start_run's option check refuses them).
 -- Returns the new runs' ids in input order.
 CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned trellis.workflow_versions,
                                                actor_id bigint, principal text, inputs jsonb[], options jsonb)
@@ -27,9 +28,9 @@ BEGIN
     ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, cardinality(inputs)));
     WITH inserted AS (
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
-                                           idempotency_key, nodes_remaining, last_seq)
+                                           idempotency_key, nodes_remaining, last_seq, retry_of, retry_root)
         SELECT u.id, wf_id, pinned.id, coalesce(u.input, '{}'), coalesce(options -> 'context', '{}'), actor_id, prio,
-               options ->> 'idempotency_key', node_count, 1
+               options ->> 'idempotency_key', node_count, 1, (options ->> 'retry_of')::uuid, (options ->> 'retry_root')::uuid
         FROM unnest(ids, inputs) AS u(id, input)
         ON CONFLICT ON CONSTRAINT workflow_runs_workflow_id_idempotency_key_key DO NOTHING
         RETURNING id
@@ -64,8 +65,9 @@ BEGIN
     SELECT array_agg(DISTINCT made.handler) FILTER (WHERE made.status = 'ready') INTO woken FROM made;
 
     INSERT INTO trellis.run_events (run_id, seq, type, data)
-    SELECT u.id, 1, 'run.queued', jsonb_build_object('workflow', workflow, 'version', pinned.version, 'priority', prio,
-                                                     'started_by', principal)
+    SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,
+                                                     'priority', prio, 'started_by', principal,
+                                                     'retry_of', options ->> 'retry_of'))
     FROM unnest(ids) AS u(id);
     PERFORM pg_notify('trellis_events', u.id::text || ':1') FROM unnest(ids) AS u(id);
 

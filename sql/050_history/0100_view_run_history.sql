@@ -1,6 +1,8 @@
 -- One row per run: what ran, who started it, how it went, how long, how much. Node
 -- counts are over the run's top-level nodes (items of a parallel node are attempts of
--- that node); attempts and retries count every claim, including items.
+-- that node); attempts and retries count every claim, including items. A re-run
+-- (trellis.retry_run) names the run it retried (retry_of) and the first run of its chain
+-- (retry_root); trellis.run_chains counts each chain once.
 CREATE OR REPLACE VIEW trellis.run_history AS
 SELECT r.id AS run_id,
        w.name AS workflow,
@@ -23,7 +25,9 @@ SELECT r.id AS run_id,
        r.total_cost,
        r.failed_node,
        r.error ->> 'code' AS error_code,
-       r.error ->> 'message' AS error_message
+       r.error ->> 'message' AS error_message,
+       r.retry_of,
+       r.retry_root
 FROM trellis.workflow_runs r
 JOIN trellis.workflows w ON w.id = r.workflow_id
 JOIN trellis.workflow_versions v ON v.id = r.version_id
