@@ -19,6 +19,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Handlers in flight at most.") var concurrency = 100
     @Option(help: "Nodes claimed per statement at most (a claim takes what free capacity allows, up to this).") var batch = 100
+    @Option(help: ArgumentHelp("A pass with at least this many results reports them on a second connection while it claims (0: one connection).",
+                               valueName: "n")) var parallelReport = 16
     @Option(help: "Serve only these handlers (comma-separated). Default: all registered.") var handlers: String?
     @Option(help: "Lease in seconds (2 to 600); a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
     @Option(help: "Fallback poll interval in milliseconds.") var pollInterval = 1000
@@ -37,6 +39,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
+        guard parallelReport >= 0 else { throw ValidationError("--parallel-report must be 0 or more") }
         guard (2...Scheduler.maxLeaseSeconds).contains(lease) else { throw ValidationError("--lease must be 2 to \(Scheduler.maxLeaseSeconds) seconds") }
         guard maxOutputBytes >= 1 else { throw ValidationError("--max-output-bytes must be at least 1") }
         guard sqlUrl == nil || allowSql else { throw ValidationError("--sql-url needs --allow-sql") }
@@ -62,6 +65,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         var options = SchedulerOptions(name: name ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())")
         options.concurrency = concurrency
         options.batch = batch
+        options.parallelReportThreshold = parallelReport
         options.handlers = handlers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         options.leaseSeconds = lease
         options.pollInterval = .milliseconds(pollInterval)

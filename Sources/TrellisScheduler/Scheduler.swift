@@ -14,6 +14,11 @@ public struct SchedulerOptions: Sendable {
     public var concurrency = 100
     /// Nodes claimed per statement at most.
     public var batch = 100
+    /// A pass with at least this many results reports them on a second connection while
+    /// it claims on the first (two backends at once); smaller ones report and claim in one
+    /// round trip and one transaction, which also claims the dependents those results made
+    /// ready (the latency path). 0 turns the second connection off.
+    public var parallelReportThreshold = 16
     public var leaseSeconds = 30
     /// The fallback when no NOTIFY arrives (and the only wake-up with `pollOnly`).
     public var pollInterval: Duration = .seconds(1)
@@ -36,6 +41,16 @@ public struct SchedulerSummary: Sendable {
     public var failed = 0
     public var refused = 0
     public var released = 0
+    /// Passes whose results went over the second connection while the main one claimed.
+    public var reportedApart = 0
+
+    mutating func add(_ other: SchedulerSummary) {
+        succeeded += other.succeeded
+        failed += other.failed
+        refused += other.refused
+        released += other.released
+        reportedApart += other.reportedApart
+    }
 }
 
 /// One scheduler instance: claims ready nodes it has handlers for, runs them
@@ -177,6 +192,7 @@ public final class Scheduler: Sendable {
         logger.info("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))",
                     metadata: ["scheduler_id": "\(id)"])
         let listener = options.pollOnly ? nil : Task { await listen() }
+        let sideConnection = SideConnection { try await self.connect("-report") }
         let lease = Duration.seconds(options.leaseSeconds)
         let inFlight = InFlight(lease: lease)
         let watchdog = Task { await watchLeases(inFlight, lease: lease) }
@@ -218,6 +234,7 @@ public final class Scheduler: Sendable {
 
                 var claimed = 0
                 var done = false
+                var deferredError: (any Error)?
                 for action in loop.plan(now: clock.now, inFlight: inFlight.count) {
                     switch action {
                     case .claim(let max):
@@ -225,6 +242,30 @@ public final class Scheduler: Sendable {
                         let claims: [SchedulerStore.Claim]
                         if unreported.isEmpty {
                             claims = try await timed { try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds) }
+                        } else if options.parallelReportThreshold > 0, unreported.count >= options.parallelReportThreshold, let side = await sideConnection.open() {
+                            // A large batch: report it on the second connection while this one
+                            // claims, so two backends work at once (the pass takes the longer
+                            // of the two calls, not their sum).
+                            let results = unreported
+                            unreported = []
+                            let claimed: Result<[SchedulerStore.Claim], any Error>
+                            let reported: Result<SchedulerSummary, any Error>
+                            async let reporting = reportApart(results, store: SchedulerStore(connection: side), scheduler: id)
+                            do {
+                                claimed = .success(try await timed { try await store.claim(scheduler: id, handlers: served, max: max, leaseSeconds: options.leaseSeconds) })
+                            } catch {
+                                claimed = .failure(error)
+                            }
+                            reported = await reporting
+                            if case .success(let part) = reported { summary.add(part) }
+                            if case .failure(let error) = reported, let pg = error as? PGError, pg.kind == .connection || pg.kind == .connectionClosed {
+                                await sideConnection.drop()
+                            }
+                            claims = try claimed.get()
+                            if case .failure(let error) = reported {
+                                // The claims above are started first; the results are back in the inbox.
+                                deferredError = error
+                            }
                         } else {
                             // The busy path: this pass's results and the next claim in one round trip.
                             let results = unreported
@@ -236,6 +277,7 @@ public final class Scheduler: Sendable {
                             inFlight.add(claim.nodeRunID, attempt: claim.attempt, sentAt: sentAt, task: start(claim))
                         }
                         claimed = claims.count
+                        if let deferredError { throw deferredError }
                     case .heartbeat:
                         let held = inFlight.held
                         let sentAt = clock.now
@@ -330,6 +372,7 @@ public final class Scheduler: Sendable {
             logger.error("could not report the last results or release held nodes: \(error)")
         }
         await connection.close()
+        await sideConnection.drop()
         logger.info("scheduler \(options.name) stopped: \(summary.succeeded) succeeded, \(summary.failed) failed, \(summary.released) released")
         return summary
     }
@@ -439,6 +482,21 @@ public final class Scheduler: Sendable {
         } catch {
             for item in finished { await inbox.put(item) }
             throw error
+        }
+    }
+
+    /// Reports `finished` on its own (the second connection), for a pass that claims on the
+    /// main one at the same time. Never throws: a failure comes back as a value, with the
+    /// results back in the inbox.
+    private func reportApart(_ finished: [Finished], store: SchedulerStore, scheduler: Int64) async -> Result<SchedulerSummary, any Error> {
+        var part = SchedulerSummary()
+        let (successes, failures) = prepare(finished)
+        do {
+            try await timed { try await send(finished, successes, failures, store: store, scheduler: scheduler, summary: &part) }
+            part.reportedApart = 1
+            return .success(part)
+        } catch {
+            return .failure(error)
         }
     }
 

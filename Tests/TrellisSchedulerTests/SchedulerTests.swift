@@ -141,6 +141,58 @@ struct SchedulerTests {
 
 @Suite("Scheduler resilience")
 struct SchedulerResilienceTests {
+    /// Large passes report on a second connection while the main one claims; losing that
+    /// connection mid-drain loses nothing and applies nothing twice (checked in the database).
+    @Test func reportsOnASecondConnectionAndSurvivesLosingIt() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "one-node", "nodes": [{"key": "a", "kind": "tool_call", "handler": "echo", "input": {"i": "$input.i"}}]}"#,
+                    as: "admin")
+                var options = SchedulerOptions(name: "two-lanes")
+                options.pollInterval = .milliseconds(50)
+                options.parallelReportThreshold = 1
+                let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options)
+                let running = Task { try await scheduler.run() }
+                let store = RunStore(connection: conn)
+                func sidePIDs() async throws -> [Int] {
+                    try await conn.query("""
+                        SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'trellis-scheduler-report%'
+                        """).rows.map { try $0.decode("pid") }
+                }
+                func unfinished() async throws -> Int {
+                    try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL").single().decode("n")
+                }
+                _ = try await store.start("one-node", inputs: (0..<400).map { #"{"i": \#($0)}"# }, as: "admin")
+                try await waitUntil(timeout: .seconds(60), "a report connection") { try await !sidePIDs().isEmpty }
+                let first = try await sidePIDs()
+                let killed = try await conn.query("SELECT count(pg_terminate_backend(pid)) AS n FROM unnest($1::int[]) AS pid", [first.map(Int32.init)])
+                    .single().decode("n", as: Int.self)
+                #expect(killed == first.count)
+                _ = try await store.start("one-node", inputs: (400..<800).map { #"{"i": \#($0)}"# }, as: "admin")
+                try await waitUntil(timeout: .seconds(60), "the report connection opened again") {
+                    try await sidePIDs().contains { !first.contains($0) }
+                }
+                try await waitUntil(timeout: .seconds(120), "every run finished") { try await unfinished() == 0 }
+                scheduler.requestStop()
+                let summary = try await running.value
+                #expect(summary.succeeded == 800)
+                #expect(summary.reportedApart > 0)
+                let check = try await conn.query("""
+                    SELECT count(*) FILTER (WHERE n.status = 'succeeded' AND n.attempt = 1) AS once,
+                           (SELECT count(*) FROM trellis.node_attempts) AS attempts,
+                           (SELECT count(*) FROM trellis.run_events WHERE type = 'node.finished') AS finished_events,
+                           (SELECT count(*) FROM trellis.workflow_runs WHERE status = 'succeeded') AS runs
+                    FROM trellis.node_runs n
+                    """).single()
+                #expect(try check.decode("once", as: Int.self) == 800)
+                #expect(try check.decode("attempts", as: Int.self) == 800)
+                #expect(try check.decode("finished_events", as: Int.self) == 800)
+                #expect(try check.decode("runs", as: Int.self) == 800)
+            }
+        }
+    }
+
     @Test func survivesLosingItsDatabaseConnections() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
