@@ -21,6 +21,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Nodes claimed per statement at most (a claim takes what free capacity allows, up to this).") var batch = 100
     @Option(help: ArgumentHelp("A pass with at least this many results reports them on a second connection while it claims (0: one connection).",
                                valueName: "n")) var parallelReport = 16
+    @Flag(help: "Do not fire due schedules from this instance (others still do).") var noSchedules = false
     @Option(help: "Serve only these handlers (comma-separated). Default: all registered.") var handlers: String?
     @Option(help: "Lease in seconds (2 to 600); a node whose scheduler stops heartbeating is reclaimed after it.") var lease = 30
     @Option(help: "Fallback poll interval in milliseconds.") var pollInterval = 1000
@@ -66,6 +67,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.concurrency = concurrency
         options.batch = batch
         options.parallelReportThreshold = parallelReport
+        options.fireSchedules = !noSchedules
         options.handlers = handlers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         options.leaseSeconds = lease
         options.pollInterval = .milliseconds(pollInterval)

@@ -1,6 +1,7 @@
 /// The scheduler's decisions as a plain value: what to do on each pass of its loop, given
 /// what happened — no I/O, time as an input. `trellis scheduler` executes the actions
-/// (claim, heartbeat, reclaim, wait, back off, stop); tests drive it with a manual clock.
+/// (claim, heartbeat, reclaim, fire schedules, wait, back off, stop); tests drive it with a
+/// manual clock.
 ///
 /// A pass: the runner reports finished handlers, asks `plan` for the pass's actions and
 /// runs them, then asks `idle` whether to wait (and how long) before the next pass.
@@ -11,13 +12,17 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         public var lease: Duration
         public var pollInterval: Duration
         public var shutdownGrace: Duration
+        /// Whether this instance fires due schedules (every instance may; each tick fires once).
+        public var fireSchedules: Bool
 
-        public init(concurrency: Int, batch: Int, lease: Duration, pollInterval: Duration, shutdownGrace: Duration) {
+        public init(concurrency: Int, batch: Int, lease: Duration, pollInterval: Duration, shutdownGrace: Duration,
+                    fireSchedules: Bool = false) {
             self.concurrency = concurrency
             self.batch = batch
             self.lease = lease
             self.pollInterval = pollInterval
             self.shutdownGrace = shutdownGrace
+            self.fireSchedules = fireSchedules
         }
     }
 
@@ -28,6 +33,8 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         case heartbeat
         /// Re-queue expired leases and apply due approval expiries (every instance does).
         case reclaim
+        /// Start the runs of due schedules.
+        case fireSchedules
         /// The grace period ran out: cancel every handler still running.
         case cancelAll
         /// Report what is left, release held nodes, deregister, return.
@@ -38,6 +45,7 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     private var lastHeartbeat: Instant
     private var lastReclaim: Instant?
     private var stopRequestedAt: Instant?
+    private var nextScheduleCheck: Instant?
     /// The pause after the next error (50 ms, doubling to 5 s; reset by a clean pass).
     public private(set) var errorBackoff: Duration = Self.firstBackoff
 
@@ -58,6 +66,9 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     /// must not make a live scheduler look dead.
     public var heartbeatInterval: Duration { min(settings.lease / 3, Self.maxHeartbeatInterval) }
     public static var maxHeartbeatInterval: Duration { .seconds(10) }
+    /// Schedules are looked at when the next one is due, and at least this often (others
+    /// may create one at any time).
+    public static var maxScheduleCheck: Duration { .seconds(1) }
 
     /// SIGTERM/SIGINT: no new claims; handlers in flight get `shutdownGrace` to finish.
     public mutating func stopRequested(at now: Instant) {
@@ -79,6 +90,9 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         if stopRequestedAt == nil, lastReclaim.map({ $0.duration(to: now) >= settings.lease / 2 }) ?? true {
             actions.append(.reclaim)
         }
+        if stopRequestedAt == nil, settings.fireSchedules, nextScheduleCheck.map({ now >= $0 }) ?? true {
+            actions.append(.fireSchedules)
+        }
         return actions
     }
 
@@ -86,6 +100,11 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     public mutating func heartbeatSent(at instant: Instant) { lastHeartbeat = instant }
 
     public mutating func reclaimed(at instant: Instant) { lastReclaim = instant }
+
+    /// Schedules were fired at `now`; the next one is due in `nextDueIn` (nil: none is).
+    public mutating func schedulesFired(at now: Instant, nextDueIn: Duration?) {
+        nextScheduleCheck = now.advanced(by: max(.zero, min(nextDueIn ?? Self.maxScheduleCheck, Self.maxScheduleCheck)))
+    }
 
     /// After a pass: nil to go again at once (work came in, or a claim brought nodes —
     /// more may be ready), else how long to wait for a doorbell before the next pass: the
@@ -95,8 +114,11 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         errorBackoff = Self.firstBackoff  // the pass went through
         if claimed > 0 || hadResults { return nil }
         if stopRequestedAt != nil { return Self.stoppingTick }
-        let untilHeartbeat = heartbeatInterval - lastHeartbeat.duration(to: now)
-        return max(.milliseconds(10), min(settings.pollInterval, untilHeartbeat))
+        var wait = min(settings.pollInterval, heartbeatInterval - lastHeartbeat.duration(to: now))
+        if settings.fireSchedules, let nextScheduleCheck {
+            wait = min(wait, now.duration(to: nextScheduleCheck))
+        }
+        return max(.milliseconds(10), wait)
     }
 
     /// A pass failed with an error that is neither a lost connection nor transient:

@@ -14,6 +14,8 @@ public struct SchedulerOptions: Sendable {
     public var concurrency = 100
     /// Nodes claimed per statement at most.
     public var batch = 100
+    /// Fire due schedules (every instance may; each tick starts one run across all of them).
+    public var fireSchedules = true
     /// A pass with at least this many results reports them on a second connection while
     /// it claims on the first (two backends at once); smaller ones report and claim in one
     /// round trip and one transaction, which also claims the dependents those results made
@@ -206,7 +208,8 @@ public final class Scheduler: Sendable {
         // are a plain value, tested without a database; this loop carries them out.
         var loop = SchedulerLoop(settings: .init(
             concurrency: options.concurrency, batch: options.batch, lease: lease,
-            pollInterval: options.pollInterval, shutdownGrace: options.shutdownGrace), now: clock.now)
+            pollInterval: options.pollInterval, shutdownGrace: options.shutdownGrace, fireSchedules: options.fireSchedules),
+            now: clock.now)
 
         while true {
             do {
@@ -297,6 +300,12 @@ public final class Scheduler: Sendable {
                         let expired = try await ApprovalStore(connection: connection).expireDue()
                         if expired > 0 { logger.info("applied the expiry outcome of \(expired) approval(s)") }
                         loop.reclaimed(at: clock.now)
+                    case .fireSchedules:
+                        let fired = try await timed { try await ScheduleStore(connection: connection).fireDue() }
+                        if fired.runs > 0 { logger.info("started \(fired.runs) scheduled run(s)") }
+                        metrics?.scheduledRuns.increment(by: Int64(fired.runs))
+                        loop.schedulesFired(at: clock.now, nextDueIn: fired.nextDue.map { .milliseconds(Int64(($0.timeIntervalSinceNow * 1000).rounded(.up))) })
+                        if fired.runs > 0 { claimed += fired.runs }  // their nodes are ready: go again at once
                     case .cancelAll:
                         inFlight.cancelAll()
                     case .stop:

@@ -4,7 +4,8 @@ import TrellisStore
 
 /// What `trellis scheduler --metrics-port` reports (Prometheus text format): claims and
 /// their batch sizes, nodes by outcome, handler durations per handler, heartbeats and
-/// lost leases, reclaims, database round-trip times, reconnects and loop errors. One
+/// lost leases, reclaims, scheduled runs started, database round-trip times, reconnects
+/// and loop errors. One
 /// instance per scheduler process; the scheduler records, the HTTP endpoint renders.
 public final class SchedulerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
@@ -16,6 +17,7 @@ public final class SchedulerMetrics: Sendable {
     let heartbeats: Counter
     let leasesLost: Counter
     let reclaimed: Counter
+    let scheduledRuns: Counter
     let roundTrip: DurationHistogram
     let reconnects: Counter
     let errors: Counter
@@ -41,6 +43,7 @@ public final class SchedulerMetrics: Sendable {
         leasesLost = registry.makeCounter(descriptor: Self.name("leases_lost", "total",
                                                                 "Nodes this scheduler held whose lease it no longer had at a heartbeat."))
         reclaimed = registry.makeCounter(descriptor: Self.name("reclaimed", "total", "Expired leases (of any scheduler) this one re-queued."))
+        scheduledRuns = registry.makeCounter(descriptor: Self.name("scheduled_runs", "total", "Runs this instance started for due schedule ticks."))
         roundTrip = registry.makeDurationHistogram(
             descriptor: Self.name("database_round_trip", "seconds", "Claim, report and heartbeat calls, send to answer."),
             buckets: [.microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),

@@ -63,6 +63,15 @@ public enum Query {
         public static let reportProgress = "runs/report_progress"
     }
 
+    public enum Schedules {
+        public static let create = "schedules/create"
+        public static let list = "schedules/list"
+        public static let show = "schedules/show"
+        public static let setEnabled = "schedules/set_enabled"
+        public static let delete = "schedules/delete"
+        public static let fireDue = "schedules/fire_due"
+    }
+
     public enum Approvals {
         public static let list = "approvals/list"
         public static let decide = "approvals/decide"
@@ -127,6 +136,7 @@ public enum Query {
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.startMany, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.retry, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
+        Schedules.create, Schedules.list, Schedules.show, Schedules.setEnabled, Schedules.delete, Schedules.fireDue,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,
         Relay.requireAccess, Relay.runFeed, Relay.runFeedHead, Relay.ping, Operations.fleetStatus,

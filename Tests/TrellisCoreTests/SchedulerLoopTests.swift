@@ -48,6 +48,28 @@ import TrellisCore
         #expect(loop.idle(now: at(12_000), claimed: 0, hadResults: false) == .milliseconds(10))  // overdue: at once, almost
     }
 
+    /// Schedules are fired on the first pass, then when the next is due — at least every
+    /// second — and the idle wait never runs past that; a stopping instance fires none.
+    @Test func firesSchedulesWhenTheNextIsDueAndAtLeastEverySecond() {
+        var firing = settings
+        firing.fireSchedules = true
+        var loop = SchedulerLoop(settings: firing, now: zero)
+        loop.reclaimed(at: zero)
+        #expect(loop.plan(now: zero, inFlight: 8) == [.fireSchedules])
+        loop.schedulesFired(at: zero, nextDueIn: .milliseconds(300))
+        #expect(loop.plan(now: at(299), inFlight: 8).isEmpty)
+        #expect(loop.idle(now: at(100), claimed: 0, hadResults: false) == .milliseconds(200))
+        #expect(loop.plan(now: at(300), inFlight: 8) == [.fireSchedules])
+        loop.schedulesFired(at: at(300), nextDueIn: .seconds(3_600))  // far off: still look every second
+        #expect(loop.plan(now: at(1_299), inFlight: 8).isEmpty)
+        #expect(loop.plan(now: at(1_300), inFlight: 8) == [.fireSchedules])
+        loop.schedulesFired(at: at(1_300), nextDueIn: nil)
+        loop.stopRequested(at: at(2_400))
+        #expect(loop.plan(now: at(2_400), inFlight: 1).isEmpty)
+        var quiet = SchedulerLoop(settings: settings, now: zero)
+        #expect(quiet.plan(now: zero, inFlight: 8) == [.reclaim], "off unless asked for")
+    }
+
     @Test func aStopDrainsThenCancelsAfterTheGrace() {
         var loop = SchedulerLoop(settings: settings, now: zero)
         loop.reclaimed(at: zero)

@@ -12,6 +12,51 @@ private func count(_ conn: PGConnection, _ sql: String, _ params: [(any PGEncoda
 /// Real scheduler processes against one database.
 @Suite("Scheduler processes")
 struct SchedulerProcessTests {
+    /// Three scheduler processes and a schedule that ticks every second, for 20 ticks:
+    /// exactly one run per tick, and no tick missed between the first and the last fired.
+    @Test func threeSchedulersFireEachTickOfAnEverySecondScheduleOnce() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "tick", "nodes": [{"key": "a", "kind": "tool_call", "handler": "echo", "input": {"t": "$context.schedule.tick"}}]}"#,
+                    as: "admin")
+                let url = ["--database-url", db.url]
+                let created = try TrellisBinary.run(["schedule", "create", "every-second", "--workflow", "tick", "--cron", "* * * * * *",
+                                                     "--catch-up", "skip"] + url)
+                #expect(created.status == 0, "\(created.stderr)")
+                #expect(created.stdout.hasPrefix("created schedule every-second: next "))
+                let schedulers = try (1...3).map {
+                    try BackgroundProcess(trellis: ["scheduler", "--name", "s\($0)", "--handlers", "echo", "--poll-interval", "200"] + url)
+                }
+                try await waitUntil(timeout: .seconds(90), "20 ticks fired") {
+                    try await count(conn, "SELECT count(DISTINCT scheduled_for) AS n FROM trellis.workflow_runs") >= 20
+                }
+                for (index, scheduler) in schedulers.enumerated() {
+                    #expect(scheduler.stop() == 0, "s\(index + 1): \(scheduler.log)")
+                }
+                let row = try await conn.query("""
+                    SELECT count(*) AS runs, count(DISTINCT scheduled_for) AS ticks,
+                           extract(epoch FROM max(scheduled_for) - min(scheduled_for))::int + 1 AS span,
+                           count(*) FILTER (WHERE (input ->> 'x') IS NULL AND context -> 'schedule' ->> 'name' = 'every-second') AS tagged,
+                           count(DISTINCT started_by) AS owners
+                    FROM trellis.workflow_runs
+                    """).single()
+                let runs = try row.decode("runs", as: Int.self)
+                #expect(runs == (try row.decode("ticks", as: Int.self)), "one run per tick")
+                #expect(runs == (try row.decode("span", as: Int.self)), "no tick missed between the first and the last")
+                #expect(runs == (try row.decode("tagged", as: Int.self)))
+                #expect(try row.decode("owners", as: Int.self) == 1)
+                // Finished runs carried their tick into the node's input.
+                #expect(try await count(conn, """
+                    SELECT count(*) AS n FROM trellis.node_runs n JOIN trellis.workflow_runs r ON r.id = n.run_id
+                    WHERE n.status = 'succeeded' AND (n.output ->> 't')::timestamptz <> r.scheduled_for
+                    """) == 0)
+                let shown = try TrellisBinary.run(["schedule", "show", "every-second"] + url)
+                #expect(shown.stdout.contains("run(s) started"), "\(shown.stdout)")
+            }
+        }
+    }
+
     @Test func twoSchedulersRunEveryNodeExactlyOnce() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

@@ -5,7 +5,8 @@
 -- are moved on by advance_run, run by run. Inputs and options are checked by the callers
 -- (start_run, start_runs). With an idempotency key in `options` (one input only) a
 -- conflicting run is not created: the result is then empty. `retry_of` and `retry_root`
--- in `options` are set by retry_run only (start_run's option check refuses them).
+-- in `options` are set by retry_run only, `schedule_id` and `scheduled_for` by
+-- fire_due_schedules (start_run's option check refuses them from callers).
 -- Returns the new runs' ids in input order.
 CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned trellis.workflow_versions,
                                                actor_id bigint, principal text, inputs jsonb[], options jsonb)
@@ -28,9 +29,11 @@ BEGIN
     ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, cardinality(inputs)));
     WITH inserted AS (
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
-                                           idempotency_key, nodes_remaining, last_seq, retry_of, retry_root)
+                                           idempotency_key, nodes_remaining, last_seq, retry_of, retry_root, schedule_id,
+                                           scheduled_for)
         SELECT u.id, wf_id, pinned.id, coalesce(u.input, '{}'), coalesce(options -> 'context', '{}'), actor_id, prio,
-               options ->> 'idempotency_key', node_count, 1, (options ->> 'retry_of')::uuid, (options ->> 'retry_root')::uuid
+               options ->> 'idempotency_key', node_count, 1, (options ->> 'retry_of')::uuid, (options ->> 'retry_root')::uuid,
+               (options ->> 'schedule_id')::bigint, (options ->> 'scheduled_for')::timestamptz
         FROM unnest(ids, inputs) AS u(id, input)
         ON CONFLICT ON CONSTRAINT workflow_runs_workflow_id_idempotency_key_key DO NOTHING
         RETURNING id

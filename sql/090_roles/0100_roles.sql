@@ -16,5 +16,6 @@ GRANT EXECUTE ON FUNCTION
     trellis.heartbeat(bigint, bigint[], integer[], interval),
     trellis.reclaim_expired(integer),
     trellis.stop_scheduler(bigint),
-    trellis.expire_approvals(integer)
+    trellis.expire_approvals(integer),
+    trellis.fire_due_schedules(integer)
 TO trellis_scheduler;
