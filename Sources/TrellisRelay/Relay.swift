@@ -131,6 +131,7 @@ public struct Relay: Sendable {
         ControlAPI(relay: self).register(on: api)
         WorkflowAPI(relay: self).register(on: api)
         AdminAPI(relay: self).register(on: api)
+        ScheduleAPI(relay: self).register(on: api)
         EventStreams(relay: self).register(on: api)
         return router
     }

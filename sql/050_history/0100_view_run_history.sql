@@ -2,7 +2,8 @@
 -- counts are over the run's top-level nodes (items of a parallel node are attempts of
 -- that node); attempts and retries count every claim, including items. A re-run
 -- (trellis.retry_run) names the run it retried (retry_of) and the first run of its chain
--- (retry_root); trellis.run_chains counts each chain once.
+-- (retry_root); trellis.run_chains counts each chain once. A run a schedule started names
+-- it and the tick it was for.
 CREATE OR REPLACE VIEW trellis.run_history AS
 SELECT r.id AS run_id,
        w.name AS workflow,
@@ -27,7 +28,9 @@ SELECT r.id AS run_id,
        r.error ->> 'code' AS error_code,
        r.error ->> 'message' AS error_message,
        r.retry_of,
-       r.retry_root
+       r.retry_root,
+       (SELECT s.name FROM trellis.schedules s WHERE s.id = r.schedule_id) AS schedule,
+       r.scheduled_for
 FROM trellis.workflow_runs r
 JOIN trellis.workflows w ON w.id = r.workflow_id
 JOIN trellis.workflow_versions v ON v.id = r.version_id
