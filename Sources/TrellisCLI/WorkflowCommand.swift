@@ -8,7 +8,7 @@ struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "workflow",
         abstract: "Validate, publish and inspect workflow definitions (JSON or YAML).",
-        subcommands: [Validate.self, Publish.self, List.self, Show.self, Export.self, Limits.self]
+        subcommands: [Validate.self, Publish.self, List.self, Show.self, Export.self, Limits.self, Retention.self]
     )
 
     struct Validate: AsyncParsableCommand {
@@ -74,8 +74,48 @@ struct WorkflowCommand: AsyncParsableCommand {
         @Option(help: "Version (default: the latest).") var version: Int?
 
         func run() async throws {
-            let detail = try await connection.withConnection { try await WorkflowStore(connection: $0).version(name, version: version) }
+            let (detail, retention) = try await connection.withConnection {
+                (try await WorkflowStore(connection: $0).version(name, version: version), try await HistoryStore(connection: $0).retention(of: name))
+            }
             print(WorkflowCommand.render(detail))
+            print("retention: \(retention.description)")
+        }
+    }
+
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or set how long finished runs of a workflow are kept; schedulers remove the rest.",
+            discussion: """
+                Without options, prints the policy in force. --keep-days N removes finished runs older than N \
+                days, --keep-runs N all but the newest N finished runs; with both, a run goes when it is past \
+                either. --clear removes the workflow's own policy (the default applies again). --default sets the \
+                policy of every workflow without one (administrators); a workflow's own needs admin on it. \
+                Running schedulers apply policies in batches of 500, one instance at a time; `trellis prune` \
+                stays for removing by age by hand.
+                """)
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Workflow name (omit with --default).") var name: String?
+        @Flag(name: .customLong("default"), help: "The default policy instead of one workflow's.") var isDefault = false
+        @Option(help: "Keep finished runs this many days.") var keepDays: Int?
+        @Option(help: "Keep the newest this many finished runs.") var keepRuns: Int?
+        @Flag(help: "Remove the policy.") var clear = false
+
+        func validate() throws {
+            guard isDefault != (name != nil) else { throw ValidationError("name a workflow, or give --default") }
+            guard !(clear && (keepDays != nil || keepRuns != nil)) else { throw ValidationError("--clear cannot be given with --keep-days or --keep-runs") }
+        }
+
+        func run() async throws {
+            let policy = try await connection.withConnection { conn in
+                let store = HistoryStore(connection: conn)
+                if !clear && keepDays == nil && keepRuns == nil {
+                    guard let name else { return try await store.defaultRetention() }
+                    return try await store.retention(of: name)
+                }
+                return try await store.setRetention(name, keepDays: keepDays, keepRuns: keepRuns, as: actor.name)
+            }
+            print("\(name ?? "default"): retention: \(policy.description)")
         }
     }
 

@@ -299,6 +299,14 @@ public final class Scheduler: Sendable {
                         if reclaimed > 0 { logger.warning("reclaimed \(reclaimed) node(s) with expired leases") }
                         let expired = try await ApprovalStore(connection: connection).expireDue()
                         if expired > 0 { logger.info("applied the expiry outcome of \(expired) approval(s)") }
+                        // Retention, in bounded batches (each its own transaction), at most 20 per pass.
+                        var pruned = 0
+                        for _ in 0..<20 {
+                            let removed = try await store.applyRetention(scheduler: id, max: 500)
+                            pruned += removed
+                            if removed < 500 { break }
+                        }
+                        if pruned > 0 { logger.info("removed \(pruned) finished run(s) past their retention policy") }
                         loop.reclaimed(at: clock.now)
                     case .fireSchedules:
                         let fired = try await timed { try await ScheduleStore(connection: connection).fireDue() }

@@ -72,4 +72,47 @@ public struct HistoryStore: Sendable {
             progress(pruned)
         }
     }
+
+    /// A retention policy: keep finished runs for `keepDays` and/or the newest `keepRuns`
+    /// of the workflow. `source` is workflow, default or none.
+    public struct RetentionPolicy: Sendable, Equatable {
+        public var keepDays: Int?
+        public var keepRuns: Int?
+        public var source: String
+
+        public var description: String {
+            let limits = [keepDays.map { "\($0) day(s)" }, keepRuns.map { "the newest \($0) run(s)" }].compactMap { $0 }
+            return limits.isEmpty ? "keep everything (no policy)" : "keep " + limits.joined(separator: " and at most ") + " (\(source) policy)"
+        }
+
+        init(_ rows: [PGRow]) throws {
+            guard let row = rows.first else {
+                self.init(keepDays: nil, keepRuns: nil, source: "none")
+                return
+            }
+            self.init(keepDays: try row.decodeIfPresent("keep_days"), keepRuns: try row.decodeIfPresent("keep_runs"),
+                      source: try row.decode("source"))
+        }
+
+        public init(keepDays: Int?, keepRuns: Int?, source: String) {
+            self.keepDays = keepDays
+            self.keepRuns = keepRuns
+            self.source = source
+        }
+    }
+
+    /// The policy in force for a workflow (its own, else the default, else none).
+    public func retention(of workflow: String) async throws -> RetentionPolicy {
+        try RetentionPolicy(try await connection.run(Query.Retention.policy, [workflow]).rows)
+    }
+
+    /// The default policy (for workflows without their own); source none when there is none.
+    public func defaultRetention() async throws -> RetentionPolicy {
+        try RetentionPolicy(try await connection.run(Query.Retention.defaultPolicy).rows)
+    }
+
+    /// Sets a workflow's policy, or the default (`workflow` nil); both limits nil clears it.
+    public func setRetention(_ workflow: String?, keepDays: Int?, keepRuns: Int?, as actor: String) async throws -> RetentionPolicy {
+        try RetentionPolicy(try await connection.run(Query.Retention.set, [workflow, keepDays, keepRuns, actor]).rows)
+    }
 }

@@ -87,6 +87,10 @@ public enum Query {
     public enum Retention {
         public static let preview = "retention/preview"
         public static let pruneBatch = "retention/prune_batch"
+        public static let apply = "retention/apply"
+        public static let set = "retention/set"
+        public static let policy = "retention/policy"
+        public static let defaultPolicy = "retention/default"
     }
 
     public enum Tokens {
@@ -136,6 +140,7 @@ public enum Query {
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.startMany, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.retry, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
+        Retention.apply, Retention.set, Retention.policy, Retention.defaultPolicy,
         Schedules.create, Schedules.list, Schedules.show, Schedules.setEnabled, Schedules.delete, Schedules.fireDue,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,
         Tokens.create, Tokens.authenticate, Tokens.revoke, Tokens.list, Relay.snapshot, Relay.listRuns, Relay.listApprovals,

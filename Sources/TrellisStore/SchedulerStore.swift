@@ -212,6 +212,12 @@ public struct SchedulerStore: Sendable {
 
     /// Returns expired leases to the retry policy; safe from every instance at once.
     @discardableResult
+    /// Removes at most `max` finished runs past the retention policies (one instance at
+    /// a time; 0 when another holds the lock or nothing is due). See trellis.apply_retention.
+    public func applyRetention(scheduler: Int64, max: Int = 500) async throws -> Int {
+        try await connection.run(Query.Retention.apply, [scheduler, max]).single().decode("removed")
+    }
+
     public func reclaimExpired(max: Int = 100) async throws -> Int {
         try await connection.run(Query.Runs.reclaimExpired, [max]).single().decode("reclaimed")
     }

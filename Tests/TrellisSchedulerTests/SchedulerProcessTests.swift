@@ -12,6 +12,41 @@ private func count(_ conn: PGConnection, _ sql: String, _ params: [(any PGEncoda
 /// Real scheduler processes against one database.
 @Suite("Scheduler processes")
 struct SchedulerProcessTests {
+    /// A retention policy applied by a scheduler process while it runs the workflow's
+    /// nodes: the newest five finished runs stay, the rest go with everything they had.
+    @Test func aBusySchedulerAppliesTheRetentionPolicy() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "kept", "nodes": [{"key": "a", "kind": "tool_call", "handler": "echo"}, {"key": "b", "kind": "tool_call", "handler": "echo"}], "edges": [{"from": "a", "to": "b"}]}"#,
+                    as: "admin")
+                let url = ["--database-url", db.url]
+                let set = try TrellisBinary.run(["workflow", "retention", "kept", "--keep-runs", "5"] + url)
+                #expect(set.stdout == "kept: retention: keep the newest 5 run(s) (workflow policy)\n", "\(set.stdout)\(set.stderr)")
+                // A two-second lease: the scheduler's maintenance pass (reclaim, expiries, retention) runs every second.
+                let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "keeper", "--handlers", "echo", "--lease", "2"] + url)
+                let store = RunStore(connection: conn)
+                for round in 0..<4 {
+                    _ = try await store.start("kept", inputs: (0..<10).map { #"{"round": \#(round), "i": \#($0)}"# }, as: "admin")
+                }
+                try await waitUntil(timeout: .seconds(60), "40 runs finished and all but five removed") {
+                    try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs") == 5
+                }
+                #expect(scheduler.stop() == 0, "\(scheduler.log)")
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'") == 5)
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_runs") == 10)
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts") == 10)
+                #expect(try await count(conn, """
+                    SELECT count(*) AS n FROM trellis.run_events e WHERE NOT EXISTS (SELECT 1 FROM trellis.workflow_runs r WHERE r.id = e.run_id)
+                    """) == 0)
+                #expect(try await count(conn, "SELECT sum(pruned_runs)::int AS n FROM trellis.scheduler_stats") == 35)
+                #expect(scheduler.log.contains("past their retention policy"))
+                let shown = try TrellisBinary.run(["workflow", "show", "kept"] + url)
+                #expect(shown.stdout.contains("retention: keep the newest 5 run(s) (workflow policy)"), "\(shown.stdout)")
+            }
+        }
+    }
+
     /// Three scheduler processes and a schedule that ticks every second, for 20 ticks:
     /// exactly one run per tick, and no tick missed between the first and the last fired.
     @Test func threeSchedulersFireEachTickOfAnEverySecondScheduleOnce() async throws {

@@ -1,5 +1,6 @@
 -- One row per scheduler instance: identity, liveness (from heartbeat age, never a flag),
--- and what it ran: attempts by outcome, nodes running now, busy time and cost.
+-- and what it ran: attempts by outcome, nodes running now, busy time and cost; and the
+-- finished runs it removed by the retention policies (apply_retention).
 CREATE OR REPLACE VIEW trellis.scheduler_stats AS
 SELECT s.id AS scheduler_id,
        s.name,
@@ -20,7 +21,9 @@ SELECT s.id AS scheduler_id,
        a.cancelled,
        a.running,
        a.busy_ms,
-       a.cost
+       a.cost,
+       s.pruned_runs,
+       s.pruned_at
 FROM trellis.schedulers s
 CROSS JOIN LATERAL (
     SELECT count(*) AS attempts,

@@ -17,5 +17,6 @@ GRANT EXECUTE ON FUNCTION
     trellis.reclaim_expired(integer),
     trellis.stop_scheduler(bigint),
     trellis.expire_approvals(integer),
-    trellis.fire_due_schedules(integer)
+    trellis.fire_due_schedules(integer),
+    trellis.apply_retention(bigint, integer)
 TO trellis_scheduler;
