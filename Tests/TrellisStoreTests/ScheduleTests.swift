@@ -134,6 +134,31 @@ struct ScheduleTests {
         }
     }
 
+    /// A schedule that ticks every second, stopped for a day: one bounded call catches up
+    /// the latest ticks its policy asks for and moves on to the next tick.
+    @Test func aLongStopIsCaughtUpWithBoundedWork() async throws {
+        try await Self.withWorkflow { conn in
+            var spec = ScheduleStore.Spec(name: "often", workflow: "tick", cron: "* * * * * *")
+            spec.catchUp = "all"
+            spec.catchUpMax = 4
+            _ = try await ScheduleStore(connection: conn).create(spec, as: "admin")
+            try await conn.query("UPDATE trellis.schedules SET next_fire_at = date_trunc('second', now()) - interval '23 hours'")
+            let fired = try await ScheduleStore(connection: conn).fireDue()
+            #expect(fired.runs == 4)
+            // The fired ticks are the latest before the call's start (now() of its transaction,
+            // recorded as the runs' created_at), and the next tick is the one after them.
+            let row = try await conn.query("""
+                SELECT max(r.scheduled_for) > max(r.created_at) - interval '1 second' AS recent,
+                       extract(epoch FROM max(r.scheduled_for) - min(r.scheduled_for))::int AS span,
+                       (SELECT next_fire_at FROM trellis.schedules) = max(r.scheduled_for) + interval '1 second' AS ahead
+                FROM trellis.workflow_runs r
+                """).single()
+            #expect(try row.decode("recent", as: Bool.self), "the latest ticks, not the oldest")
+            #expect(try row.decode("span", as: Int.self) == 3)
+            #expect(try row.decode("ahead", as: Bool.self))
+        }
+    }
+
     /// Four connections fire the same due schedule at once: each tick makes one run, and
     /// firing the same ticks again (as after a crash between start and bookkeeping) makes none.
     @Test func concurrentFirersStartEachTickOnce() async throws {

@@ -19,7 +19,6 @@ DECLARE
     due timestamptz[];
     chosen timestamptz[];
     tick timestamptz;
-    steps integer;
     started uuid[];
     last_started uuid;
     problem text;
@@ -29,26 +28,29 @@ DECLARE
     owner text;
     grace interval := make_interval(secs => trellis.setting('schedule_grace_seconds', 60));
     late interval;
+    ticks timestamptz[];
 BEGIN
     FOR s IN
         SELECT * FROM trellis.schedules x WHERE x.enabled AND x.next_fire_at <= now()
         ORDER BY x.next_fire_at LIMIT greatest(coalesce(max_schedules, 10), 1)
         FOR UPDATE SKIP LOCKED
     LOOP
-        due := '{}';
-        t := s.next_fire_at;
-        IF t < now() - interval '1 day' THEN
-            t := trellis.cron_next(s.cron, s.timezone, now() - interval '1 day');
+        -- Every tick from the last fire (looking back at most a day) to now, then the next
+        -- one, in one walk that parses the expression once; only the latest 1,000 due
+        -- ticks are kept (no policy runs more).
+        IF s.next_fire_at >= now() - interval '1 day' THEN
+            ticks := s.next_fire_at || ARRAY(SELECT trellis.cron_ticks(s.cron, s.timezone, s.next_fire_at, now(), 100000));
+        ELSE
+            ticks := ARRAY(SELECT trellis.cron_ticks(s.cron, s.timezone, now() - interval '1 day', now(), 100000));
         END IF;
-        steps := 0;
-        WHILE t IS NOT NULL AND t <= now() AND steps < 100000 LOOP
-            due := due || t;
-            t := trellis.cron_next(s.cron, s.timezone, t);
-            steps := steps + 1;
-        END LOOP;
-        IF t IS NOT NULL AND t <= now() THEN
+        IF cardinality(ticks) > 0 AND ticks[cardinality(ticks)] > now() THEN
+            t := ticks[cardinality(ticks)];
+            due := ticks[1:cardinality(ticks) - 1];
+        ELSE
             t := trellis.cron_next(s.cron, s.timezone, now());
+            due := ticks;
         END IF;
+        due := due[greatest(cardinality(due) - 999, 1):cardinality(due)];
         -- Late means later than the grace, or than one period of the schedule when that is
         -- shorter (an every-second schedule has missed a tick after a second).
         late := least(grace, coalesce(t - due[cardinality(due)], grace));
