@@ -16,6 +16,7 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Port (0: any free port, printed at start).") var port = 8080
     @Option(help: "Database connections for requests and streams.") var pool = 8
     @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
+    @Option(help: "Largest artifact upload in bytes (streamed; 413 past it).") var maxArtifactBytes = 1 << 30
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
@@ -29,6 +30,7 @@ struct RelayCommand: AsyncParsableCommand {
         options.port = port
         options.poolSize = pool
         options.maxBody = maxBody
+        options.maxArtifactBytes = maxArtifactBytes
         let relay = Relay(databaseURL: try await connection.locator.resolve { Console.note($0) }, options: options)
         let host = self.host
         try await relay.run { port in

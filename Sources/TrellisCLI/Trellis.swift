@@ -15,7 +15,7 @@ struct Trellis: AsyncParsableCommand {
             MigrateCommand.self, DBCommand.self, WorkflowCommand.self, TemplateCommand.self, PrincipalCommand.self,
             GrantCommand.self, RevokeCommand.self, GrantsCommand.self, SeedCommand.self, RunCommand.self,
             SchedulerCommand.self, ApprovalCommand.self, HistoryCommand.self, PruneCommand.self, SQLCommand.self, TokenCommand.self, RelayCommand.self,
-            ScheduleCommand.self, StatusCommand.self, BenchCommand.self, ChaosCommand.self,
+            ScheduleCommand.self, ArtifactCommand.self, StatusCommand.self, BenchCommand.self, ChaosCommand.self,
         ]
     )
 }

@@ -85,26 +85,25 @@ extension Date: PGDecodable {
 extension Data: PGDecodable {
     public init(pgText: String) throws {
         guard pgText.hasPrefix("\\x") else { throw decodeFailure(pgText, Data.self) }
+        // A lookup table rather than a switch per character: artifact chunks are a MiB each.
+        let table: [UInt8] = (0..<256).map { c in
+            switch UInt8(c) {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(c) - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(c) - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(c) - UInt8(ascii: "A") + 10
+            default: 0xff
+            }
+        }
         let hex = Array(pgText.utf8.dropFirst(2))
         guard hex.count % 2 == 0 else { throw decodeFailure(pgText, Data.self) }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(hex.count / 2)
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-            default: nil
-            }
+        var bytes = [UInt8](repeating: 0, count: hex.count / 2)
+        var bad = false
+        for index in 0..<bytes.count {
+            let high = table[Int(hex[2 * index])], low = table[Int(hex[2 * index + 1])]
+            bad = bad || high == 0xff || low == 0xff
+            bytes[index] = high << 4 | (low & 0x0f)
         }
-        var index = 0
-        while index < hex.count {
-            guard let high = nibble(hex[index]), let low = nibble(hex[index + 1]) else {
-                throw decodeFailure(pgText, Data.self)
-            }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
+        guard !bad else { throw decodeFailure(pgText, Data.self) }
         self = Data(bytes)
     }
 }

@@ -53,9 +53,19 @@ extension Date: PGEncodable {
 }
 
 extension Data: PGEncodable {
-    /// `bytea` hex format.
+    /// `bytea` hex format, written through a lookup table (artifact chunks are a MiB each).
     public func pgText() throws -> String {
-        "\\x" + map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8](repeating: 0, count: 2 + count * 2)
+        text[0] = UInt8(ascii: "\\")
+        text[1] = UInt8(ascii: "x")
+        var index = 2
+        for byte in self {
+            text[index] = digits[Int(byte >> 4)]
+            text[index + 1] = digits[Int(byte & 0x0f)]
+            index += 2
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 }
 

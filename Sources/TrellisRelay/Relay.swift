@@ -31,6 +31,8 @@ public struct Relay: Sendable {
         public var poolSize = 8
         /// Largest accepted request body.
         public var maxBody = 1 << 20
+        /// Largest artifact upload (POST /v1/artifacts streams; this caps what it stores).
+        public var maxArtifactBytes = 1 << 30
         /// SSE heartbeat comment / idle wake-up interval.
         public var heartbeat = Duration.seconds(15)
         /// Re-read runs with subscribers this often even without a doorbell.
@@ -132,6 +134,7 @@ public struct Relay: Sendable {
         WorkflowAPI(relay: self).register(on: api)
         AdminAPI(relay: self).register(on: api)
         ScheduleAPI(relay: self).register(on: api)
+        ArtifactAPI(relay: self).register(on: api)
         EventStreams(relay: self).register(on: api)
         return router
     }

@@ -63,6 +63,16 @@ public enum Query {
         public static let reportProgress = "runs/report_progress"
     }
 
+    public enum Artifacts {
+        public static let begin = "artifacts/begin"
+        public static let append = "artifacts/append"
+        public static let finish = "artifacts/finish"
+        public static let show = "artifacts/show"
+        public static let list = "artifacts/list"
+        public static let chunks = "artifacts/chunks"
+        public static let head = "artifacts/head"
+    }
+
     public enum Schedules {
         public static let create = "schedules/create"
         public static let list = "schedules/list"
@@ -140,6 +150,7 @@ public enum Query {
         Principals.hasPrivilege, Principals.addRoleMember, Runs.start, Runs.startMany, Runs.registerScheduler, Runs.claim,
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.retry, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
+        Artifacts.begin, Artifacts.append, Artifacts.finish, Artifacts.show, Artifacts.list, Artifacts.chunks, Artifacts.head,
         Retention.apply, Retention.set, Retention.policy, Retention.defaultPolicy,
         Schedules.create, Schedules.list, Schedules.show, Schedules.setEnabled, Schedules.delete, Schedules.fireDue,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,

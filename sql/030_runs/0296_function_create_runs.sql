@@ -1,6 +1,7 @@
 -- Creates runs of one pinned version, set-based: one statement each for the run rows,
--- their node runs (roots inserted ready, their inputs resolved) and their run.queued
--- events (seq 1), with one trellis_ready doorbell per handler and one trellis_events
+-- their node runs (roots inserted ready, their inputs resolved), the artifacts their
+-- inputs reference ({"$artifact": sha}, checked readable by the starter) and their
+-- run.queued events (seq 1), with one trellis_ready doorbell per handler and one trellis_events
 -- doorbell per run. Versions whose roots include control nodes (or that have no nodes)
 -- are moved on by advance_run, run by run. Inputs and options are checked by the callers
 -- (start_run, start_runs). With an idempotency key in `options` (one input only) a
@@ -26,6 +27,7 @@ BEGIN
     FROM trellis.workflow_nodes wn WHERE wn.version_id = pinned.id;
     stepwise := stepwise OR node_count = 0;
 
+    PERFORM trellis.check_input_artifacts(actor_id, inputs);
     ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, cardinality(inputs)));
     WITH inserted AS (
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
@@ -66,6 +68,14 @@ BEGIN
         RETURNING node_runs.handler, node_runs.status
     )
     SELECT array_agg(DISTINCT made.handler) FILTER (WHERE made.status = 'ready') INTO woken FROM made;
+
+    -- The artifacts the inputs reference: readers of these runs may read them.
+    INSERT INTO trellis.artifact_refs (artifact_id, run_id, role)
+    SELECT DISTINCT a.id, u.id, 'input'
+    FROM unnest(ids, inputs) AS u(id, input)
+    CROSS JOIN LATERAL jsonb_path_query(u.input, 'strict $.**."$artifact"') AS ref
+    JOIN trellis.artifacts a ON a.sha256 = ref #>> '{}'
+    WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0;
 
     INSERT INTO trellis.run_events (run_id, seq, type, data)
     SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,
