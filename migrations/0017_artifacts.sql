@@ -17,6 +17,9 @@ CREATE TABLE trellis.artifacts (
     created_by    bigint NOT NULL REFERENCES trellis.principals (id) ON DELETE RESTRICT,
     created_at    timestamptz NOT NULL DEFAULT now(),
     completed_at  timestamptz,
+    -- When a run last took a reference to it: pruning removes an artifact once no run
+    -- references it any more, or after trellis.artifact_unused_days when none ever did.
+    referenced_at timestamptz,
     CONSTRAINT artifacts_complete_has_sha CHECK ((completed_at IS NULL) = (sha256 IS NULL))
 );
 CREATE INDEX artifacts_created_by_idx ON trellis.artifacts (created_by, created_at);

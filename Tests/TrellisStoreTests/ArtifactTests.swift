@@ -111,10 +111,23 @@ struct ArtifactTests {
                 let driver = try await Driver.make(conn)
                 let claim = try #require(try await driver.claim().first)
                 #expect(claim.input.text.contains(sha))
-                // The run pruned: the reference goes with it, and bob's access too.
+                // Retention keeps a referenced artifact; an upload no run took stays its 7 days.
+                let unused = try await store.upload(Self.parts(Self.bytes(10, seed: 2)), name: "later", mediaType: "text/plain",
+                                                    maxBytes: 100, as: "admin").sha256
+                #expect(try await conn.query("SELECT trellis.prune_artifacts(100) AS n").single().decode("n", as: Int.self) == 0)
+                // The run pruned (retention): the reference goes with it, bob's access too, and
+                // the artifact that only it used; the unused upload stays until its days are up.
+                let pruned = try await HistoryStore(connection: conn).prune(olderThan: "1m", as: "admin")
+                #expect(pruned.runs == 0, "the run is still open")
                 try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1", [run])
                 #expect(try await Self.count(conn, "artifact_refs") == 0)
                 #expect(await #expect(throws: PGError.self) { _ = try await store.show(sha, as: "bob") }?.sqlState == "42501")
+                #expect(try await conn.query("SELECT trellis.prune_artifacts(100) AS n").single().decode("n", as: Int.self) == 1)
+                #expect(await #expect(throws: PGError.self) { _ = try await store.show(sha, as: "admin") }?.sqlState == "TR404")
+                #expect(try await store.show(unused, as: "admin").text.contains("later"))
+                try await conn.query("UPDATE trellis.artifacts SET completed_at = now() - interval '8 days'")
+                #expect(try await conn.query("SELECT trellis.prune_artifacts(100) AS n").single().decode("n", as: Int.self) == 1)
+                #expect(try await Self.count(conn, "artifact_chunks") == 0)
                 #expect(await #expect(throws: PGError.self) { _ = try await store.show(String(repeating: "f", count: 64), as: "admin") }?.sqlState == "TR404")
             }
         }

@@ -70,12 +70,16 @@ BEGIN
     SELECT array_agg(DISTINCT made.handler) FILTER (WHERE made.status = 'ready') INTO woken FROM made;
 
     -- The artifacts the inputs reference: readers of these runs may read them.
-    INSERT INTO trellis.artifact_refs (artifact_id, run_id, role)
-    SELECT DISTINCT a.id, u.id, 'input'
-    FROM unnest(ids, inputs) AS u(id, input)
-    CROSS JOIN LATERAL jsonb_path_query(u.input, 'strict $.**."$artifact"') AS ref
-    JOIN trellis.artifacts a ON a.sha256 = ref #>> '{}'
-    WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0;
+    WITH referenced AS (
+        INSERT INTO trellis.artifact_refs (artifact_id, run_id, role)
+        SELECT DISTINCT a.id, u.id, 'input'
+        FROM unnest(ids, inputs) AS u(id, input)
+        CROSS JOIN LATERAL jsonb_path_query(u.input, 'strict $.**."$artifact"') AS ref
+        JOIN trellis.artifacts a ON a.sha256 = ref #>> '{}'
+        WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0
+        RETURNING artifact_id
+    )
+    UPDATE trellis.artifacts a SET referenced_at = now() WHERE a.id IN (SELECT r.artifact_id FROM referenced r);
 
     INSERT INTO trellis.run_events (run_id, seq, type, data)
     SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,

@@ -52,6 +52,7 @@ BEGIN
     approvals := (SELECT count(*) FROM trellis.approvals a WHERE a.run_id = ANY (victims));
     cutoff := limit_at;
     DELETE FROM trellis.workflow_runs r WHERE r.id = ANY (victims);
+    PERFORM trellis.prune_artifacts(100);  -- what only those runs referenced
     RETURN NEXT;
 END;
 $fn$;

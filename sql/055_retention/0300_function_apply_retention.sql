@@ -1,7 +1,8 @@
 -- Applies the retention policies: removes at most `max_runs` finished runs that are past
 -- their workflow's policy (trellis.retention_policy) — older than keep_days, or beyond the
 -- newest keep_runs finished runs of the workflow — with their node runs, attempts,
--- events and approvals, as `trellis prune` does. Schedulers call it (one instance at a
+-- events and approvals, as `trellis prune` does, and then artifacts no run references
+-- any more (prune_artifacts). Schedulers call it (one instance at a
 -- time: whoever does not get the advisory lock returns 0 at once); rows in use are
 -- skipped. Counts what it removed on the scheduler's row (scheduler_stats). Returns the
 -- number of runs removed; a full batch means there may be more.
@@ -47,6 +48,8 @@ BEGIN
     -- Lock what is free to delete; a run another transaction holds waits for the next pass.
     victims := ARRAY(SELECT r.id FROM trellis.workflow_runs r WHERE r.id = ANY (victims) ORDER BY r.id FOR UPDATE SKIP LOCKED);
     DELETE FROM trellis.workflow_runs r WHERE r.id = ANY (victims);
+    -- What only those runs referenced goes with them (after a day's grace for new uploads).
+    PERFORM trellis.prune_artifacts(100);
     UPDATE trellis.schedulers s SET pruned_runs = s.pruned_runs + cardinality(victims), pruned_at = now()
     WHERE s.id = scheduler AND cardinality(victims) > 0;
     RETURN cardinality(victims);
