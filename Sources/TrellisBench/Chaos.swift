@@ -82,7 +82,8 @@ public struct Chaos: Sendable {
         // fleet's sessions, so the run checks the re-queueing itself, not the dice.
         let fleet = Fleet(trellis: options.trellisPath, directory: work, databaseURL: options.databaseURL, namePrefix: "chaos",
                           schedulerArguments: ["--lease", String(options.leaseSeconds), "--concurrency", "16", "--batch", "16",
-                                               "--poll-interval", "200", "--allow-sql"],
+                                               "--poll-interval", "200", "--allow-sql", "--max-output-bytes", "1048576",
+                                               "--max-stored-output-bytes", "2097152"],
                           environment: ["PGOPTIONS": "-c trellis.max_lost_leases=10"])
         defer { fleet.killAll() }
         for index in 0..<options.schedulers { try fleet.startScheduler(index) }
@@ -170,6 +171,7 @@ public struct Chaos: Sendable {
         if verdict.unfinished > 0 { violations.append("\(verdict.unfinished) runs never finished") }
         if verdict.failedUnexpectedly > 0 { violations.append("\(verdict.failedUnexpectedly) runs not designed to fail did not succeed") }
         if verdict.poisonNotFailed > 0 { violations.append("\(verdict.poisonNotFailed) poison runs did not fail") }
+        if verdict.largeNotStored > 0 { violations.append("\(verdict.largeNotStored) large outputs not stored whole as a readable artifact") }
         if verdict.failedByWorkerLoss > 0 { violations.append("\(verdict.failedByWorkerLoss) runs failed by worker loss (lease_expired)") }
         if verdict.resultsNotAppliedOnce > 0 { violations.append("\(verdict.resultsNotAppliedOnce) succeeded nodes without exactly one applied result") }
         if verdict.runsWithGaps > 0 { violations.append("\(verdict.runsWithGaps) runs with gaps or duplicates in their event seq") }
@@ -248,6 +250,7 @@ public struct Chaos: Sendable {
     /// What the database says about the chaos runs afterwards.
     public struct Verdict: Sendable {
         public var runs = 0, unfinished = 0, succeeded = 0, failedByDesign = 0, poisonNotFailed = 0, failedUnexpectedly = 0
+        public var largeNotStored = 0
         public var failedByWorkerLoss = 0, resultsNotAppliedOnce = 0, runsWithGaps = 0, lostAttempts = 0, requeuedNodes = 0
         public var events: Int64 = 0
     }
@@ -258,7 +261,8 @@ public struct Chaos: Sendable {
             return Verdict(
                 runs: try row.decode("runs"), unfinished: try row.decode("unfinished"), succeeded: try row.decode("succeeded"),
                 failedByDesign: try row.decode("failed_by_design"), poisonNotFailed: try row.decode("poison_not_failed"),
-                failedUnexpectedly: try row.decode("failed_unexpectedly"), failedByWorkerLoss: try row.decode("failed_by_worker_loss"),
+                failedUnexpectedly: try row.decode("failed_unexpectedly"), largeNotStored: try row.decode("large_not_stored"),
+                failedByWorkerLoss: try row.decode("failed_by_worker_loss"),
                 resultsNotAppliedOnce: try row.decode("results_not_applied_once"), runsWithGaps: try row.decode("runs_with_gaps"),
                 lostAttempts: try row.decode("lost_attempts"), requeuedNodes: try row.decode("requeued_nodes"), events: try row.decode("events"))
         }

@@ -1,8 +1,9 @@
 import TrellisCore
 /// The workflows a chaos run drives: every engine path — fan-out and join, retries with
 /// backoff, a condition, parallel items, a human gate decided mid-run, a NaN from SQL
-/// (stored as a string; the run must succeed) and a 6 MiB output, over the default 5 MiB
-/// cap (the one run designed to fail, with output_too_large).
+/// (stored as a string; the run must succeed), a 1.5 MiB output over the fleet's 1 MiB
+/// inline cap (stored whole as an artifact; the run must succeed) and a 2.5 MiB one over
+/// its 2 MiB cap for stored outputs (the one run designed to fail, with output_too_large).
 enum ChaosWorkflows {
     struct Shape: Sendable {
         var name: String
@@ -60,10 +61,15 @@ enum ChaosWorkflows {
               {"key": "query", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT 'NaN'::float8 AS x, $1::int AS i"},
                "input": {"params": ["$input.i"]}, "retry": {"max_attempts": 3, "initial_delay": "100ms"}}]}
             """, weight: 10, input: { #"{"i": \#($0)}"# }),
+        Shape(name: "chaos-large", definition: """
+            {"name": "chaos-large", "nodes": [
+              {"key": "large", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT repeat('y', 1572864) || $1::int AS blob"},
+               "input": {"params": ["$input.i"]}, "retry": {"max_attempts": 3, "initial_delay": "100ms"}}]}
+            """, weight: 5, input: { #"{"i": \#($0)}"# }),
         Shape(name: "chaos-poison", definition: """
             {"name": "chaos-poison", "nodes": [
-              {"key": "huge", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT repeat('x', 6291456) AS blob"}}]}
-            """, weight: 5, input: { _ in "{}" }),
+              {"key": "huge", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT repeat('x', 2621440) AS blob"}}]}
+            """, weight: 3, input: { _ in "{}" }),
     ]
 
     /// The shape of run `index`, drawn by weight.

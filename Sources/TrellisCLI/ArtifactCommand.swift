@@ -49,24 +49,26 @@ struct ArtifactCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Output file (default: stdout).") var output: String?
 
         func run() async throws {
-            try await connection.withConnection { conn in
-                let store = ArtifactStore(connection: conn)
-                let head = try await store.head(id, as: actor.name)
-                let sink: FileHandle
-                if let output, output != "-" {
-                    guard FileManager.default.createFile(atPath: output, contents: nil), let file = FileHandle(forWritingAtPath: output) else {
-                        throw CLIError("cannot write \(output)")
-                    }
-                    sink = file
-                } else {
-                    sink = FileHandle.standardOutput
+            try await connection.withConnection { try await Self.write(id, from: ArtifactStore(connection: $0), as: actor.name, to: output) }
+        }
+
+        /// Streams a readable artifact a chunk at a time to `output` (a file; nil or "-": stdout).
+        static func write(_ id: String, from store: ArtifactStore, as principal: String, to output: String?) async throws {
+            let head = try await store.head(id, as: principal)
+            let sink: FileHandle
+            if let output, output != "-" {
+                guard FileManager.default.createFile(atPath: output, contents: nil), let file = FileHandle(forWritingAtPath: output) else {
+                    throw CLIError("cannot write \(output)")
                 }
-                let chunks = head.size == 0 ? 0 : (head.size - 1) / head.chunkSize + 1
-                for index in 0..<chunks {
-                    for chunk in try await store.chunks(head.sha256, as: actor.name, first: index, last: index) { sink.write(chunk) }
-                }
-                if output != nil { Console.note("wrote \(head.size) bytes to \(output!)") }
+                sink = file
+            } else {
+                sink = FileHandle.standardOutput
             }
+            let chunks = head.size == 0 ? 0 : (head.size - 1) / head.chunkSize + 1
+            for index in 0..<chunks {
+                for chunk in try await store.chunks(head.sha256, as: principal, first: index, last: index) { sink.write(chunk) }
+            }
+            if let output, output != "-" { Console.note("wrote \(head.size) bytes to \(output)") }
         }
     }
 

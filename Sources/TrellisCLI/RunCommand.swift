@@ -8,8 +8,43 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Start runs and inspect them.",
-        subcommands: [Start.self, Show.self, List.self, Events.self, Cancel.self, Pause.self, Resume.self, Retry.self]
+        subcommands: [Start.self, Show.self, Output.self, List.self, Events.self, Cancel.self, Pause.self, Resume.self, Retry.self]
     )
+
+    struct Output: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a node's whole output (JSON) to stdout or a file.",
+            discussion: "An output over the scheduler's inline cap is stored as an artifact; this streams it whole.")
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "Run id.") var id: String
+        @Argument(help: "Node key.") var node: String
+        @Option(name: .shortAndLong, help: "Output file (default: stdout).") var output: String?
+
+        func run() async throws {
+            let run = try Console.uuid(id, "a run id")
+            try await connection.withConnection { conn in
+                let detail = try await APIStore(connection: conn).node(node, of: run, logs: 0, as: actor.name).decode(JSONValue.self)
+                guard let value = detail["output"], value != .null else {
+                    throw CLIError("node \(node) of run \(id) has no output (it is \(detail["status"]?.stringValue ?? "unknown"))")
+                }
+                if let stored = ArtifactReference(value), stored.isStoredOutput {
+                    try await ArtifactCommand.Get.write(stored.id, from: ArtifactStore(connection: conn), as: actor.name, to: output)
+                    return
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                var text = try encoder.encode(value)
+                text.append(0x0A)
+                if let output, output != "-" {
+                    guard FileManager.default.createFile(atPath: output, contents: text) else { throw CLIError("cannot write \(output)") }
+                    Console.note("wrote \(text.count) bytes to \(output)")
+                } else {
+                    FileHandle.standardOutput.write(text)
+                }
+            }
+        }
+    }
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a run of a workflow's latest (or a given) version.")

@@ -30,7 +30,11 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Flag(help: "Serve the shell handler (runs config.argv without a shell). Off by default.") var allowShell = false
     @Flag(help: "Serve the sql handler (runs config.query, each node in its own transaction). Off by default.") var allowSql = false
     @Option(help: "Database the sql handler runs queries on (default: the scheduler's own).") var sqlUrl: String?
-    @Option(help: "A node output larger than this many bytes fails the node with output_too_large.") var maxOutputBytes = 5 << 20
+    @Option(help: "Inline cap: a node output larger than this many bytes is stored whole as an artifact, and the node's output becomes a reference with a preview.")
+    var maxOutputBytes = 5 << 20
+    @Option(help: "Outputs over the inline cap up to this many bytes are stored as artifacts; larger ones fail with output_too_large (0: none stored).")
+    var maxStoredOutputBytes = 256 << 20
+    @Option(help: "The largest artifact a handler may store.") var maxArtifactBytes = 1 << 30
     @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free port; printed at start).")
     var metricsPort: Int?
     @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
@@ -43,6 +47,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         guard parallelReport >= 0 else { throw ValidationError("--parallel-report must be 0 or more") }
         guard (2...Scheduler.maxLeaseSeconds).contains(lease) else { throw ValidationError("--lease must be 2 to \(Scheduler.maxLeaseSeconds) seconds") }
         guard maxOutputBytes >= 1 else { throw ValidationError("--max-output-bytes must be at least 1") }
+        guard maxStoredOutputBytes >= 0 else { throw ValidationError("--max-stored-output-bytes must be 0 or more") }
+        guard maxArtifactBytes >= 1 else { throw ValidationError("--max-artifact-bytes must be at least 1") }
         guard sqlUrl == nil || allowSql else { throw ValidationError("--sql-url needs --allow-sql") }
         guard pollInterval >= 10 else { throw ValidationError("--poll-interval must be at least 10 ms") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
@@ -74,6 +80,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.pollOnly = pollOnly
         options.shutdownGrace = .seconds(lease)
         options.maxOutputBytes = maxOutputBytes
+        options.maxStoredOutputBytes = maxStoredOutputBytes
+        options.maxArtifactBytes = maxArtifactBytes
         let url = try await connection.locator.resolve { Console.note($0) }
         let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell)
         let metrics = metricsPort.map { _ in SchedulerMetrics() }

@@ -64,17 +64,26 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
-    private static func openBlocking(_ conninfo: String, applicationName: String, settings: [String: String],
-                                     tcpUserTimeout: Int?, queue: DispatchQueue) throws -> PGConnection {
-        // libpq keeps the last value of a repeated keyword, and `expand_dbname` expands the
-        // URI/conninfo given as `dbname` in place; listing it last lets the user's string
-        // override these defaults.
-        var options = "-c DateStyle=ISO -c TimeZone=UTC"
+    /// The `options` connection parameter: the environment's PGOPTIONS first (an explicit
+    /// `options` parameter makes libpq ignore PGOPTIONS, so it is carried over), then the
+    /// settings decoding relies on and the caller's, which win over PGOPTIONS for the same name.
+    public static func options(_ settings: [String: String], environment: String?) -> String {
+        var options = environment.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 + " " } ?? ""
+        options += "-c DateStyle=ISO -c TimeZone=UTC"
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
             // In libpq's options, a backslash escapes the next character (spaces included).
             let escaped = value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: " ", with: "\\ ")
             options += " -c \(name)=\(escaped)"
         }
+        return options
+    }
+
+    private static func openBlocking(_ conninfo: String, applicationName: String, settings: [String: String],
+                                     tcpUserTimeout: Int?, queue: DispatchQueue) throws -> PGConnection {
+        // libpq keeps the last value of a repeated keyword, and `expand_dbname` expands the
+        // URI/conninfo given as `dbname` in place; listing it last lets the user's string
+        // override these defaults.
+        let options = Self.options(settings, environment: ProcessInfo.processInfo.environment["PGOPTIONS"])
         var keys = ["application_name", "client_encoding", "options", "connect_timeout",
                     "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
         var values = [applicationName, "UTF8", options, "10", "1", "10", "5", "3"]

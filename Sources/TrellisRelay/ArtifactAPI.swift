@@ -50,55 +50,59 @@ struct ArtifactAPI: Sendable {
         }
 
         api.get("artifacts/:id") { request, context in
-            let id = try context.parameters.require("id")
-            let actor = try context.who
-            let head = try await pool.withConnection { try await ArtifactStore(connection: $0).head(id, as: actor) }
-            let etag = "\"\(head.sha256)\""
-            var headers: HTTPFields = [.eTag: etag, .acceptRanges: "bytes", .contentType: head.mediaType,
-                                       .cacheControl: "private, max-age=31536000, immutable"]
-            if !head.name.isEmpty, let quoted = head.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
-                headers[.contentDisposition] = "attachment; filename*=UTF-8''\(quoted)"
-            }
-            if request.headers[.ifNoneMatch] == etag {
-                return Response(status: .notModified, headers: headers)
-            }
-            var range = 0..<head.size
-            var status = HTTPResponse.Status.ok
-            if let spec = request.headers[.range] {
-                switch ByteRange.parse(spec, size: head.size) {
-                case .whole: break
-                case .part(let part):
-                    range = part
-                    status = .partialContent
-                    headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(head.size)"
-                case .unsatisfiable:
-                    headers[.contentRange] = "bytes */\(head.size)"
-                    return Response(status: .rangeNotSatisfiable, headers: headers)
-                }
-            }
-            headers[.contentLength] = String(range.count)
-            let chunkSize = head.chunkSize
-            let bytes = range
-            let body = ResponseBody(contentLength: bytes.count) { writer in
-                guard !bytes.isEmpty else {
-                    try await writer.finish(nil)
-                    return
-                }
-                // One chunk per query, each on a connection taken for that query only: a
-                // slow client holds no database connection between chunks.
-                for index in (bytes.lowerBound / chunkSize)...((bytes.upperBound - 1) / chunkSize) {
-                    let chunk = try await pool.withConnection {
-                        try await ArtifactStore(connection: $0).chunks(head.sha256, as: actor, first: index, last: index)
-                    }.first ?? Data()
-                    let start = index * chunkSize
-                    let from = max(bytes.lowerBound - start, 0), to = min(bytes.upperBound - start, chunk.count)
-                    guard from < to else { continue }
-                    try await writer.write(ByteBuffer(bytes: chunk[chunk.startIndex + from ..< chunk.startIndex + to]))
-                }
-                try await writer.finish(nil)
-            }
-            return Response(status: status, headers: headers, body: body)
+            try await Self.download(try context.parameters.require("id"), as: try context.who, request: request, pool: pool)
         }
+    }
+
+    /// Streams a readable artifact (TR404 / 42501 first, as JSON errors): ETag, 304 on
+    /// If-None-Match, one byte range (206, or 416 past the end).
+    static func download(_ id: String, as actor: String, request: Request, pool: ConnectionPool) async throws -> Response {
+        let head = try await pool.withConnection { try await ArtifactStore(connection: $0).head(id, as: actor) }
+        let etag = "\"\(head.sha256)\""
+        var headers: HTTPFields = [.eTag: etag, .acceptRanges: "bytes", .contentType: head.mediaType,
+                                   .cacheControl: "private, max-age=31536000, immutable"]
+        if !head.name.isEmpty, let quoted = head.name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+            headers[.contentDisposition] = "attachment; filename*=UTF-8''\(quoted)"
+        }
+        if request.headers[.ifNoneMatch] == etag {
+            return Response(status: .notModified, headers: headers)
+        }
+        var range = 0..<head.size
+        var status = HTTPResponse.Status.ok
+        if let spec = request.headers[.range] {
+            switch ByteRange.parse(spec, size: head.size) {
+            case .whole: break
+            case .part(let part):
+                range = part
+                status = .partialContent
+                headers[.contentRange] = "bytes \(part.lowerBound)-\(part.upperBound - 1)/\(head.size)"
+            case .unsatisfiable:
+                headers[.contentRange] = "bytes */\(head.size)"
+                return Response(status: .rangeNotSatisfiable, headers: headers)
+            }
+        }
+        headers[.contentLength] = String(range.count)
+        let chunkSize = head.chunkSize
+        let bytes = range
+        let body = ResponseBody(contentLength: bytes.count) { writer in
+            guard !bytes.isEmpty else {
+                try await writer.finish(nil)
+                return
+            }
+            // One chunk per query, each on a connection taken for that query only: a
+            // slow client holds no database connection between chunks.
+            for index in (bytes.lowerBound / chunkSize)...((bytes.upperBound - 1) / chunkSize) {
+                let chunk = try await pool.withConnection {
+                    try await ArtifactStore(connection: $0).chunks(head.sha256, as: actor, first: index, last: index)
+                }.first ?? Data()
+                let start = index * chunkSize
+                let from = max(bytes.lowerBound - start, 0), to = min(bytes.upperBound - start, chunk.count)
+                guard from < to else { continue }
+                try await writer.write(ByteBuffer(bytes: chunk[chunk.startIndex + from ..< chunk.startIndex + to]))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
     }
 }
 

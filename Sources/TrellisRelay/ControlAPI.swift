@@ -100,6 +100,24 @@ struct ControlAPI: Sendable {
             }.text)
         }
 
+        // The node's whole output: inline outputs as they are stored, an output too large
+        // to store inline (a reference with "truncated": true) streamed from its artifact.
+        api.get("runs/:id/nodes/:key/output") { request, context in
+            let run = try RequestInput.uuid(context.parameters.require("id"), "run")
+            let key = try context.parameters.require("key")
+            let principal = try context.who
+            let detail = try await pool.withConnection { try await APIStore(connection: $0).node(key, of: run, logs: 0, as: principal) }
+            let node = try detail.decode(JSONValue.self)
+            guard let output = node["output"], output != .null else {
+                throw RelayError(.notFound, "not_found",
+                                 "node \(key) of run \(run.uuidString.lowercased()) has no output (it is \(node["status"]?.stringValue ?? "unknown"))")
+            }
+            if let stored = ArtifactReference(output), stored.isStoredOutput {
+                return try await ArtifactAPI.download(stored.id, as: principal, request: request, pool: pool)
+            }
+            return HTTPReply.json(String(decoding: try JSONEncoder().encode(output), as: UTF8.self))
+        }
+
         api.get("workflows/:name/runs") { request, context in
             let name = try context.parameters.require("name")
             let query = request.uri.queryParameters

@@ -71,8 +71,8 @@ public struct Relay: Sendable {
         self.databaseURL = databaseURL
         self.options = options
         let metrics = RelayMetrics()
-        let pool = ConnectionPool(url: databaseURL, capacity: options.poolSize, wait: options.poolWait)
-        let streamPool = ConnectionPool(url: databaseURL, capacity: options.poolSize, wait: options.poolWait)
+        let pool = ConnectionPool(url: databaseURL, capacity: options.poolSize, wait: options.poolWait, applicationName: "trellis-relay")
+        let streamPool = ConnectionPool(url: databaseURL, capacity: options.poolSize, wait: options.poolWait, applicationName: "trellis-relay")
         self.pool = pool
         self.streamPool = streamPool
         self.metrics = metrics

@@ -25,6 +25,8 @@ public struct RelayError: Error, Sendable, HTTPResponseError {
         switch error {
         case let relay as RelayError:
             return relay
+        case is ConnectionPool.Exhausted:
+            return RelayError(.serviceUnavailable, "unavailable", "every database connection of this relay is busy; retry shortly")
         case let pg as PGError where pg.kind == .connection || pg.kind == .connectionClosed
             || (pg.kind == .server && (pg.sqlState?.hasPrefix("57P") == true || pg.sqlState?.hasPrefix("08") == true)):
             return RelayError(.serviceUnavailable, "unavailable", "the database is unavailable; retry shortly")

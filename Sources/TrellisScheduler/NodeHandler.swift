@@ -20,6 +20,8 @@ public struct NodeContext: Sendable {
     /// Progress and log lines for watchers (events node.progress / node.log); they are
     /// sent with the scheduler's next round trip, before the attempt's result.
     public var reporter: ProgressReporter = .discard
+    /// Reads the artifacts the run references and stores new ones as the node's outputs.
+    public var artifacts: NodeArtifacts = .unavailable
 }
 
 /// How a handler tells watchers what it is doing. Cheap to call: updates are queued and

@@ -28,9 +28,19 @@ public struct SchedulerOptions: Sendable {
     public var pollOnly = false
     /// How long a graceful stop waits for handlers in flight before releasing them.
     public var shutdownGrace: Duration = .seconds(30)
-    /// A node output larger than this (JSON text) fails the node with output_too_large;
-    /// the database enforces its own cap too (trellis.max_output_bytes, default 5 MiB).
+    /// The inline cap: a node output larger than this (JSON text) is stored whole as an
+    /// artifact and the node's output becomes a reference to it with a preview (up to
+    /// `maxStoredOutputBytes`). The database enforces its own inline cap too
+    /// (trellis.max_output_bytes, default 5 MiB).
     public var maxOutputBytes = 5 << 20
+    /// Outputs over the inline cap up to this size are stored as artifacts; larger ones
+    /// fail the node with output_too_large. 0 stores none (every output over the inline
+    /// cap fails).
+    public var maxStoredOutputBytes = 256 << 20
+    /// The largest artifact a handler may store through `context.artifacts`.
+    public var maxArtifactBytes = 1 << 30
+    /// Database connections for handlers' artifact reads and writes (apart from the loop's).
+    public var artifactConnections = 4
 
     public init(name: String) {
         self.name = name
@@ -71,6 +81,10 @@ public final class Scheduler: Sendable {
     private let readyFlag = Atomic<Bool>(false)
     private let wakeup = Wakeup()
     private let inbox = Inbox()
+    /// The registration id handlers present with their artifact calls (it changes when
+    /// the scheduler registers again).
+    private let registeredID = Atomic<Int64>(0)
+    private let artifactPool: ConnectionPool
 
     public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
                 logger: Logger? = nil) {
@@ -81,6 +95,10 @@ public final class Scheduler: Sendable {
         var logger = logger ?? Logger(label: "trellis.scheduler", factory: { _ in SwiftLogNoOpLogHandler() })
         logger[metadataKey: "scheduler"] = .string(options.name)
         self.logger = logger
+        self.artifactPool = ConnectionPool(
+            url: databaseURL, capacity: options.artifactConnections, wait: .seconds(30),
+            applicationName: "trellis-scheduler-artifacts \(options.name)",
+            settings: ["statement_timeout": "\(max(1_000, options.leaseSeconds * 500))ms"])
     }
 
     /// Metadata of a line about one claimed node.
@@ -182,6 +200,7 @@ public final class Scheduler: Sendable {
                 connection = try await connect("")
                 store = SchedulerStore(connection: connection)
                 id = try await register(store)
+                registeredID.store(id, ordering: .relaxed)
                 break
             } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed || error.sqlState?.hasPrefix("57P") == true {
                 if stopping.load(ordering: .relaxed) { return SchedulerSummary() }
@@ -201,6 +220,7 @@ public final class Scheduler: Sendable {
         defer {
             listener?.cancel()
             watchdog.cancel()
+            Task { [artifactPool] in await artifactPool.close() }
         }
         var summary = SchedulerSummary()
         let clock = ContinuousClock()
@@ -353,6 +373,7 @@ public final class Scheduler: Sendable {
                 _ = await inbox.drain()
                 do {
                     id = try await register(store)
+                    registeredID.store(id, ordering: .relaxed)
                     readyFlag.store(true, ordering: .relaxed)
                     logger.info("registered again as scheduler \(id)", metadata: ["scheduler_id": "\(id)"])
                 } catch {
@@ -431,6 +452,9 @@ public final class Scheduler: Sendable {
         let inbox = self.inbox
         let wakeup = self.wakeup
         let metrics = self.metrics
+        let artifacts = NodeArtifacts(pool: artifactPool, maxBytes: options.maxArtifactBytes) { [self] in
+            ArtifactStore.NodeAttempt(scheduler: registeredID.load(ordering: .relaxed), nodeRunID: claim.nodeRunID, attempt: claim.attempt)
+        }
         return Task {
             let outcome: Outcome
             if let handler {
@@ -446,9 +470,12 @@ public final class Scheduler: Sendable {
                             ? SchedulerStore.Update.progress(id: claim.nodeRunID, attempt: claim.attempt, percent: percent, message: text)
                             : SchedulerStore.Update.log(id: claim.nodeRunID, attempt: claim.attempt, kind: logKind ?? "log", body: text)
                         await inbox.update(update)
-                    })
+                    },
+                    artifacts: artifacts)
                 let started = ContinuousClock.now
-                outcome = await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds)
+                outcome = await Self.storingLargeOutput(
+                    await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds),
+                    of: claim, in: artifacts, inlineCap: options.maxOutputBytes, storedCap: options.maxStoredOutputBytes)
                 metrics?.handler(claim.handler, ran: ContinuousClock.now - started)
                 if case .cancelled = outcome { metrics?.finished("cancelled") }
             } else {
@@ -457,6 +484,51 @@ public final class Scheduler: Sendable {
             await inbox.put(Finished(claim: claim, outcome: outcome))
             await wakeup.signal()
         }
+    }
+
+    /// A successful output over the inline cap is stored whole as a JSON artifact of its
+    /// node (in the handler's task, off the main loop) and replaced by a reference with a
+    /// preview of its text, which is what the node's output, its events and downstream
+    /// bindings carry. Past `storedCap` the node fails with output_too_large.
+    static func storingLargeOutput(_ outcome: Outcome, of claim: SchedulerStore.Claim, in artifacts: NodeArtifacts,
+                                   inlineCap: Int, storedCap: Int) async -> Outcome {
+        guard case .success(let output, let cost) = outcome, storedCap > inlineCap,
+              case .tooLarge? = output.storageProblem(maxBytes: inlineCap) else { return outcome }
+        let text: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // the same output, the same bytes, stored once
+            text = try encoder.encode(output)
+        } catch {
+            return .failure(HandlerError(code: "invalid_output", message: "\(claim.handler): output cannot be stored: \(error)", retryable: false))
+        }
+        guard text.count <= storedCap else {
+            return .failure(HandlerError(
+                code: "output_too_large",
+                message: "\(claim.handler): output is \(text.count) bytes, more than the \(storedCap) bytes a scheduler stores as an artifact",
+                retryable: false))
+        }
+        let name = "\(claim.nodeKey)\(claim.itemIndex.map { "[\($0)]" } ?? "").output.json"
+        do {
+            let reference = try await artifacts.put(text, name: name, mediaType: "application/json")
+            guard case .object(var envelope) = reference.json else { return outcome }
+            envelope["truncated"] = .bool(true)
+            envelope["preview"] = .string(preview(of: text, bytes: 1_024))
+            return .success(.object(envelope), cost)
+        } catch let error as HandlerError {
+            return .failure(HandlerError(code: error.code, message: "storing the \(text.count)-byte output as an artifact: \(error.message)",
+                                         retryable: error.retryable))
+        } catch {
+            return .cancelled
+        }
+    }
+
+    /// The first `bytes` of UTF-8 `text`, cut at a character boundary.
+    static func preview(of text: Data, bytes: Int) -> String {
+        guard text.count > bytes else { return String(decoding: text, as: UTF8.self) }
+        var end = text.startIndex + bytes
+        while end > text.startIndex, text[end] & 0xC0 == 0x80 { end -= 1 }
+        return String(decoding: text[text.startIndex..<end], as: UTF8.self)
     }
 
     /// Runs a handler, cancelling it at the node's timeout (a retryable failure).

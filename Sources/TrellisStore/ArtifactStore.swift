@@ -31,15 +31,60 @@ public struct ArtifactStore: Sendable {
     /// Stores the bytes `parts` yields (any sizes) as one artifact, at most `maxBytes`.
     public func upload<Parts: AsyncSequence>(_ parts: Parts, name: String, mediaType: String, maxBytes: Int,
                                              as principal: String) async throws -> Uploaded where Parts.Element == [UInt8] {
+        try await store(parts, maxBytes: maxBytes) { conn in
+            try await conn.run(Query.Artifacts.begin, [name, mediaType, principal]).single().decode("id")
+        } append: { conn, id, seq, data in
+            try await conn.run(Query.Artifacts.append, [id, seq, data, principal])
+        } finish: { conn, id, sha in
+            try await conn.run(Query.Artifacts.finish, [id, sha, principal]).single()
+        }
+    }
+
+    /// Which node attempt a handler stores or reads artifacts for: the database checks it
+    /// is still running at that attempt on that scheduler (the fencing token).
+    public struct NodeAttempt: Sendable {
+        public var scheduler: Int64
+        public var nodeRunID: Int64
+        public var attempt: Int
+
+        public init(scheduler: Int64, nodeRunID: Int64, attempt: Int) {
+            self.scheduler = scheduler
+            self.nodeRunID = nodeRunID
+            self.attempt = attempt
+        }
+    }
+
+    /// Stores the bytes a handler produced as an artifact of its node (an output of the
+    /// node's run: readable by whoever may view the run). The document is {id, name,
+    /// media_type, size}.
+    public func upload<Parts: AsyncSequence>(_ parts: Parts, name: String, mediaType: String, maxBytes: Int,
+                                             for node: NodeAttempt) async throws -> Uploaded where Parts.Element == [UInt8] {
+        try await store(parts, maxBytes: maxBytes) { conn in
+            try await conn.run(Query.Artifacts.nodeBegin, [node.scheduler, node.nodeRunID, node.attempt, name, mediaType]).single().decode("id")
+        } append: { conn, id, seq, data in
+            try await conn.run(Query.Artifacts.nodeAppend, [id, seq, data])
+        } finish: { conn, id, sha in
+            try await conn.run(Query.Artifacts.nodeFinish, [node.scheduler, node.nodeRunID, node.attempt, id, sha]).single()
+        }
+    }
+
+    /// One upload in one transaction: begin, 1 MiB chunks as they fill, finish under the
+    /// SHA-256 computed on the way. Past `maxBytes` nothing is kept (TooLarge).
+    private func store<Parts: AsyncSequence>(
+        _ parts: Parts, maxBytes: Int,
+        begin: @Sendable (PGConnection) async throws -> Int64,
+        append: @Sendable (PGConnection, Int64, Int, Data) async throws -> Void,
+        finish: @Sendable (PGConnection, Int64, String) async throws -> PGRow
+    ) async throws -> Uploaded where Parts.Element == [UInt8] {
         try await connection.withTransaction { conn in
-            let id: Int64 = try await conn.run(Query.Artifacts.begin, [name, mediaType, principal]).single().decode("id")
+            let id = try await begin(conn)
             var hasher = SHA256()
             var pending: [UInt8] = []
             pending.reserveCapacity(Self.chunkSize)
             var seq = 0
             var size = 0
             func flush(_ bytes: ArraySlice<UInt8>) async throws {
-                try await conn.run(Query.Artifacts.append, [id, seq, Data(bytes), principal])
+                try await append(conn, id, seq, Data(bytes))
                 seq += 1
             }
             for try await part in parts {
@@ -54,7 +99,7 @@ public struct ArtifactStore: Sendable {
             }
             if !pending.isEmpty || seq == 0 { try await flush(pending[...]) }
             let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-            let row = try await conn.run(Query.Artifacts.finish, [id, sha, principal]).single()
+            let row = try await finish(conn, id, sha)
             return Uploaded(document: try row.decode("document"), sha256: sha, size: size, created: try row.decode("created"))
         }
     }
@@ -77,9 +122,23 @@ public struct ArtifactStore: Sendable {
 
     /// What a download needs before its bytes (TR404 / 42501 like the bytes).
     public func head(_ sha256: String, as principal: String) async throws -> Head {
-        let row = try await connection.run(Query.Artifacts.head, [sha256, principal]).single()
-        return Head(sha256: try row.decode("sha256"), size: try row.decode("size"), chunkSize: try row.decode("chunk_size"),
+        try Self.head(try await connection.run(Query.Artifacts.head, [sha256, principal]).single())
+    }
+
+    private static func head(_ row: PGRow) throws -> Head {
+        Head(sha256: try row.decode("sha256"), size: try row.decode("size"), chunkSize: try row.decode("chunk_size"),
                     mediaType: try row.decode("media_type"), name: try row.decode("name"))
+    }
+
+    /// What a handler needs before reading an artifact its run references.
+    public func head(_ sha256: String, for node: NodeAttempt) async throws -> Head {
+        try Self.head(try await connection.run(Query.Artifacts.nodeHead, [node.scheduler, node.nodeRunID, node.attempt, sha256]).single())
+    }
+
+    /// Chunks `first`…`last` of an artifact the handler's run references.
+    public func chunks(_ sha256: String, for node: NodeAttempt, first: Int, last: Int) async throws -> [Data] {
+        try await connection.run(Query.Artifacts.nodeChunks, [node.scheduler, node.nodeRunID, node.attempt, sha256, first, last])
+            .rows.map { try $0.decode("data") }
     }
 
     /// Chunks `first`…`last` (by index) of a readable artifact.

@@ -71,6 +71,11 @@ public enum Query {
         public static let list = "artifacts/list"
         public static let chunks = "artifacts/chunks"
         public static let head = "artifacts/head"
+        public static let nodeBegin = "artifacts/node_begin"
+        public static let nodeAppend = "artifacts/node_append"
+        public static let nodeFinish = "artifacts/node_finish"
+        public static let nodeHead = "artifacts/node_head"
+        public static let nodeChunks = "artifacts/node_chunks"
     }
 
     public enum Schedules {
@@ -151,6 +156,7 @@ public enum Query {
         Runs.complete, Runs.fail, Runs.get, Runs.nodes, Runs.events, Runs.heartbeat, Runs.reclaimExpired,
         Runs.stopScheduler, Runs.control, Runs.retry, Runs.list, Runs.reportProgress, Approvals.list, Approvals.decide, Approvals.expire,
         Artifacts.begin, Artifacts.append, Artifacts.finish, Artifacts.show, Artifacts.list, Artifacts.chunks, Artifacts.head,
+        Artifacts.nodeBegin, Artifacts.nodeAppend, Artifacts.nodeFinish, Artifacts.nodeHead, Artifacts.nodeChunks,
         Retention.apply, Retention.set, Retention.policy, Retention.defaultPolicy,
         Schedules.create, Schedules.list, Schedules.show, Schedules.setEnabled, Schedules.delete, Schedules.fireDue,
         History.stats, History.failures, History.slowest, Retention.preview, Retention.pruneBatch,

@@ -44,7 +44,10 @@ struct APIFuzzTests {
                 "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,ignored_auth",
                 // Streams never end on their own; their frames are PROTOCOL.md's, tested by the relay suites.
                 "--exclude-path-regex", "/events$|/ws$",
-                "--max-examples", "25", "--seed", "20261130", "--workers", "2",
+                // One worker: Debian's Python 3.11 crashes at random ("AST constructor recursion
+                // depth mismatch", CPython gh-106905) when two threads parse source at once,
+                // which hypothesis does to describe its filters.
+                "--max-examples", "25", "--seed", "20261130", "--workers", "1",
                 "--report", "junit", "--report-dir", report.path,
             ], environment: ["NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""])
             let output = run.output

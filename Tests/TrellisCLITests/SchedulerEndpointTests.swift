@@ -80,7 +80,7 @@ struct SchedulerLogFormatTests {
                     {"name": "logged", "nodes": [{"key": "work", "kind": "tool_call", "handler": "echo", "input": {"blob": "$input.blob"}}]}
                     """, as: "admin")
                 let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "logger", "--log-format", "json",
-                                                                "--max-output-bytes", "64", "--database-url", db.url])
+                                                                "--max-output-bytes", "64", "--max-stored-output-bytes", "0", "--database-url", db.url])
                 let run = try await RunStore(connection: conn).start("logged", input: #"{"blob": "\#(String(repeating: "x", count: 200))"}"#, as: "admin").runID
                 try await waitUntil(timeout: .seconds(30), "the run to finish") { try await RunStore(connection: conn).run(run).finishedAt != nil }
                 #expect(scheduler.stop() == 0)

@@ -28,6 +28,17 @@ struct PGConnectionTests {
 
     /// Session settings reach the server (values with spaces escaped), and a statement past
     /// statement_timeout is cut off with 57014; a running statement can be cancelled.
+    /// PGOPTIONS is honoured although every connection passes its own `options` (which
+    /// makes libpq ignore the variable): it comes first, so the settings decoding needs
+    /// and the caller's win for the same name. (The chaos run raises
+    /// trellis.max_lost_leases for its fleet this way.)
+    @Test func environmentOptionsAreCarriedOver() {
+        #expect(PGConnection.options(["statement_timeout": "5s", "search_path": "a b"], environment: "-c trellis.max_lost_leases=10")
+                == #"-c trellis.max_lost_leases=10 -c DateStyle=ISO -c TimeZone=UTC -c search_path=a\ b -c statement_timeout=5s"#)
+        #expect(PGConnection.options([:], environment: nil) == "-c DateStyle=ISO -c TimeZone=UTC")
+        #expect(PGConnection.options([:], environment: "   ") == "-c DateStyle=ISO -c TimeZone=UTC")
+    }
+
     @Test func sessionSettingsTimeoutsAndCancel() async throws {
         try await TestDatabase.withEmpty { db in
             let conn = try await PGConnection.connect(db.url, applicationName: "settings test",

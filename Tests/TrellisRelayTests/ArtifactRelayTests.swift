@@ -110,4 +110,70 @@ struct ArtifactRelayTests {
             #expect(try stored.decode("bytes", as: Int.self) == 50_000_000)
         }
     }
+
+    /// A handler output over the inline cap, on a real scheduler process, is stored whole as
+    /// an artifact; the run shows a reference with a preview, and the whole output comes
+    /// back through the run API (relay process) and `trellis run output`.
+    @Test func anOutputOverTheInlineCapIsStoredAndFetchedWholeThroughTheRunAPI() async throws {
+        try await TestDatabase.withMigrated { db in
+            let (run, admin, outsider) = try await PGConnection.withConnection(db.url) { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "big-output", "nodes": [
+                      {"key": "huge", "kind": "tool_call", "handler": "sql", "config": {"query": "SELECT repeat('x', 7000000) AS blob, 42 AS answer"}},
+                      {"key": "small", "kind": "tool_call", "handler": "echo", "input": {"n": 1}}]}
+                    """, as: "admin")
+                _ = try await conn.query("SELECT trellis.create_principal('outsider', 'user')")
+                let tokens = TokenStore(connection: conn)
+                return (try await RunStore(connection: conn).start("big-output", as: "admin").runID,
+                        try await tokens.create(for: "admin", as: "admin").token, try await tokens.create(for: "outsider", as: "admin").token)
+            }
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "storer", "--allow-sql", "--poll-interval", "100",
+                                                            "--database-url", db.url])
+            defer { _ = scheduler.stop() }
+            try await PGConnection.withConnection(db.url) { conn in
+                try await waitUntil(timeout: .seconds(60), "the run to finish") { try await RunStore(connection: conn).run(run).finishedAt != nil }
+                #expect(try await RunStore(connection: conn).run(run).status == "succeeded", "\(scheduler.log)")
+            }
+            #expect(scheduler.stop() == 0, "\(scheduler.log)")
+
+            let port = try LocalCluster.freePort()
+            let relay = try BackgroundProcess(trellis: ["relay", "--port", "\(port)", "--database-url", db.url])
+            defer { _ = relay.stop() }
+            let base = "http://127.0.0.1:\(port)/v1/runs/\(run.uuidString.lowercased())/nodes"
+            try await waitUntil(timeout: .seconds(60), "the relay to answer") {
+                (try? await Self.send("GET", "http://127.0.0.1:\(port)/healthz", token: nil).status) == 200
+            }
+            // The node shows a reference with a preview, not 7 MB.
+            let detail = try await Self.send("GET", base + "/huge?logs=0", token: admin)
+            #expect(detail.status == 200 && detail.data.count < 8_000, "\(detail.data.count) bytes")
+            let output = try #require(try JSONDecoder().decode(JSONValue.self, from: detail.data)["output"])
+            let stored = try #require(ArtifactReference(output))
+            #expect(stored.isStoredOutput && stored.mediaType == "application/json" && stored.name == "huge.output.json")
+            #expect(output["preview"]?.stringValue?.hasPrefix("{") == true)
+
+            // Fetched whole through the run API: the artifact's bytes, which are the output.
+            let whole = try await Self.send("GET", base + "/huge/output", token: admin)
+            #expect(whole.status == 200 && whole.data.count == stored.size && stored.size > 7_000_000)
+            let value = try JSONDecoder().decode(JSONValue.self, from: whole.data)
+            #expect(value["rows"]?[0]?["blob"]?.stringValue?.count == 7_000_000 && value["rows"]?[0]?["answer"] == .number(42))
+            let part = try await Self.send("GET", base + "/huge/output", token: admin, headers: ["Range": "bytes=0-9"])
+            #expect(part.status == 206 && part.data == whole.data.prefix(10))
+            // An inline output comes back as it is; a stranger to the workflow is refused.
+            let small = try await Self.send("GET", base + "/small/output", token: admin)
+            #expect(small.status == 200)
+            #expect(try JSONDecoder().decode(JSONValue.self, from: small.data) == .object(["n": .number(1)]))
+            let refused = try await Self.send("GET", base + "/huge/output", token: outsider)
+            #expect(refused.status == 403, "\(String(decoding: refused.data, as: UTF8.self))")
+            let unknown = try await Self.send("GET", base + "/nope/output", token: admin)
+            #expect(unknown.status == 404)
+            #expect(try JSONDecoder().decode(JSONValue.self, from: unknown.data)["error"]?["code"] == .string("not_found"))
+
+            // The CLI writes the same bytes.
+            let file = FileManager.default.temporaryDirectory.appending(path: "trellis-output-\(UUID().uuidString).json")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let cli = try TrellisBinary.run(["run", "output", run.uuidString, "huge", "--output", file.path, "--database-url", db.url])
+            #expect(cli.status == 0, "\(cli.stderr)")
+            #expect(try Data(contentsOf: file) == whole.data)
+        }
+    }
 }

@@ -68,6 +68,7 @@ struct SchedulerFaultTests {
                 options.concurrency = 64
                 options.batch = 64
                 options.maxOutputBytes = 10_000
+                options.maxStoredOutputBytes = 15_000  // "huge" (20 KB) is over both caps
                 let scheduler = Scheduler(databaseURL: db.url, registry: HandlerRegistry([EchoHandler(), SleepHandler(), PoisonHandler()]), options: options)
                 let running = Task { try await scheduler.run() }
                 try await waitUntil(timeout: .seconds(60), "every run to finish") {

@@ -206,8 +206,9 @@ struct SchedulerProcessTests {
                        "on_error": "continue"},
                       {"key": "nap", "kind": "tool_call", "handler": "sleep", "config": {"ms": 1500}}]}
                     """, as: "admin")
+                // 6 MB: over the 5 MiB inline cap and over the cap for outputs stored as artifacts.
                 let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "sturdy", "--allow-sql", "--poll-interval", "100",
-                                                                 "--database-url", db.url])
+                                                                 "--max-stored-output-bytes", "5500000", "--database-url", db.url])
                 let run = try await RunStore(connection: conn).start("poison", as: "admin").runID
                 try await waitUntil(timeout: .seconds(60), "the run to finish") {
                     try await RunStore(connection: conn).run(run).finishedAt != nil

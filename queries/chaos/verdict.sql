@@ -16,6 +16,13 @@ SELECT
     (SELECT count(*) FROM runs WHERE workflow = 'chaos-poison' AND status = 'failed') AS failed_by_design,
     (SELECT count(*) FROM runs WHERE workflow = 'chaos-poison' AND finished_at IS NOT NULL AND status <> 'failed') AS poison_not_failed,
     (SELECT count(*) FROM runs WHERE workflow <> 'chaos-poison' AND finished_at IS NOT NULL AND status <> 'succeeded') AS failed_unexpectedly,
+    -- A large output is stored whole: the node's output references an artifact of the
+    -- run's own (artifact_refs) holding the whole 1.5 MiB blob.
+    (SELECT count(*) FROM runs JOIN trellis.node_runs n ON n.run_id = runs.id
+     WHERE runs.workflow = 'chaos-large' AND runs.status = 'succeeded' AND NOT EXISTS (
+        SELECT 1 FROM trellis.artifacts a JOIN trellis.artifact_refs f ON f.artifact_id = a.id AND f.run_id = runs.id AND f.node_run_id = n.id
+        WHERE a.sha256 = n.output ->> '$artifact' AND a.size > 1572864 AND (n.output -> 'truncated') = 'true'))
+        AS large_not_stored,
     (SELECT count(*) FROM runs WHERE EXISTS (
         SELECT 1 FROM trellis.node_runs n WHERE n.run_id = runs.id AND n.status = 'failed' AND n.error ->> 'code' = 'lease_expired'))
         AS failed_by_worker_loss,

@@ -9,7 +9,8 @@
 --                items again. Refused (TR409) for a run that succeeded: nothing failed.
 --   all          the whole run again, from the same input.
 -- A run still open is refused (TR409: cancel it first); unknown run TR404; bad mode 22023.
--- The kept nodes' node.finished events carry reused_from. Returns the new run, its status
+-- The kept nodes' node.finished events carry reused_from; the artifacts they stored are
+-- referenced by the new run too. Returns the new run, its status
 -- and how many nodes were kept.
 CREATE OR REPLACE FUNCTION trellis.retry_run(run uuid, principal text DEFAULT 'admin', mode text DEFAULT 'from_failed')
 RETURNS TABLE (run_id uuid, status text, reused integer)
@@ -57,6 +58,14 @@ BEGIN
             FROM unnest(kept, kept_from) AS k(id, source_id) WHERE n.id = k.id;
             PERFORM trellis.settle_nodes(kept, array_fill('succeeded'::text, ARRAY[cardinality(kept)]), kept_outputs,
                                          array_fill(NULL::jsonb, ARRAY[cardinality(kept)]));
+            -- Artifacts the kept nodes (and their items) stored stay readable through the new run.
+            INSERT INTO trellis.artifact_refs (artifact_id, run_id, node_run_id, role)
+            SELECT f.artifact_id, new_run, k.id, 'output'
+            FROM trellis.artifact_refs f
+            JOIN trellis.node_runs s ON s.id = f.node_run_id
+            JOIN unnest(kept, kept_from) AS k(id, source_id) ON k.source_id = coalesce(s.parent_id, s.id)
+            WHERE f.run_id = source.id AND f.role = 'output'
+            ON CONFLICT DO NOTHING;
             PERFORM trellis.advance_run(new_run);
         END IF;
     END IF;

@@ -18,5 +18,10 @@ GRANT EXECUTE ON FUNCTION
     trellis.stop_scheduler(bigint),
     trellis.expire_approvals(integer),
     trellis.fire_due_schedules(integer),
-    trellis.apply_retention(bigint, integer)
+    trellis.apply_retention(bigint, integer),
+    trellis.begin_node_artifact(bigint, bigint, integer, text, text),
+    trellis.append_node_artifact_chunk(bigint, integer, bytea),
+    trellis.finish_node_artifact(bigint, bigint, integer, bigint, text),
+    trellis.node_artifact(bigint, bigint, integer, text),
+    trellis.read_node_artifact_chunks(bigint, bigint, integer, text, integer, integer)
 TO trellis_scheduler;

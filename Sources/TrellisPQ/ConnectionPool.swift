@@ -1,21 +1,31 @@
 import Foundation
-import TrellisPQ
 
-/// A small pool of database connections shared by the relay's requests and streams.
-/// Connections that failed at the transport level are dropped, not reused, so a database
-/// restart heals itself on the next request.
+/// A small pool of database connections shared by concurrent work (the relay's requests
+/// and streams, a scheduler's handlers). Connections that failed at the transport level
+/// are dropped, not reused, so a database restart heals itself on the next call.
 public actor ConnectionPool {
     let url: String
     let capacity: Int
-    /// How long `withConnection` waits for a free connection before a 503 `unavailable`.
+    let applicationName: String
+    let settings: [String: String]
+    /// How long `withConnection` waits for a free connection before throwing `Exhausted`.
     let wait: Duration
     private var idle: [PGConnection] = []
     private var open = 0
     private var waiters: [(id: Int, continuation: CheckedContinuation<Bool, Never>)] = []
     private var nextWaiter = 0
 
-    public init(url: String, capacity: Int = 8, wait: Duration = .seconds(5)) {
+    /// Every connection was busy for the whole wait.
+    public struct Exhausted: Error, Sendable, CustomStringConvertible {
+        public var capacity: Int
+        public var description: String { "every one of the \(capacity) pooled database connections stayed busy" }
+    }
+
+    public init(url: String, capacity: Int = 8, wait: Duration = .seconds(5), applicationName: String = "trellis",
+                settings: [String: String] = [:]) {
         self.url = url
+        self.applicationName = applicationName
+        self.settings = settings
         self.capacity = max(1, capacity)
         self.wait = wait
     }
@@ -51,7 +61,7 @@ public actor ConnectionPool {
             if open < capacity {
                 open += 1
                 do {
-                    return try await PGConnection.connect(url, applicationName: "trellis-relay")
+                    return try await PGConnection.connect(url, applicationName: applicationName, settings: settings)
                 } catch {
                     open -= 1
                     wakeOne()
@@ -67,7 +77,7 @@ public actor ConnectionPool {
             let woken = await withCheckedContinuation { waiters.append((id, $0)) }
             timer.cancel()
             guard woken else {
-                throw RelayError(.serviceUnavailable, "unavailable", "every database connection of this relay is busy; retry shortly")
+                throw Exhausted(capacity: capacity)
             }
         }
     }

@@ -1,0 +1,145 @@
+import Foundation
+import Synchronization
+import TrellisCore
+import TrellisPQ
+import TrellisStore
+
+/// A handler's access to artifacts, for the node attempt it runs: it reads the artifacts
+/// its run references (run inputs and outputs of the run's nodes) and stores new ones as
+/// outputs of its node. Every call presents the attempt to the database, which refuses it
+/// once the attempt is no longer this scheduler's (lease lost, run cancelled). Failures
+/// arrive as `HandlerError`s a handler may simply rethrow: unknown or unreadable
+/// artifacts are not retryable, a lost connection is.
+public struct NodeArtifacts: Sendable {
+    let pool: ConnectionPool?
+    let node: @Sendable () -> ArtifactStore.NodeAttempt
+    /// The largest artifact a handler may store.
+    public let maxBytes: Int
+
+    init(pool: ConnectionPool?, maxBytes: Int, node: @escaping @Sendable () -> ArtifactStore.NodeAttempt) {
+        self.pool = pool
+        self.maxBytes = maxBytes
+        self.node = node
+    }
+
+    /// Outside a scheduler (handlers called directly in tests): every call fails with
+    /// `artifacts_unavailable`.
+    public static let unavailable = NodeArtifacts(pool: nil, maxBytes: 0) { ArtifactStore.NodeAttempt(scheduler: 0, nodeRunID: 0, attempt: 0) }
+
+    /// Stores `data` as an artifact of this node and returns its reference (put
+    /// `reference.json` in the output). The same bytes are stored once.
+    public func put(_ data: Data, name: String, mediaType: String = "application/octet-stream") async throws -> ArtifactReference {
+        try await put(AsyncStream { continuation in
+            var offset = 0
+            while offset < data.count {
+                let end = min(offset + ArtifactStore.chunkSize, data.count)
+                continuation.yield(Array(data[data.startIndex + offset ..< data.startIndex + end]))
+                offset = end
+            }
+            continuation.finish()
+        }, name: name, mediaType: mediaType)
+    }
+
+    /// Stores the bytes `parts` yields, streamed into the database a chunk at a time.
+    public func put<Parts: AsyncSequence & Sendable>(_ parts: Parts, name: String, mediaType: String = "application/octet-stream")
+        async throws -> ArtifactReference where Parts.Element == [UInt8] {
+        let node = node()
+        let limit = maxBytes
+        let uploaded = try await call {
+            try await ArtifactStore(connection: $0).upload(parts, name: name, mediaType: mediaType, maxBytes: limit, for: node)
+        }
+        return ArtifactReference(id: uploaded.sha256, name: name, mediaType: mediaType, size: uploaded.size)
+    }
+
+    /// What the artifact is (name, media type, size), without its bytes.
+    public func info(_ id: String) async throws -> ArtifactReference {
+        let node = node()
+        let head = try await call { try await ArtifactStore(connection: $0).head(id, for: node) }
+        return ArtifactReference(id: head.sha256, name: head.name, mediaType: head.mediaType, size: head.size)
+    }
+
+    /// The whole artifact in memory; refused (`artifact_too_large`) past `maxBytes`.
+    public func data(_ id: String, maxBytes: Int = 64 << 20) async throws -> Data {
+        let node = node()
+        let head = try await call { try await ArtifactStore(connection: $0).head(id, for: node) }
+        guard head.size <= maxBytes else {
+            throw HandlerError(code: "artifact_too_large", message: "artifact \(id) is \(head.size) bytes, more than the \(maxBytes) asked for", retryable: false)
+        }
+        var data = Data(capacity: head.size)
+        for try await chunk in chunks(head) { data.append(chunk) }
+        return data
+    }
+
+    /// The artifact's bytes a chunk (1 MiB) at a time: memory stays flat whatever its size.
+    public func chunks(_ id: String) async throws -> AsyncThrowingStream<Data, any Error> {
+        let node = node()
+        return chunks(try await call { try await ArtifactStore(connection: $0).head(id, for: node) })
+    }
+
+    private func chunks(_ head: ArtifactStore.Head) -> AsyncThrowingStream<Data, any Error> {
+        let node = node()
+        let count = head.size == 0 ? 1 : (head.size + head.chunkSize - 1) / head.chunkSize
+        let cursor = ChunkCursor()
+        return AsyncThrowingStream {
+            let first = cursor.next.add(1, ordering: .relaxed).oldValue
+            guard first < count else { return nil }
+            return try await call { try await ArtifactStore(connection: $0).chunks(head.sha256, for: node, first: first, last: first) }.first ?? Data()
+        }
+    }
+
+    /// `value` with every stored-output reference (a node output too large to store
+    /// inline, `"truncated": true`) replaced by the output it stands for — what a handler
+    /// downstream of such a node calls to see the whole value.
+    public func expandingStoredOutputs(_ value: JSONValue, maxBytes: Int = 64 << 20) async throws -> JSONValue {
+        if let reference = ArtifactReference(value), reference.isStoredOutput {
+            let text = try await data(reference.id, maxBytes: maxBytes)
+            do {
+                return try JSONDecoder().decode(JSONValue.self, from: text)
+            } catch {
+                throw HandlerError(code: "invalid_artifact", message: "stored output \(reference.id) is not JSON: \(error)", retryable: false)
+            }
+        }
+        switch value {
+        case .array(let items):
+            var expanded: [JSONValue] = []
+            for item in items { expanded.append(try await expandingStoredOutputs(item, maxBytes: maxBytes)) }
+            return .array(expanded)
+        case .object(let members):
+            var expanded: [String: JSONValue] = [:]
+            for (key, member) in members { expanded[key] = try await expandingStoredOutputs(member, maxBytes: maxBytes) }
+            return .object(expanded)
+        default:
+            return value
+        }
+    }
+
+    /// Runs one database call on a pooled connection, turning failures into handler errors.
+    private func call<T: Sendable>(_ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
+        guard let pool else {
+            throw HandlerError(code: "artifacts_unavailable", message: "this handler runs outside a scheduler: no artifact store", retryable: false)
+        }
+        do {
+            return try await pool.withConnection(body)
+        } catch let error as ArtifactStore.TooLarge {
+            throw HandlerError(code: "artifact_too_large", message: "artifact is over the limit of \(error.limit) bytes; nothing was stored", retryable: false)
+        } catch let error as PGError where error.kind == .server && !error.isTransient {
+            switch error.sqlState {
+            case "TR404": throw HandlerError(code: "artifact_not_found", message: error.message, retryable: false)
+            case "42501": throw HandlerError(code: "artifact_forbidden", message: error.message, retryable: false)
+            case "TR409": throw HandlerError(code: "lease_lost", message: error.message)
+            default: throw HandlerError(code: "artifact_error", message: "\(error.sqlState ?? "?"): \(error.message)", retryable: false)
+            }
+        } catch let error as HandlerError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw HandlerError(code: "artifacts_unavailable", message: "artifact store: \(error)")
+        }
+    }
+}
+
+/// The next chunk a download stream asks for (its closure is `@Sendable`).
+private final class ChunkCursor: Sendable {
+    let next = Atomic<Int>(0)
+}
