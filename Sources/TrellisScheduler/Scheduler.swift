@@ -458,7 +458,7 @@ public final class Scheduler: Sendable {
         return Task {
             let outcome: Outcome
             if let handler {
-                let context = NodeContext(
+                var context = NodeContext(
                     nodeRunID: claim.nodeRunID, runID: claim.runID, nodeKey: claim.nodeKey, attempt: claim.attempt,
                     input: (try? claim.input.decode(JSONValue.self)) ?? .null,
                     config: (try? claim.config.decode(JSONValue.self)) ?? .object([:]),
@@ -473,9 +473,13 @@ public final class Scheduler: Sendable {
                     },
                     artifacts: artifacts)
                 let started = ContinuousClock.now
-                outcome = await Self.storingLargeOutput(
-                    await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds),
-                    of: claim, in: artifacts, inlineCap: options.maxOutputBytes, storedCap: options.maxStoredOutputBytes)
+                if let problem = await Self.expandStoredOutputs(in: &context, cap: options.maxStoredOutputBytes) {
+                    outcome = problem
+                } else {
+                    outcome = await Self.storingLargeOutput(
+                        await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds),
+                        of: claim, in: artifacts, inlineCap: options.maxOutputBytes, storedCap: options.maxStoredOutputBytes)
+                }
                 metrics?.handler(claim.handler, ran: ContinuousClock.now - started)
                 if case .cancelled = outcome { metrics?.finished("cancelled") }
             } else {
@@ -517,6 +521,22 @@ public final class Scheduler: Sendable {
             return .success(.object(envelope), cost)
         } catch let error as HandlerError {
             return .failure(HandlerError(code: error.code, message: "storing the \(text.count)-byte output as an artifact: \(error.message)",
+                                         retryable: error.retryable))
+        } catch {
+            return .cancelled
+        }
+    }
+
+    /// Handlers see whole values: an upstream output that was stored as an artifact and
+    /// bound whole into this node's input is read back before the handler runs. A failure
+    /// to read it fails the attempt (retryable when the database was unreachable).
+    static func expandStoredOutputs(in context: inout NodeContext, cap: Int) async -> Outcome? {
+        guard context.input.artifactReferences.contains(where: \.isStoredOutput) else { return nil }
+        do {
+            context.input = try await context.artifacts.expandingStoredOutputs(context.input, maxBytes: max(cap, 1))
+            return nil
+        } catch let error as HandlerError {
+            return .failure(HandlerError(code: error.code, message: "reading a stored output bound into the input: \(error.message)",
                                          retryable: error.retryable))
         } catch {
             return .cancelled

@@ -56,6 +56,8 @@ private struct ConsumerHandler: NodeHandler {
         }
         var upperText = ""
         for try await chunk in try await context.artifacts.chunks(upper.id) { upperText += String(decoding: chunk, as: UTF8.self) }
+        // The scheduler expanded the stored output before the handler ran; expanding again is a no-op.
+        let arrivedWhole = context.input["big"].flatMap(ArtifactReference.init) == nil
         let big = try await context.artifacts.expandingStoredOutputs(context.input["big"] ?? .null)
         var refusal = "none"
         do {
@@ -70,7 +72,9 @@ private struct ConsumerHandler: NodeHandler {
             missing = error.code
         }
         return HandlerOutput(.object(["upper_text": .string(upperText), "big_rows": .number(Double(big["rows"]?.arrayValue?.count ?? -1)),
-                                      "big_last": big["rows"]?.arrayValue?.last ?? .null, "foreign": .string(refusal), "missing": .string(missing)]))
+                                      "big_last": big["rows"]?.arrayValue?.last ?? .null, "foreign": .string(refusal), "missing": .string(missing),
+                                      "arrived_whole": .bool(arrivedWhole), "picked": context.input["picked"] ?? .null,
+                                      "count": context.input["count"] ?? .null]))
     }
 }
 
@@ -86,7 +90,7 @@ struct HandlerArtifactTests {
           {"key": "make", "kind": "tool_call", "handler": "upper", "input": {"file": "$input.file"}},
           {"key": "big", "kind": "tool_call", "handler": "big", "input": {"count": "$input.count"}},
           {"key": "use", "kind": "tool_call", "handler": "consumer",
-           "input": {"upper": "$make.upper", "big": "$big"}}],
+           "input": {"upper": "$make.upper", "big": "$big", "picked": "$big.rows[2].text", "count": "$input.count"}}],
          "edges": [{"from": "make", "to": "use"}, {"from": "big", "to": "use"}]}
         """
 
@@ -172,6 +176,11 @@ struct HandlerArtifactTests {
         #expect(used["upper_text"] == .string("HELLO, ARTIFACTS"))
         #expect(used["big_rows"] == .number(3000) && used["big_last"] == .object(["i": .number(2999), "text": .string("row 2999 ✓")]))
         #expect(used["foreign"] == .string("artifact_forbidden") && used["missing"] == .string("artifact_not_found"))
+        // The handler got the stored output whole, and a path into it resolved against the stored value.
+        #expect(used["arrived_whole"] == .bool(true) && used["picked"] == .string("row 2 ✓"))
+        let bound = try #require(try nodes["use"]?.input?.decode(JSONValue.self))
+        #expect(bound["picked"] == .string("row 2 ✓") && ArtifactReference(bound["big"] ?? .null)?.isStoredOutput == true,
+                "the stored input keeps the reference, not the rows")
 
         // A finished node's attempt can neither store nor read any more.
         let scheduler = try await conn.query("SELECT id FROM trellis.schedulers WHERE name = 'artifact-handlers'").single().decode("id", as: Int64.self)
