@@ -90,8 +90,11 @@ struct HandlerArtifactTests {
           {"key": "make", "kind": "tool_call", "handler": "upper", "input": {"file": "$input.file"}},
           {"key": "big", "kind": "tool_call", "handler": "big", "input": {"count": "$input.count"}},
           {"key": "use", "kind": "tool_call", "handler": "consumer",
-           "input": {"upper": "$make.upper", "big": "$big", "picked": "$big.rows[2].text", "count": "$input.count"}}],
-         "edges": [{"from": "make", "to": "use"}, {"from": "big", "to": "use"}]}
+           "input": {"upper": "$make.upper", "big": "$big", "picked": "$big.rows[2].text", "count": "$input.count"}},
+          {"key": "whole", "kind": "condition", "predicate": "$.big.rows.size() == $.input.count"},
+          {"key": "unseen", "kind": "tool_call", "handler": "big", "input": {"count": 0}}],
+         "edges": [{"from": "make", "to": "use"}, {"from": "big", "to": "whole"}, {"from": "whole", "to": "use", "label": "true"},
+                   {"from": "whole", "to": "unseen", "label": "false"}]}
         """
 
     static func parts(_ text: String) -> AsyncStream<[UInt8]> {
@@ -178,6 +181,8 @@ struct HandlerArtifactTests {
         #expect(used["foreign"] == .string("artifact_forbidden") && used["missing"] == .string("artifact_not_found"))
         // The handler got the stored output whole, and a path into it resolved against the stored value.
         #expect(used["arrived_whole"] == .bool(true) && used["picked"] == .string("row 2 ✓"))
+        // The predicate tested the stored value (3000 rows), not the reference.
+        #expect(nodes["whole"]?.status == "succeeded" && nodes["unseen"]?.status == "skipped")
         let bound = try #require(try nodes["use"]?.input?.decode(JSONValue.self))
         #expect(bound["picked"] == .string("row 2 ✓") && ArtifactReference(bound["big"] ?? .null)?.isStoredOutput == true,
                 "the stored input keeps the reference, not the rows")
@@ -218,7 +223,7 @@ struct HandlerArtifactTests {
                 try await waitUntil(timeout: .seconds(60), "the first run to fail") { try await runs.run(run).finishedAt != nil }
                 #expect(try await runs.run(run).status == "failed")
                 let retry = try await runs.retry(run, as: "admin")
-                #expect(retry.reused == 2)
+                #expect(retry.reused == 3)  // make, big and the condition
                 try await waitUntil(timeout: .seconds(60), "the retry to finish") { try await runs.run(retry.id).finishedAt != nil }
                 scheduler.requestStop()
                 _ = try await running.value

@@ -65,7 +65,7 @@ BEGIN
                     WHEN s.kind = 'condition' AND e.label IN ('true', 'false')
                          AND (e.label = 'true') <> coalesce((s.output ->> 'result')::boolean, false) THEN false
                     WHEN e.condition IS NULL THEN true
-                    ELSE coalesce(jsonb_path_match(trellis.run_data(s.run_id), e.condition::jsonpath, '{}', true), false)
+                    ELSE coalesce(jsonb_path_match(trellis.condition_data(s.run_id), e.condition::jsonpath, '{}', true), false)
                END AS taken
         FROM settled s JOIN trellis.workflow_edges e ON e.from_node_id = s.node_id
     ), per_dependent AS (

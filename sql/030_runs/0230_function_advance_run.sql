@@ -72,7 +72,7 @@ BEGIN
                 PERFORM trellis.settle_node(candidate.id, 'skipped', NULL, NULL);
             ELSIF candidate.kind = 'condition' THEN
                 IF candidate.config ? 'predicate' THEN
-                    data := coalesce(data, trellis.run_data(run));
+                    data := coalesce(data, trellis.condition_data(run));
                     verdict := coalesce(jsonb_path_match(data, (candidate.config ->> 'predicate')::jsonpath, '{}', true), false);
                 ELSE
                     verdict := true;
