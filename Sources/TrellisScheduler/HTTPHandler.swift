@@ -12,7 +12,10 @@ import TrellisCore
 /// retryable. The node's `timeout` cancels the request (the scheduler enforces it).
 /// A response body is read up to `config.max_response_bytes` (default 5 MiB, at most
 /// 64 MiB): past it the transfer is stopped and the attempt fails with
-/// `response_too_large` (not retryable).
+/// `response_too_large` (not retryable). With `config.response_artifact` (a file name) the
+/// body is stored as an artifact of the node instead, with the response's media type, and
+/// the output is `{"status", "artifact": {"$artifact", "name", "media_type", "size"}}` —
+/// how a workflow downloads a file without writing Swift.
 public struct HTTPHandler: NodeHandler {
     public let name = "http"
     public static let defaultMaxResponseBytes = 5 << 20
@@ -35,6 +38,10 @@ public struct HTTPHandler: NodeHandler {
             throw HandlerError(code: "invalid_config", message: "http: unsupported method \(method)", retryable: false)
         }
         if method == "GET" || method == "HEAD" { body = nil }
+        let artifactName = context.config["response_artifact"]
+        if let artifactName, artifactName.stringValue?.isEmpty != false {
+            throw HandlerError(code: "invalid_config", message: "http: config.response_artifact must be a non-empty file name", retryable: false)
+        }
         guard let cap = (context.config["max_response_bytes"] ?? .number(Double(Self.defaultMaxResponseBytes)))
             .integer(in: 1...Self.maxResponseBytesLimit) else {
             throw HandlerError(code: "invalid_config", message: "http: config.max_response_bytes must be a whole number from 1 to \(Self.maxResponseBytesLimit)", retryable: false)
@@ -67,6 +74,12 @@ public struct HTTPHandler: NodeHandler {
             throw HandlerError(code: "http_unreachable", message: "http: \(method) \(text) failed: \(error.localizedDescription)", retryable: true)
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        if let name = artifactName?.stringValue, (200..<300).contains(status) {
+            let mediaType = (response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")
+                .map { String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces) } ?? "application/octet-stream"
+            let stored = try await context.artifacts.put(data, name: name, mediaType: mediaType.isEmpty ? "application/octet-stream" : mediaType)
+            return HandlerOutput(.object(["status": .number(Double(status)), "artifact": stored.json]))
+        }
         let parsed: JSONValue = (try? JSONDecoder().decode(JSONValue.self, from: data))
             ?? .string(String(decoding: data.prefix(65_536), as: UTF8.self))
         guard (200..<300).contains(status) else {

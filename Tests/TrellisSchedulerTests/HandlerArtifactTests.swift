@@ -249,4 +249,41 @@ struct HandlerArtifactTests {
             }
         }
     }
+
+    /// The built-in `http` handler downloads a response into an artifact
+    /// (`config.response_artifact`); an empty name is refused as bad config.
+    @Test func theHTTPHandlerStoresAResponseAsAnArtifact() async throws {
+        let server = try TestHTTPServer()
+        defer { server.stop() }
+        try await TestDatabase.withMigrated { db in
+            let run = try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "download", "nodes": [
+                      {"key": "fetch", "kind": "tool_call", "handler": "http", "config": {"url": "\(server.baseURL)/big/200000", "response_artifact": "payload.json"}},
+                      {"key": "nameless", "kind": "tool_call", "handler": "http", "config": {"url": "\(server.baseURL)/", "response_artifact": ""},
+                       "on_error": "continue"}]}
+                    """, as: "admin")
+                return try await RunStore(connection: conn).start("download", as: "admin").runID
+            }
+            var options = SchedulerOptions(name: "downloader")
+            options.pollInterval = .milliseconds(50)
+            let scheduler = Scheduler(databaseURL: db.url, registry: .standard(), options: options)
+            let running = Task { try await scheduler.run() }
+            try await db.withConnection { conn in
+                let runs = RunStore(connection: conn)
+                try await waitUntil(timeout: .seconds(60), "the run to finish") { try await runs.run(run).finishedAt != nil }
+                scheduler.requestStop()
+                _ = try await running.value
+                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
+                let output = try #require(try nodes["fetch"]?.output?.decode(JSONValue.self))
+                #expect(output["status"] == .number(200))
+                let stored = try #require(output["artifact"].flatMap(ArtifactReference.init))
+                #expect(stored.name == "payload.json" && stored.mediaType == "application/json" && stored.size == 200_002 && !stored.isStoredOutput)
+                let bytes = try await ArtifactStore(connection: conn).chunks(stored.id, as: "admin", first: 0, last: 0)
+                #expect(bytes.first == Data(("\"" + String(repeating: "b", count: 200_000) + "\"").utf8))
+                #expect(nodes["nameless"]?.status == "failed")
+                #expect(try nodes["nameless"]?.error?.decode(JSONValue.self)["code"] == .string("invalid_config"))
+            }
+        }
+    }
 }
