@@ -35,6 +35,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Outputs over the inline cap up to this many bytes are stored as artifacts; larger ones fail with output_too_large (0: none stored).")
     var maxStoredOutputBytes = 256 << 20
     @Option(help: "The largest artifact a handler may store.") var maxArtifactBytes = 1 << 30
+    @Option(help: "LLM credentials and prices for the llm handler (YAML or JSON; keys by environment variable name). Default: $TRELLIS_LLM_CONFIG.")
+    var llmConfig: String?
     @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port (0: any free port; printed at start).")
     var metricsPort: Int?
     @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
@@ -83,7 +85,15 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.maxStoredOutputBytes = maxStoredOutputBytes
         options.maxArtifactBytes = maxArtifactBytes
         let url = try await connection.locator.resolve { Console.note($0) }
-        let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell)
+        var llm = LLMConfiguration()
+        if let path = llmConfig ?? ProcessInfo.processInfo.environment["TRELLIS_LLM_CONFIG"] {
+            do {
+                llm = try LLMConfiguration.load(path: path)
+            } catch {
+                throw CLIError("\(error)")
+            }
+        }
+        let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell, llm: llm)
         let metrics = metricsPort.map { _ in SchedulerMetrics() }
         let scheduler = Scheduler(databaseURL: url, registry: registry, options: options, metrics: metrics,
                                   logger: ConsoleLogHandler.logger("trellis.scheduler", format: logFormat))

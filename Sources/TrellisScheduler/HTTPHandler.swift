@@ -8,7 +8,7 @@ import TrellisCore
 /// `config.method` (default POST when there is a body, else GET), `config.headers`; the
 /// body is `input.body`, or the whole input for POST/PUT/PATCH. Returns `{"status",
 /// "body"}` (body parsed as JSON when it is JSON). A non-2xx status fails the attempt:
-/// 5xx, 408 and 429 are retryable, other 4xx are not; network errors and timeouts are
+/// 5xx, 408 and 429 are retryable (after Retry-After, when the server sends one), other 4xx are not; network errors and timeouts are
 /// retryable. The node's `timeout` cancels the request (the scheduler enforces it).
 /// A response body is read up to `config.max_response_bytes` (default 5 MiB, at most
 /// 64 MiB): past it the transfer is stopped and the attempt fails with
@@ -85,7 +85,8 @@ public struct HTTPHandler: NodeHandler {
         guard (200..<300).contains(status) else {
             let retryable = status >= 500 || status == 408 || status == 429
             let snippet = String(decoding: data.prefix(200), as: UTF8.self)
-            throw HandlerError(code: "http_\(status)", message: "http: \(method) \(text) returned \(status): \(snippet)", retryable: retryable)
+            throw HandlerError(code: "http_\(status)", message: "http: \(method) \(text) returned \(status): \(snippet)", retryable: retryable,
+                               retryAfter: RetryAfter.parse((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After"), now: Date()))
         }
         return HandlerOutput(.object(["status": .number(Double(status)), "body": parsed]))
     }

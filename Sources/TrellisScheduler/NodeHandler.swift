@@ -51,10 +51,16 @@ public struct ProgressReporter: Sendable {
 public struct HandlerOutput: Sendable {
     public var output: JSONValue
     public var cost: Decimal?
+    /// Model tokens the call used (prompt and completion), stored on the attempt and
+    /// summed in the history views.
+    public var tokensIn: Int?
+    public var tokensOut: Int?
 
-    public init(_ output: JSONValue, cost: Decimal? = nil) {
+    public init(_ output: JSONValue, cost: Decimal? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil) {
         self.output = output
         self.cost = cost
+        self.tokensIn = tokensIn
+        self.tokensOut = tokensOut
     }
 }
 
@@ -64,11 +70,15 @@ public struct HandlerError: Error, Sendable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var retryable: Bool
+    /// The next attempt waits at least this long (a server's Retry-After), beyond the
+    /// node's backoff; at most an hour.
+    public var retryAfter: Duration?
 
-    public init(code: String, message: String, retryable: Bool = true) {
+    public init(code: String, message: String, retryable: Bool = true, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code): \(message)" }
@@ -102,11 +112,14 @@ public struct HandlerRegistry: Sendable {
         HandlerRegistry([EchoHandler(), SleepHandler(), FailHandler()])
     }
 
-    /// The built-ins plus `http`, and — only when allowed, since they reach outside the
-    /// scheduler — `sql` (on `sqlDatabaseURL`) and `shell`.
-    public static func standard(allowSQL sqlDatabaseURL: String? = nil, allowShell: Bool = false) -> HandlerRegistry {
+    /// The built-ins plus `http` and `llm` (with the credentials and prices of `llm`), and —
+    /// only when allowed, since they reach outside the scheduler — `sql` (on
+    /// `sqlDatabaseURL`) and `shell`.
+    public static func standard(allowSQL sqlDatabaseURL: String? = nil, allowShell: Bool = false,
+                                llm: LLMConfiguration = LLMConfiguration()) -> HandlerRegistry {
         var registry = builtIn
         registry.register(HTTPHandler())
+        registry.register(LLMHandler(configuration: llm))
         if let sqlDatabaseURL { registry.register(SQLHandler(databaseURL: sqlDatabaseURL)) }
         if allowShell { registry.register(ShellHandler()) }
         return registry

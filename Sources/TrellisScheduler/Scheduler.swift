@@ -126,7 +126,7 @@ public final class Scheduler: Sendable {
     }
 
     enum Outcome: Sendable {
-        case success(JSONValue, Decimal?)
+        case success(HandlerOutput)
         case failure(HandlerError)
         /// Cancelled (lease lost, run cancelled, shutdown): nothing to report.
         case cancelled
@@ -496,7 +496,7 @@ public final class Scheduler: Sendable {
     /// bindings carry. Past `storedCap` the node fails with output_too_large.
     static func storingLargeOutput(_ outcome: Outcome, of claim: SchedulerStore.Claim, in artifacts: NodeArtifacts,
                                    inlineCap: Int, storedCap: Int) async -> Outcome {
-        guard case .success(let output, let cost) = outcome, storedCap > inlineCap,
+        guard case .success(let result) = outcome, storedCap > inlineCap, case let output = result.output,
               case .tooLarge? = output.storageProblem(maxBytes: inlineCap) else { return outcome }
         let text: Data
         do {
@@ -518,7 +518,9 @@ public final class Scheduler: Sendable {
             guard case .object(var envelope) = reference.json else { return outcome }
             envelope["truncated"] = .bool(true)
             envelope["preview"] = .string(preview(of: text, bytes: 1_024))
-            return .success(.object(envelope), cost)
+            var stored = result
+            stored.output = .object(envelope)
+            return .success(stored)
         } catch let error as HandlerError {
             return .failure(HandlerError(code: error.code, message: "storing the \(text.count)-byte output as an artifact: \(error.message)",
                                          retryable: error.retryable))
@@ -571,7 +573,7 @@ public final class Scheduler: Sendable {
             guard let result else {
                 return .failure(HandlerError(code: "timeout", message: "handler \(handler.name) exceeded the node's timeout of \(timeoutMilliseconds ?? 0) ms"))
             }
-            return .success(result.output, result.cost)
+            return .success(result)
         } catch let error as HandlerError {
             return .failure(error)
         } catch is CancellationError {
@@ -683,18 +685,22 @@ public final class Scheduler: Sendable {
         var failures: [SchedulerStore.Failure] = []
         for item in finished {
             switch item.outcome {
-            case .success(let output, let cost):
+            case .success(let result):
+                let output = result.output, cost = result.cost
                 if let problem = output.storageProblem(maxBytes: options.maxOutputBytes) {
                     logger.warning("node run \(item.claim.nodeRunID) (\(item.claim.nodeKey)): \(problem)", metadata: Self.node(item.claim))
                     failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
                                           error: .init(code: problem.code, message: "\(item.claim.handler): \(problem)"),
                                           retryable: false, cost: cost))
                 } else {
-                    successes.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt, output: output, cost: cost))
+                    successes.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt, output: output, cost: cost,
+                                           tokensIn: result.tokensIn, tokensOut: result.tokensOut))
                 }
             case .failure(let error):
+                let retryAfterMs = error.retryAfter.map { Int(min(max($0, .zero), .seconds(3_600)) / .milliseconds(1)) }
                 failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
-                                      error: .init(code: String(error.code.prefix(200)), message: Self.capped(error.message)),
+                                      error: .init(code: String(error.code.prefix(200)), message: Self.capped(error.message),
+                                                   retryAfterMs: retryAfterMs),
                                       retryable: error.retryable))
             case .cancelled:
                 continue

@@ -76,12 +76,22 @@ public struct SchedulerStore: Sendable {
         public var attempt: Int
         public var output: JSONValue
         public var cost: Decimal?
+        public var tokensIn: Int?
+        public var tokensOut: Int?
 
-        public init(id: Int64, attempt: Int, output: JSONValue, cost: Decimal? = nil) {
+        enum CodingKeys: String, CodingKey {
+            case id, attempt, output, cost
+            case tokensIn = "tokens_in"
+            case tokensOut = "tokens_out"
+        }
+
+        public init(id: Int64, attempt: Int, output: JSONValue, cost: Decimal? = nil, tokensIn: Int? = nil, tokensOut: Int? = nil) {
             self.id = id
             self.attempt = attempt
             self.output = output
             self.cost = cost
+            self.tokensIn = tokensIn
+            self.tokensOut = tokensOut
         }
     }
 
@@ -89,9 +99,19 @@ public struct SchedulerStore: Sendable {
         public struct Details: Sendable, Codable {
             public var code: String
             public var message: String
-            public init(code: String, message: String) {
+            /// The server asked to wait this long before trying again (HTTP Retry-After): the
+            /// next attempt is not ready before it, whatever the retry policy's backoff says.
+            public var retryAfterMs: Int?
+
+            enum CodingKeys: String, CodingKey {
+                case code, message
+                case retryAfterMs = "retry_after_ms"
+            }
+
+            public init(code: String, message: String, retryAfterMs: Int? = nil) {
                 self.code = code
                 self.message = message
+                self.retryAfterMs = retryAfterMs
             }
         }
 

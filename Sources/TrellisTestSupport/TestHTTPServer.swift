@@ -11,15 +11,47 @@ public final class TestHTTPServer: @unchecked Sendable {
         public var body: String
     }
 
+    /// Writes a response by hand (status line, headers, body pieces with pauses): what a
+    /// scripted server needs, such as a fake model API streaming server-sent events.
+    public final class Writer: @unchecked Sendable {
+        let client: Int32
+        init(client: Int32) { self.client = client }
+
+        /// False once the client has gone (the write failed).
+        @discardableResult
+        public func write(_ text: String) -> Bool {
+            let bytes = Array(text.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let written = bytes[offset...].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                if written <= 0 { return false }
+                offset += written
+            }
+            return true
+        }
+
+        /// One chunk of a `Transfer-Encoding: chunked` body.
+        @discardableResult
+        public func chunk(_ text: String) -> Bool {
+            write(String(text.utf8.count, radix: 16) + "\r\n" + text + "\r\n")
+        }
+
+        /// The last chunk of a chunked body.
+        public func endChunks() { write("0\r\n\r\n") }
+    }
+
     public let port: Int
     private let socketFD: Int32
     private let lock = NSLock()
     private var seen: [Request] = []
+    /// Answers a request itself when it returns true (the default routes otherwise).
+    private let responder: (@Sendable (Request, Writer) -> Bool)?
 
     public var requests: [Request] { lock.withLock { seen } }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    public init() throws {
+    public init(responder: (@Sendable (Request, Writer) -> Bool)? = nil) throws {
+        self.responder = responder
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -86,6 +118,7 @@ public final class TestHTTPServer: @unchecked Sendable {
         let request = Request(method: String(parts.first ?? ""), path: String(parts.count > 1 ? parts[1] : ""),
                               headers: headers, body: String(decoding: body, as: UTF8.self))
         lock.withLock { seen.append(request) }
+        if let responder, responder(request, Writer(client: client)) { return }
 
         var status = 200
         var payload = request.body.isEmpty ? #"{"ok": true}"# : request.body

@@ -1,4 +1,5 @@
--- Reports successful results in a batch: [{"id", "attempt", "output", "cost"}].
+-- Reports successful results in a batch: [{"id", "attempt", "output", "cost", "tokens_in",
+-- "tokens_out"}] (cost and tokens optional; tokens are an llm call's, kept on the attempt).
 -- A result is applied only when its node run is still running with that attempt (the
 -- fencing token); anything else — a lease lost and reclaimed, a cancelled run, a
 -- duplicate delivery — is refused and reported, never applied. The accepted batch is
@@ -23,6 +24,8 @@ DECLARE
     attempts int[];
     outputs jsonb[];
     costs numeric[];
+    ins bigint[];
+    outs bigint[];
     is_child boolean[];
     touched uuid[];
     moving uuid[];
@@ -52,7 +55,8 @@ BEGIN
     -- batch is a duplicate.
     WITH items AS (
         SELECT t.ord, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt,
-               coalesce(t.e -> 'output', 'null'::jsonb) AS output, coalesce((t.e ->> 'cost')::numeric, 0) AS cost
+               coalesce(t.e -> 'output', 'null'::jsonb) AS output, coalesce((t.e ->> 'cost')::numeric, 0) AS cost,
+               (t.e ->> 'tokens_in')::bigint AS used_in, (t.e ->> 'tokens_out')::bigint AS used_out
         FROM jsonb_array_elements(results) WITH ORDINALITY AS t(e, ord)
     ), locked AS (
         SELECT n AS row, n.id, n.run_id, n.parent_id FROM trellis.node_runs n
@@ -70,14 +74,17 @@ BEGIN
            array_agg(j.attempt ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.output ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.cost ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.used_in ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.used_out ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.parent_id IS NOT NULL ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL)
-    INTO all_ids, reasons, ids, attempts, outputs, costs, is_child, touched
+    INTO all_ids, reasons, ids, attempts, outputs, costs, ins, outs, is_child, touched
     FROM judged j;
 
     IF ids IS NOT NULL THEN
-        UPDATE trellis.node_attempts a SET outcome = 'succeeded', finished_at = now(), cost = r.cost
-        FROM unnest(ids, attempts, costs) AS r(id, attempt, cost)
+        UPDATE trellis.node_attempts a SET outcome = 'succeeded', finished_at = now(), cost = r.cost,
+                                           tokens_in = r.used_in, tokens_out = r.used_out
+        FROM unnest(ids, attempts, costs, ins, outs) AS r(id, attempt, cost, used_in, used_out)
         WHERE a.node_run_id = r.id AND a.attempt = r.attempt;
         IF true = ANY (is_child) THEN
             moving := touched;  -- a child moves its parallel parent: advance everything

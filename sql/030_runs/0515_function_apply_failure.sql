@@ -1,6 +1,7 @@
 -- What happens to a running node run whose attempt failed (reported, timed out, or its
 -- lease lost): the attempt is closed with `attempt_outcome`; with attempts left and a
--- retryable error the node is ready again after the backoff; otherwise on_error decides
+-- retryable error the node is ready again after the backoff (or the error's
+-- retry_after_ms, when longer); otherwise on_error decides
 -- (`continue`: settled as failed with {"error": …} as output; `fail`: the run fails).
 -- Returns retry_scheduled, continued or failed_run. The caller holds the row lock and
 -- advances the run afterwards.
@@ -18,6 +19,10 @@ BEGIN
     WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
     IF retryable AND nr.attempt < nr.max_attempts THEN
         delay := trellis.retry_delay_ms(nr.attempt, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
+        -- A server's Retry-After (reported as error.retry_after_ms) is honoured, up to an hour.
+        IF jsonb_typeof(failure -> 'retry_after_ms') = 'number' THEN
+            delay := greatest(delay, least((failure ->> 'retry_after_ms')::numeric, 3600000)::bigint);
+        END IF;
         UPDATE trellis.node_runs
         SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = nr.run_id) = 'paused'
                           THEN 'held' ELSE 'ready' END,

@@ -1,4 +1,5 @@
--- One row per run: what ran, who started it, how it went, how long, how much. Node
+-- One row per run: what ran, who started it, how it went, how long, how much (cost, and
+-- model tokens in and out over its attempts; NULL when no llm node ran). Node
 -- counts are over the run's top-level nodes (items of a parallel node are attempts of
 -- that node); attempts and retries count every claim, including items. A re-run
 -- (trellis.retry_run) names the run it retried (retry_of) and the first run of its chain
@@ -30,7 +31,9 @@ SELECT r.id AS run_id,
        r.retry_of,
        r.retry_root,
        (SELECT s.name FROM trellis.schedules s WHERE s.id = r.schedule_id) AS schedule,
-       r.scheduled_for
+       r.scheduled_for,
+       a.tokens_in,
+       a.tokens_out
 FROM trellis.workflow_runs r
 JOIN trellis.workflows w ON w.id = r.workflow_id
 JOIN trellis.workflow_versions v ON v.id = r.version_id
@@ -44,7 +47,8 @@ CROSS JOIN LATERAL (
     FROM trellis.node_runs nr WHERE nr.run_id = r.id AND nr.parent_id IS NULL
 ) n
 CROSS JOIN LATERAL (
-    SELECT count(*) AS attempts, count(DISTINCT at.node_run_id) AS claimed_nodes
+    SELECT count(*) AS attempts, count(DISTINCT at.node_run_id) AS claimed_nodes,
+           sum(at.tokens_in) AS tokens_in, sum(at.tokens_out) AS tokens_out
     FROM trellis.node_attempts at WHERE at.run_id = r.id
 ) a;
 

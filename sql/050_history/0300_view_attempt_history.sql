@@ -1,5 +1,6 @@
 -- One row per attempt (a claim of a node run): which scheduler ran it, how it ended
--- (succeeded, failed, timed_out, lost, cancelled, or still running), duration and cost.
+-- (succeeded, failed, timed_out, lost, cancelled, or still running), duration, cost and
+-- model tokens (an llm call's).
 -- Filter time windows on run_created_at (indexed), as for node_history.
 CREATE OR REPLACE VIEW trellis.attempt_history AS
 SELECT at.id AS attempt_id,
@@ -19,7 +20,9 @@ SELECT at.id AS attempt_id,
        (extract(epoch FROM at.finished_at - at.started_at) * 1000)::bigint AS duration_ms,
        at.cost,
        at.error ->> 'code' AS error_code,
-       at.error ->> 'message' AS error_message
+       at.error ->> 'message' AS error_message,
+       at.tokens_in,
+       at.tokens_out
 FROM trellis.node_attempts at
 JOIN trellis.node_runs nr ON nr.id = at.node_run_id
 JOIN trellis.workflow_runs r ON r.id = at.run_id
