@@ -104,6 +104,33 @@ struct SchedulerLogFormatTests {
     }
 }
 
+/// `trellis scheduler --llm-config`: a file that cannot be used stops the start with one
+/// readable line naming the problem.
+@Suite("trellis scheduler --llm-config (binary)")
+struct SchedulerLLMConfigTests {
+    @Test func anUnusableConfigurationIsOneReadableLine() async throws {
+        try await TestDatabase.withMigrated { db in
+            let directory = FileManager.default.temporaryDirectory.appending(path: "llm-config-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let cases: [(String?, String)] = [
+                (nil, "cannot read the LLM configuration"),
+                ("credentials: {prod: {base_url: ftp://example.com}}", "credentials.prod.base_url must be an http(s) URL"),
+                ("credentials: {prod: {base_url: \"https://example.com/v1\", api_key_env: TRELLIS_TEST_UNSET_KEY}}",
+                 "environment variable TRELLIS_TEST_UNSET_KEY is not set"),
+            ]
+            for (index, (contents, message)) in cases.enumerated() {
+                let file = directory.appending(path: "llm-\(index).yaml")
+                if let contents { try contents.write(to: file, atomically: true, encoding: .utf8) }
+                let result = try TrellisBinary.run(["scheduler", "--llm-config", file.path, "--database-url", db.url])
+                #expect(result.status == 1, "\(result.stderr)")
+                let lines = result.stderr.split(separator: "\n")
+                #expect(lines.count == 1 && lines[0].contains(message), "\(result.stderr)")
+            }
+        }
+    }
+}
+
 /// SIGTERM while a scheduler is still starting (here: waiting for a database that is not
 /// there) stops it gracefully, exit 0 — not by the signal's default action (143).
 @Suite("trellis scheduler start-up stop (binary)")
