@@ -128,7 +128,7 @@ public struct Migrator: Sendable {
 
         // Definitions build on each other (a view on a function), so a changed one is
         // re-applied with every later changed one, all in one transaction.
-        // The grants under sql/090_roles/ cover every object of the schema ("ON ALL
+        // The grants under sql/090_grants/ cover every object of the schema ("ON ALL
         // FUNCTIONS"): they are re-applied after any change, so a function that is new in
         // this release is granted like the old ones on an upgraded database too.
         var pendingPaths = Set(status.pendingDefinitions.map(\.path))
@@ -158,7 +158,7 @@ public struct Migrator: Sendable {
     }
 
     /// Definitions re-applied whenever any definition changes.
-    static let grantsFolder = "sql/090_roles/"
+    static let grantsFolder = "sql/090_grants/"
 
     private func fileName(_ version: Int) -> String {
         catalogue.migrations.first { $0.version == version }?.file.path ?? "version \(version)"

@@ -221,16 +221,16 @@ struct MigratorTests {
                     try await conn.query("SELECT count(*) AS n FROM public.grant_runs").single().decode("n")
                 }
                 let v1 = try catalogue(["sql/010_f.sql": "CREATE OR REPLACE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
-                                        "sql/090_roles/0100_roles.sql": grants])
+                                        "sql/090_grants/0100_grants.sql": grants])
                 _ = try await Migrator(connection: conn, catalogue: v1).up()
                 #expect(try await runs() == 1)
                 _ = try await Migrator(connection: conn, catalogue: v1).up()
                 #expect(try await runs() == 1, "nothing changed: nothing re-applied")
                 let v2 = try catalogue(["sql/010_f.sql": "CREATE OR REPLACE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
                                         "sql/020_new.sql": "CREATE OR REPLACE FUNCTION public.g() RETURNS int LANGUAGE sql AS 'SELECT 2';",
-                                        "sql/090_roles/0100_roles.sql": grants])
+                                        "sql/090_grants/0100_grants.sql": grants])
                 let report = try await Migrator(connection: conn, catalogue: v2).up()
-                #expect(report.appliedDefinitions.map(\.name) == ["sql/020_new.sql", "sql/090_roles/0100_roles.sql"])
+                #expect(report.appliedDefinitions.map(\.name) == ["sql/020_new.sql", "sql/090_grants/0100_grants.sql"])
                 #expect(try await runs() == 2)
             }
         }

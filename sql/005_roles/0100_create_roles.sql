@@ -2,7 +2,7 @@
 -- created only when missing; a concurrent creator in another database is tolerated):
 --   trellis_admin      everything in schema trellis
 --   trellis_scheduler  a scheduler login: the scheduler loop's functions only (granted in
---                      sql/090_roles)
+--                      sql/090_grants)
 --   trellis_analyst    read-only history views (granted by the history definitions)
 DO $fn$
 DECLARE

@@ -16,14 +16,14 @@
 -- everyone else never waits. A run holds a run slot from its first claim to its end.
 -- `waited_ms` is how long each node waited between becoming claimable and this claim (the
 -- scheduler's ready→start lag metric). Its result columns changed once, so the function is
--- dropped and created again (in the migration's transaction; sql/090_roles grants it anew).
+-- dropped and created again (in the migration's transaction; sql/090_grants grants it anew).
 DROP FUNCTION IF EXISTS trellis.claim_nodes(bigint, text[], integer, interval);
 CREATE FUNCTION trellis.claim_nodes(scheduler bigint, handlers text[], max_nodes integer DEFAULT 32,
                                     lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, config jsonb, input jsonb,
                attempt integer, timeout_ms bigint, item_index integer, waited_ms double precision)
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 -- The planner settings pin the pick to the ordered walk of node_runs_ready_idx that stops
 -- at the limit: right after a burst of inserts, before autoanalyze, the planner otherwise
 -- chose a bitmap scan plus a sort of the whole ready set (10 ms per claim at 5,000 ready).

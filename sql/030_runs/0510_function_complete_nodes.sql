@@ -15,7 +15,7 @@
 CREATE OR REPLACE FUNCTION trellis.complete_nodes(scheduler bigint, results jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
     all_ids bigint[];

@@ -7,7 +7,7 @@
 CREATE OR REPLACE FUNCTION trellis.fail_nodes(scheduler bigint, failures jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, outcome text, reason text)
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
     item record;

@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION trellis.heartbeat(scheduler bigint, node_run_ids bigi
                                              lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, held boolean)
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off AS $fn$
 BEGIN
     PERFORM trellis.require_scheduler(scheduler);

@@ -8,7 +8,7 @@
 -- pass). Returns how many were reclaimed.
 CREATE OR REPLACE FUNCTION trellis.reclaim_expired(max_nodes integer DEFAULT 100) RETURNS integer
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     bound int := trellis.setting('max_lost_leases', 3);

@@ -3,7 +3,7 @@
 -- handler failure, so no backoff).
 CREATE OR REPLACE FUNCTION trellis.stop_scheduler(scheduler bigint) RETURNS integer
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     released int;

@@ -4,7 +4,7 @@
 -- and locks go run → approval like every transition. Returns how many it applied.
 CREATE OR REPLACE FUNCTION trellis.expire_approvals(max_approvals integer DEFAULT 100) RETURNS integer
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp AS $fn$
 DECLARE
     runs uuid[];

@@ -11,7 +11,7 @@
 CREATE OR REPLACE FUNCTION trellis.fire_due_schedules(max_schedules integer DEFAULT 10)
 RETURNS TABLE (fired integer, next_due timestamptz)
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET jit = off AS $fn$
 DECLARE
     s trellis.schedules;

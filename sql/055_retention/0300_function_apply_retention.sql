@@ -9,7 +9,7 @@
 CREATE OR REPLACE FUNCTION trellis.apply_retention(scheduler bigint, max_runs integer DEFAULT 500)
 RETURNS integer
 LANGUAGE plpgsql
--- One of the functions trellis_scheduler may call (sql/090_roles): runs with the owner's rights.
+-- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off AS $fn$
 DECLARE
     w record;
