@@ -74,6 +74,9 @@ final class SubscriberQueue: Sendable {
         }
     }
 
+    /// A subscriber is parked in `next()` (for tests that must push after it waits).
+    var hasWaiter: Bool { state.withLock { $0.waiter != nil } }
+
     /// Asks for a catch-up read (after a LISTEN reconnect).
     func resync() {
         wake { $0.overflowed = true }

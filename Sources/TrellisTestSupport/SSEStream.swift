@@ -21,6 +21,8 @@ public final class SSEStream: Sendable {
         var head = ""
         var pending = ""
         var closed = false
+        /// `: heartbeat` comments received.
+        var heartbeats = 0
     }
 
     private final class Shared: Sendable {
@@ -67,6 +69,7 @@ public final class SSEStream: Sendable {
         while let end = state.pending.range(of: "\n\n") {
             let block = state.pending[..<end.lowerBound]
             state.pending = String(state.pending[end.upperBound...])
+            if block.split(separator: "\n").contains(where: { $0.hasPrefix(": heartbeat") }) { state.heartbeats += 1 }
             var id: String?, event: String?, data: String?
             for line in block.split(separator: "\n") {
                 if line.hasPrefix("id: ") { id = String(line.dropFirst(4)) }
@@ -80,6 +83,7 @@ public final class SSEStream: Sendable {
     public var events: [Event] { shared.state.withLock { $0.events } }
     public var status: Int? { shared.state.withLock { $0.status } }
     public var isClosed: Bool { shared.state.withLock { $0.closed } }
+    public var heartbeats: Int { shared.state.withLock { $0.heartbeats } }
 
     /// Waits until `condition` holds for the events so far, or fails after `timeout`.
     @discardableResult

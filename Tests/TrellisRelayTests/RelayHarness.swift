@@ -54,6 +54,16 @@ struct RelayHarness: Sendable {
         }
     }
 
+    /// Waits until the relay counts `count` connected stream clients (its
+    /// `trellis_relay_clients` gauge): the stream is open and subscribed.
+    func waitForClients(_ count: Int) async throws {
+        try await waitUntil(timeout: .seconds(30), "\(count) stream client(s) connected") {
+            let metrics = try await request("GET", "/metrics", token: nil).body
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("trellis_relay_clients ") }
+            return (line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0) >= Double(count)
+        }
+    }
+
     /// Runs an in-process scheduler (built-in handlers) while `body` runs.
     static func withScheduler<T: Sendable>(_ url: String, _ body: () async throws -> T) async throws -> T {
         var options = SchedulerOptions(name: "relay-test")

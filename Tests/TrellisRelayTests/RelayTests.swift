@@ -174,7 +174,7 @@ struct RelayTests {
                 let (token, run) = try await relay.startFanOut()
                 // The stream is open before any node runs; it ends after run.finished.
                 let live = Task { try await relay.request("GET", "/v1/runs/\(run)/events", token: token) }
-                try await Task.sleep(for: .milliseconds(200))
+                try await relay.waitForClients(1)
                 let reply = try await withScheduler(db.url) { try await live.value }
                 #expect(reply.status == 200)
                 #expect(reply.headers["content-type"] == "text/event-stream")
@@ -213,14 +213,15 @@ struct RelayTests {
             try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
             try await RelayHarness.with(db.url) { relay in
                 let (token, run) = try await relay.startFanOut()
-                // No scheduler for 1.6 s: the stream is idle through at least two 500 ms ticks.
-                let live = Task { try await relay.request("GET", "/v1/runs/\(run)/events", token: token) }
-                try await Task.sleep(for: .milliseconds(1600))
-                let reply = try await withScheduler(db.url) { try await live.value }
-                let heartbeats = reply.body.components(separatedBy: ": heartbeat\n\n").count - 1
-                #expect(heartbeats >= 1, "an idle stream sends heartbeat comments")
+                // No scheduler until the idle stream has sent a heartbeat comment.
+                let stream = try SSEStream(port: relay.port, path: "/v1/runs/\(run)/events", token: token)
+                defer { stream.close() }
+                try await waitUntil(timeout: .seconds(30), "a heartbeat on the idle stream") { stream.heartbeats >= 1 }
+                let received = try await withScheduler(db.url) {
+                    try await stream.wait(timeout: .seconds(60), "the end of the stream") { $0.last?.event == "end" }
+                }
                 let stored = try await events(db.url, run)
-                #expect(try RelayHarness.sse(reply.body).compactMap(\.id) == stored.map(\.seq), "heartbeats do not disturb the stream")
+                #expect(received.compactMap { $0.id.flatMap { Int64($0) } } == stored.map(\.seq), "heartbeats do not disturb the stream")
             }
         }
     }

@@ -11,6 +11,12 @@ struct SubscriberQueueTests {
         seqs.map { RelayEvent(runID: run, seq: $0, type: "node.started", timestamp: Date(), data: "{}") }
     }
 
+    /// Waits until a subscriber task is parked in `next()`: what the test does next must
+    /// wake it rather than find something already there.
+    func parked(_ queue: SubscriberQueue) async {
+        while !queue.hasWaiter { await Task.yield() }
+    }
+
     func seqs(_ next: SubscriberQueue.Next) -> [Int64]? {
         if case .events(let events) = next { events.map(\.seq) } else { nil }
     }
@@ -22,7 +28,7 @@ struct SubscriberQueueTests {
         #expect(seqs(await queue.next()) == [1, 2, 3])
         // Nothing buffered: next waits until a push arrives.
         let waiting = Task { await queue.next() }
-        try? await Task.sleep(for: .milliseconds(50))
+        await parked(queue)
         queue.push(events(4...5))
         #expect(seqs(await waiting.value) == [4, 5])
     }
@@ -43,7 +49,7 @@ struct SubscriberQueueTests {
         queue.tick() // something arrived during this interval: no heartbeat
         #expect(seqs(await queue.next()) == [1])
         let waiting = Task { await queue.next() }
-        try? await Task.sleep(for: .milliseconds(50))
+        await parked(queue)
         queue.tick() // a quiet interval
         guard case .idle = await waiting.value else { Issue.record("expected a heartbeat"); return }
     }
@@ -51,7 +57,7 @@ struct SubscriberQueueTests {
     @Test func closeEndsAWaitingSubscriberAndRefusesPushes() async {
         let queue = SubscriberQueue()
         let waiting = Task { await queue.next() }
-        try? await Task.sleep(for: .milliseconds(50))
+        await parked(queue)
         queue.close()
         guard case .closed = await waiting.value else { Issue.record("expected closed"); return }
         queue.push(events(1...1))
@@ -61,7 +67,7 @@ struct SubscriberQueueTests {
     @Test func resyncWakesAWaitingSubscriber() async {
         let queue = SubscriberQueue()
         let waiting = Task { await queue.next() }
-        try? await Task.sleep(for: .milliseconds(50))
+        await parked(queue)
         queue.resync()
         guard case .resync = await waiting.value else { Issue.record("expected resync"); return }
     }

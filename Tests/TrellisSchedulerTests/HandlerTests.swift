@@ -72,12 +72,21 @@ struct HandlerTests {
         }
         #expect(missing?.code == "exit_127" || missing?.code == "spawn_failed")
 
-        // Cancellation kills the process.
+        // Cancellation kills the process: started (seen in /proc), cancelled, gone.
         let started = ContinuousClock.now
-        let task = Task { try await handler.run(context(config: .object(["argv": .array([.string("/bin/sleep"), .string("30")])]))) }
-        try await Task.sleep(for: .milliseconds(200))
+        let marker = "30.\(Int.random(in: 1000...9999))"
+        func sleeping() -> Bool {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.contains { pid in
+                guard pid.allSatisfy(\.isNumber), let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+                return line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } == ["/bin/sleep", marker]
+            }
+        }
+        let task = Task { try await handler.run(context(config: .object(["argv": .array([.string("/bin/sleep"), .string(marker)])]))) }
+        try await waitUntil(timeout: .seconds(10), "the child process to start") { sleeping() }
         task.cancel()
         _ = await task.result
+        #expect(!sleeping(), "the child was killed")
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TrellisCore
 import TrellisPQ
@@ -110,11 +111,25 @@ struct WorkflowLimitTests {
                     let a = Driver(store: RunStore(connection: one), scheduling: SchedulerStore(connection: one), scheduler: first.scheduler)
                     let b = Driver(store: RunStore(connection: two), scheduling: SchedulerStore(connection: two), scheduler: second.scheduler)
                     // The first claimer holds its uncommitted claim while the second claims:
-                    // the second waits for the workflow's lock, then sees both slots taken.
+                    // the second gets nothing (it skips the rows the first holds, or waits for
+                    // the workflow's lock and then sees both slots taken).
+                    let waiter = try await two.backendPID()
+                    let finished = Flag()
                     let contender = try await one.withTransaction { _ in
                         #expect(try await a.claim().count == 2)
-                        let contender = Task { try await b.claim().count }
-                        try await Task.sleep(for: .milliseconds(300))
+                        let contender = Task {
+                            defer { finished.set() }
+                            return try await b.claim().count
+                        }
+                        // The second claim has either returned (it skipped what the first holds)
+                        // or is blocked on the workflow's lock — never racing the commit below.
+                        try await db.withConnection { watcher in
+                            try await waitUntil(timeout: .seconds(30), "the second claim to return or wait for the lock") {
+                                if finished.isSet { return true }
+                                return try await watcher.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+                                                              [Int(waiter)]).single().decode("n", as: Int.self) == 1
+                            }
+                        }
                         return contender
                     }
                     #expect(try await contender.value == 0, "both slots are held by the first claimer")
@@ -150,4 +165,11 @@ struct WorkflowLimitTests {
             }
         }
     }
+}
+
+/// A one-way flag a task sets when it is done (checked from another task).
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }
