@@ -68,6 +68,53 @@ for (path, contents) in entries {
     source += "        (\(literal(path)), \(literal(contents))),\n"
 }
 source += "    ]\n}\n"
+if !relayScope && !benchScope {
+    source += queryNamespace(entries)
+}
+
+/// `Query`: one constant per runtime query file, `queries/<folder>/<name>.sql` →
+/// `Query.<Folder>.<name>` (lower camel case; `api` → `API`), documented by the file's
+/// header comment — adding a query is adding a file. The analysts' example queries
+/// (queries/analyst) are documentation, not runtime SQL, and stay out.
+func queryNamespace(_ entries: [(String, String)]) -> String {
+    func camel(_ text: Substring, upper: Bool) -> String {
+        let words = text.split(separator: "_")
+        return words.enumerated().map { index, word in
+            index == 0 && !upper ? word.lowercased() : word.prefix(1).uppercased() + word.dropFirst().lowercased()
+        }.joined()
+    }
+    var groups: [String: [(name: String, key: String, doc: [String])]] = [:]
+    for (path, contents) in entries where path.hasPrefix("queries/") && !path.hasPrefix("queries/analyst/") && path.hasSuffix(".sql") {
+        let key = String(path.dropFirst("queries/".count).dropLast(".sql".count))
+        let parts = key.split(separator: "/")
+        guard parts.count == 2, parts.allSatisfy({ $0.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" } && $0.first?.isLetter == true }) else {
+            FileHandle.standardError.write(Data("error: \(path): a query file is queries/<folder>/<name>.sql in lower_snake_case\n".utf8))
+            exit(1)
+        }
+        let folder = parts[0] == "api" ? "API" : camel(parts[0], upper: true)
+        let doc = contents.split(separator: "\n", omittingEmptySubsequences: false).prefix { $0.hasPrefix("--") }
+            .map { String($0.dropFirst(2).drop { $0 == " " }) }
+        groups[folder, default: []].append((camel(parts[1], upper: false), key, doc))
+    }
+    var text = "\n/// Names of the queries under `queries/`, generated from the files by EmbedSQLTool. Swift\n"
+    text += "/// code refers to runtime SQL only through these constants; the text lives in the `.sql` files.\n"
+    text += "public enum Query {\n"
+    var all: [String] = []
+    for folder in groups.keys.sorted() {
+        text += "    public enum \(folder) {\n"
+        for query in groups[folder]!.sorted(by: { $0.key < $1.key }) {
+            for line in query.doc { text += "        /// \(line)\n" }
+            text += "        public static let \(query.name) = \(literal(query.key))\n"
+            all.append("\(folder).\(query.name)")
+        }
+        text += "    }\n\n"
+    }
+    text += "    /// Every name above, for the test that checks each one resolves.\n"
+    text += "    public static let all: [String] = [\n"
+    for name in all { text += "        \(name),\n" }
+    text += "    ]\n}\n"
+    return text
+}
 
 let existing = try? String(contentsOf: output, encoding: .utf8)
 if existing != source {
