@@ -112,6 +112,7 @@ let package = Package(
         .testTarget(
             name: "TrellisStoreTests",
             dependencies: ["TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisBench"],
+            exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

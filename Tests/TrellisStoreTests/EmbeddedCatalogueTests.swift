@@ -8,6 +8,24 @@ struct EmbeddedCatalogueTests {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
+    /// One function per definition file, the file named after it: `NNNN_function_<name>.sql`
+    /// defines `trellis.<name>` (overloads included) and nothing else; a trigger file
+    /// `NNNN_trigger_<name>.sql` may define its trigger function `<name>`; no other file
+    /// defines a function.
+    @Test func everyFunctionLivesInAFileNamedAfterIt() {
+        var problems: [String] = []
+        for file in EmbeddedSQL.files where file.path.hasPrefix("sql/") {
+            let defined = Set(file.contents.matches(of: /(?im)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\s+trellis\.([a-z_0-9]+)/).map { String($0.output.1).lowercased() })
+            guard !defined.isEmpty else { continue }
+            let name = String(file.path.split(separator: "/").last!.dropLast(".sql".count))
+            let said = name.firstMatch(of: /^[0-9]+_(?:function|trigger)_([a-z_0-9]+)$/).map { String($0.output.1) }
+            if defined != [said] {
+                problems.append("\(file.path) defines \(defined.sorted().joined(separator: ", ")), but its name says \(said ?? "no function")")
+            }
+        }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+    }
+
     /// SwiftPM only notices a *new* .sql file when it re-plans the build; this catches a
     /// stale binary instead of letting it ship without the file.
     @Test func matchesTheFilesOnDisk() throws {

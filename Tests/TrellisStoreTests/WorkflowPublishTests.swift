@@ -115,6 +115,12 @@ struct WorkflowPublishTests {
         var testDescription: String { name }
     }
 
+    /// The broken definition named `name` (a fixture case by its name, not its position).
+    static func broken(_ name: String) -> Broken {
+        guard let found = broken.first(where: { $0.name == name }) else { fatalError("no broken definition named \(name)") }
+        return found
+    }
+
     static let broken: [Broken] = [
         .init(name: "not an object", definition: "[1, 2]", code: "TR100", mentions: "must be a JSON object"),
         .init(name: "no nodes", definition: #"{"name": "x", "nodes": []}"#, code: "TR100", mentions: "nodes must be a non-empty array"),
@@ -200,7 +206,7 @@ struct WorkflowPublishTests {
     @Test func unreachableNodeIsReportedBesideTheCycle() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                let problems = try await WorkflowStore(connection: conn).validate(definition: Self.broken[9].definition)
+                let problems = try await WorkflowStore(connection: conn).validate(definition: Self.broken("unreachable behind a cycle").definition)
                 #expect(problems.map(\.code) == ["TR105", "TR106"])
                 #expect(problems[1].message == #"node "after" is unreachable: it can only be reached through a cycle"#)
             }
