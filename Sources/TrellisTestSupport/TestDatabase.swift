@@ -19,6 +19,17 @@ public struct TestDatabase: Sendable {
         try await with(migrated: true, body)
     }
 
+    /// A migrated database with the seeds loaded (as `admin`), and a connection to it:
+    /// the set-up most engine tests share.
+    public static func withSeeded<T: Sendable>(_ body: (TestDatabase, PGConnection) async throws -> T) async throws -> T {
+        try await withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                return try await body(db, conn)
+            }
+        }
+    }
+
     private static func with<T: Sendable>(migrated: Bool, _ body: (TestDatabase) async throws -> T) async throws -> T {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
         let template = migrated ? try await TestCluster.shared.migratedTemplate() : nil

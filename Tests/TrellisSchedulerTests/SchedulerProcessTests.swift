@@ -93,42 +93,39 @@ struct SchedulerProcessTests {
     }
 
     @Test func twoSchedulersRunEveryNodeExactlyOnce() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                let a = try BackgroundProcess(trellis: ["scheduler", "--name", "a", "--concurrency", "8", "--batch", "8", "--database-url", db.url])
-                let b = try BackgroundProcess(trellis: ["scheduler", "--name", "b", "--concurrency", "8", "--batch", "8", "--database-url", db.url])
-                try await waitUntil(timeout: .seconds(30), "both schedulers to register") {
-                    try await count(conn, "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NULL") == 2
-                }
-                try await conn.query("""
-                    SELECT trellis.start_run('fan-out-fan-in', jsonb_build_object('topic', 'run ' || g), 'admin')
-                    FROM generate_series(1, 200) g
-                    """)
-                try await waitUntil(timeout: .seconds(240), "200 runs to finish") {
-                    try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL") == 0
-                }
-                #expect(a.stop() == 0, "\(a.log)")
-                #expect(b.stop() == 0, "\(b.log)")
-
-                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'") == 200)
-                // Every work node ran exactly once: one attempt each, no duplicates, none lost.
-                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts") == 1000)
-                #expect(try await count(conn, """
-                    SELECT count(*) AS n FROM (SELECT node_run_id FROM trellis.node_attempts GROUP BY node_run_id HAVING count(*) > 1) d
-                    """) == 0)
-                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE outcome <> 'succeeded'") == 0)
-                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_runs WHERE status <> 'succeeded'") == 0)
-                // Both instances did work, and both deregistered on SIGTERM.
-                #expect(try await count(conn, "SELECT count(DISTINCT scheduler_name) AS n FROM trellis.node_attempts") == 2)
-                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NOT NULL") == 2)
-                // Every run's event log is gap-free and ends with run.finished.
-                #expect(try await count(conn, """
-                    SELECT count(*) AS n FROM trellis.workflow_runs r
-                    WHERE r.last_seq <> (SELECT count(*) FROM trellis.run_events e WHERE e.run_id = r.id)
-                       OR (SELECT type FROM trellis.run_events e WHERE e.run_id = r.id ORDER BY seq DESC LIMIT 1) <> 'run.finished'
-                    """) == 0)
+        try await TestDatabase.withSeeded { db, conn in
+            let a = try BackgroundProcess(trellis: ["scheduler", "--name", "a", "--concurrency", "8", "--batch", "8", "--database-url", db.url])
+            let b = try BackgroundProcess(trellis: ["scheduler", "--name", "b", "--concurrency", "8", "--batch", "8", "--database-url", db.url])
+            try await waitUntil(timeout: .seconds(30), "both schedulers to register") {
+                try await count(conn, "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NULL") == 2
             }
+            try await conn.query("""
+                SELECT trellis.start_run('fan-out-fan-in', jsonb_build_object('topic', 'run ' || g), 'admin')
+                FROM generate_series(1, 200) g
+                """)
+            try await waitUntil(timeout: .seconds(240), "200 runs to finish") {
+                try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL") == 0
+            }
+            #expect(a.stop() == 0, "\(a.log)")
+            #expect(b.stop() == 0, "\(b.log)")
+
+            #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'") == 200)
+            // Every work node ran exactly once: one attempt each, no duplicates, none lost.
+            #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts") == 1000)
+            #expect(try await count(conn, """
+                SELECT count(*) AS n FROM (SELECT node_run_id FROM trellis.node_attempts GROUP BY node_run_id HAVING count(*) > 1) d
+                """) == 0)
+            #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE outcome <> 'succeeded'") == 0)
+            #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_runs WHERE status <> 'succeeded'") == 0)
+            // Both instances did work, and both deregistered on SIGTERM.
+            #expect(try await count(conn, "SELECT count(DISTINCT scheduler_name) AS n FROM trellis.node_attempts") == 2)
+            #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NOT NULL") == 2)
+            // Every run's event log is gap-free and ends with run.finished.
+            #expect(try await count(conn, """
+                SELECT count(*) AS n FROM trellis.workflow_runs r
+                WHERE r.last_seq <> (SELECT count(*) FROM trellis.run_events e WHERE e.run_id = r.id)
+                   OR (SELECT type FROM trellis.run_events e WHERE e.run_id = r.id ORDER BY seq DESC LIMIT 1) <> 'run.finished'
+                """) == 0)
         }
     }
 

@@ -194,35 +194,32 @@ struct SchedulerResilienceTests {
     }
 
     @Test func survivesLosingItsDatabaseConnections() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                var options = SchedulerOptions(name: "resilient")
-                options.pollInterval = .milliseconds(50)
-                let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options)
-                let running = Task { try await scheduler.run() }
-                let store = RunStore(connection: conn)
-                let first = try await store.start("linear-pipeline", input: "{}", as: "admin").runID
-                try await waitUntil(timeout: .seconds(30), "the first run") { try await store.run(first).finishedAt != nil }
+        try await TestDatabase.withSeeded { db, conn in
+            var options = SchedulerOptions(name: "resilient")
+            options.pollInterval = .milliseconds(50)
+            let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options)
+            let running = Task { try await scheduler.run() }
+            let store = RunStore(connection: conn)
+            let first = try await store.start("linear-pipeline", input: "{}", as: "admin").runID
+            try await waitUntil(timeout: .seconds(30), "the first run") { try await store.run(first).finishedAt != nil }
 
-                // Kill every session the scheduler holds, as a database restart would.
-                let killed = try await conn.query("""
-                    SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
-                    WHERE datname = current_database() AND application_name LIKE 'trellis-scheduler%'
-                    """).single().decode("n", as: Int.self)
-                #expect(killed >= 1)
+            // Kill every session the scheduler holds, as a database restart would.
+            let killed = try await conn.query("""
+                SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name LIKE 'trellis-scheduler%'
+                """).single().decode("n", as: Int.self)
+            #expect(killed >= 1)
 
-                let second = try await store.start("linear-pipeline", input: "{}", as: "admin").runID
-                try await waitUntil(timeout: .seconds(60), "a run after the connections were lost") {
-                    try await store.run(second).finishedAt != nil
-                }
-                #expect(try await store.run(second).status == "succeeded")
-                scheduler.requestStop()
-                let summary = try await running.value
-                #expect(summary.succeeded == 6)
-                // Still one registration: the instance carried on under its id.
-                #expect(try await conn.query("SELECT count(*) AS n FROM trellis.schedulers").single().decode("n", as: Int.self) == 1)
+            let second = try await store.start("linear-pipeline", input: "{}", as: "admin").runID
+            try await waitUntil(timeout: .seconds(60), "a run after the connections were lost") {
+                try await store.run(second).finishedAt != nil
             }
+            #expect(try await store.run(second).status == "succeeded")
+            scheduler.requestStop()
+            let summary = try await running.value
+            #expect(summary.succeeded == 6)
+            // Still one registration: the instance carried on under its id.
+            #expect(try await conn.query("SELECT count(*) AS n FROM trellis.schedulers").single().decode("n", as: Int.self) == 1)
         }
     }
 }

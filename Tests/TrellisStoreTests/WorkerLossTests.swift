@@ -179,18 +179,15 @@ struct SizeCapTests {
     }
 
     @Test func aParallelNodeOverTheItemCapFailsThatNode() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                try await conn.execute(script: "SET trellis.max_parallel_items = 2")
-                let driver = try await Driver.make(conn)
-                let run = try await driver.store.start("parallel-items", input: #"{"items": [1, 2, 3]}"#, as: "admin").runID
-                try await driver.drain()
-                let process = try #require(try await driver.store.nodes(of: run).first { $0.key == "process" })
-                #expect(process.status == "failed")
-                #expect(try process.error?.decode(JSONValue.self)["code"] == .string("too_many_items"))
-                #expect(try await driver.store.run(run).status == "failed")
-            }
+        try await TestDatabase.withSeeded { db, conn in
+            try await conn.execute(script: "SET trellis.max_parallel_items = 2")
+            let driver = try await Driver.make(conn)
+            let run = try await driver.store.start("parallel-items", input: #"{"items": [1, 2, 3]}"#, as: "admin").runID
+            try await driver.drain()
+            let process = try #require(try await driver.store.nodes(of: run).first { $0.key == "process" })
+            #expect(process.status == "failed")
+            #expect(try process.error?.decode(JSONValue.self)["code"] == .string("too_many_items"))
+            #expect(try await driver.store.run(run).status == "failed")
         }
     }
 
@@ -238,39 +235,33 @@ struct SizeCapTests {
 @Suite("Pause and resume reach gates and parallel children")
 struct PauseTests {
     @Test func aRunPausedAtAGateResumesToWaiting() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                let driver = try await Driver.make(conn)
-                let run = try await driver.store.start("human-approval", input: #"{"version": "1", "notes": "n"}"#, as: "admin").runID
-                try await driver.drain()
-                #expect(try await driver.store.run(run).status == "waiting")
-                #expect(try await driver.store.control(.pause, run: run, as: "admin") == "paused")
-                #expect(try await driver.store.control(.resume, run: run, as: "admin") == "waiting")
-                #expect(try await driver.store.run(run).status == "waiting")
-            }
+        try await TestDatabase.withSeeded { db, conn in
+            let driver = try await Driver.make(conn)
+            let run = try await driver.store.start("human-approval", input: #"{"version": "1", "notes": "n"}"#, as: "admin").runID
+            try await driver.drain()
+            #expect(try await driver.store.run(run).status == "waiting")
+            #expect(try await driver.store.control(.pause, run: run, as: "admin") == "paused")
+            #expect(try await driver.store.control(.resume, run: run, as: "admin") == "waiting")
+            #expect(try await driver.store.run(run).status == "waiting")
         }
     }
 
     @Test func parallelChildrenCreatedDuringAPauseAreHeld() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                let driver = try await Driver.make(conn)
-                let run = try await driver.store.start("parallel-items", input: #"{"items": [1, 2, 3]}"#, as: "admin").runID
-                let list = try #require(try await driver.claim().first)
-                #expect(try await driver.store.control(.pause, run: run, as: "admin") == "paused")
-                // The running node finishes during the pause; the children it makes due are held.
-                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: list.nodeRunID, attempt: list.attempt, output: try driver.echo(list))])
-                let children = try await conn.query(
-                    "SELECT status FROM trellis.node_runs WHERE run_id = $1::uuid AND parent_id IS NOT NULL ORDER BY item_index", [run]
-                ).rows.map { try $0.decode("status", as: String.self) }
-                #expect(children == ["held", "held", "held"])
-                #expect(try await driver.claim().isEmpty)
-                _ = try await driver.store.control(.resume, run: run, as: "admin")
-                try await driver.drain()
-                #expect(try await driver.store.run(run).status == "succeeded")
-            }
+        try await TestDatabase.withSeeded { db, conn in
+            let driver = try await Driver.make(conn)
+            let run = try await driver.store.start("parallel-items", input: #"{"items": [1, 2, 3]}"#, as: "admin").runID
+            let list = try #require(try await driver.claim().first)
+            #expect(try await driver.store.control(.pause, run: run, as: "admin") == "paused")
+            // The running node finishes during the pause; the children it makes due are held.
+            _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: list.nodeRunID, attempt: list.attempt, output: try driver.echo(list))])
+            let children = try await conn.query(
+                "SELECT status FROM trellis.node_runs WHERE run_id = $1::uuid AND parent_id IS NOT NULL ORDER BY item_index", [run]
+            ).rows.map { try $0.decode("status", as: String.self) }
+            #expect(children == ["held", "held", "held"])
+            #expect(try await driver.claim().isEmpty)
+            _ = try await driver.store.control(.resume, run: run, as: "admin")
+            try await driver.drain()
+            #expect(try await driver.store.run(run).status == "succeeded")
         }
     }
 }
