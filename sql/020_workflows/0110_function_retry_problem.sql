@@ -13,10 +13,8 @@ BEGIN
     IF jsonb_typeof(retry) <> 'object' THEN
         RETURN 'retry must be an object';
     END IF;
-    FOR field IN SELECT jsonb_object_keys(retry) LOOP
-        IF field NOT IN ('max_attempts', 'initial_delay', 'max_delay', 'multiplier', 'jitter') THEN
-            RETURN format('retry has unknown field "%s" (expected max_attempts, initial_delay, max_delay, multiplier, jitter)', field);
-        END IF;
+    FOR field IN SELECT trellis.unknown_keys(retry, ARRAY['max_attempts', 'initial_delay', 'max_delay', 'multiplier', 'jitter']) LOOP
+        RETURN format('retry has unknown field "%s" (expected max_attempts, initial_delay, max_delay, multiplier, jitter)', field);
     END LOOP;
     IF retry ? 'max_attempts' AND (jsonb_typeof(retry -> 'max_attempts') <> 'number'
         OR (retry ->> 'max_attempts')::numeric <> trunc((retry ->> 'max_attempts')::numeric)

@@ -21,11 +21,9 @@ BEGIN
     IF template IS NULL OR jsonb_typeof(template) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = 'TR120', MESSAGE = 'a template must be a JSON object';
     END IF;
-    FOR field IN SELECT jsonb_object_keys(template) LOOP
-        IF field NOT IN ('name', 'description', 'parameters', 'definition') THEN
-            RAISE EXCEPTION USING ERRCODE = 'TR120',
-                MESSAGE = format('template: unknown field "%s" (expected name, description, parameters, definition)', field);
-        END IF;
+    FOR field IN SELECT trellis.unknown_keys(template, ARRAY['name', 'description', 'parameters', 'definition']) LOOP
+        RAISE EXCEPTION USING ERRCODE = 'TR120',
+            MESSAGE = format('template: unknown field "%s" (expected name, description, parameters, definition)', field);
     END LOOP;
     IF jsonb_typeof(template -> 'name') IS DISTINCT FROM 'string' OR t_name !~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$' THEN
         RAISE EXCEPTION USING ERRCODE = 'TR120',

@@ -27,8 +27,8 @@ BEGIN
     IF jsonb_typeof(params) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'template parameters must be a JSON object';
     END IF;
-    SELECT string_agg(format('"%s"', k), ', ') INTO unknown FROM jsonb_object_keys(params) AS k
-    WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(tpl.parameters) p WHERE p ->> 'name' = k);
+    SELECT string_agg(format('"%s"', k), ', ') INTO unknown
+    FROM trellis.unknown_keys(params, ARRAY(SELECT p ->> 'name' FROM jsonb_array_elements(tpl.parameters) p)) AS k;
     IF unknown IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TR121',
             MESSAGE = format('template "%s" has no parameter %s', template, unknown),

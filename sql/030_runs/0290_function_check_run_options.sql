@@ -8,11 +8,9 @@ BEGIN
     IF jsonb_typeof(options) <> 'object' THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'run options must be a JSON object';
     END IF;
-    FOR field IN SELECT jsonb_object_keys(options) LOOP
-        IF field NOT IN ('priority', 'idempotency_key', 'version', 'context') THEN
-            RAISE EXCEPTION USING ERRCODE = '22023',
-                MESSAGE = format('unknown run option "%s" (expected priority, idempotency_key, version, context)', field);
-        END IF;
+    FOR field IN SELECT trellis.unknown_keys(options, ARRAY['priority', 'idempotency_key', 'version', 'context']) LOOP
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('unknown run option "%s" (expected priority, idempotency_key, version, context)', field);
     END LOOP;
     IF options ? 'priority' AND (jsonb_typeof(options -> 'priority') <> 'number' OR (options ->> 'priority') !~ '^-?[0-9]{1,9}$') THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('priority must be an integer, got %s', options -> 'priority');
