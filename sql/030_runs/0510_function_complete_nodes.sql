@@ -33,10 +33,7 @@ DECLARE
     too_large_id text;
     too_large_size int;
 BEGIN
-    IF jsonb_typeof(results) IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'results must be a JSON array of {id, attempt, output, cost}';
-    END IF;
-    PERFORM trellis.require_scheduler(scheduler);
+    PERFORM trellis.require_report(scheduler, results, 'results must be a JSON array of {id, attempt, output, cost}');
     -- An output over the cap is refused before anything is locked or written; the
     -- scheduler reports that node as failed (output_too_large) and the rest of its batch
     -- again. jsonb's stored size is what the cap measures.

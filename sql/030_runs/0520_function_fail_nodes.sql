@@ -16,10 +16,7 @@ DECLARE
     runs uuid[] := '{}';
     touched uuid;
 BEGIN
-    IF jsonb_typeof(failures) IS DISTINCT FROM 'array' THEN
-        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'failures must be a JSON array of {id, attempt, error, retryable, cost}';
-    END IF;
-    PERFORM trellis.require_scheduler(scheduler);
+    PERFORM trellis.require_report(scheduler, failures, 'failures must be a JSON array of {id, attempt, error, retryable, cost}');
     PERFORM trellis.lock_runs_of_items(failures);  -- runs before nodes
     FOR item IN
         SELECT (e ->> 'id')::bigint AS id, (e ->> 'attempt')::int AS attempt,
