@@ -52,3 +52,11 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VER
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+# The official A2A SDK and an ASGI server: the a2a handler's tests start a real agent.
+A2A_SDK_VERSION=1.3.0
+UVICORN_VERSION=0.54.0
+if ! "$venv/bin/python" -c "import a2a, uvicorn, starlette, sse_starlette; from importlib.metadata import version; assert version('a2a-sdk') == '$A2A_SDK_VERSION' and uvicorn.__version__ == '$UVICORN_VERSION'" 2>/dev/null; then
+  echo "install-deps: installing a2a-sdk $A2A_SDK_VERSION and uvicorn $UVICORN_VERSION into .trellis/venv"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "a2a-sdk[http-server]==$A2A_SDK_VERSION" "uvicorn==$UVICORN_VERSION"
+fi

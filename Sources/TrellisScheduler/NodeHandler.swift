@@ -112,7 +112,7 @@ public struct HandlerRegistry: Sendable {
         HandlerRegistry([EchoHandler(), SleepHandler(), FailHandler()])
     }
 
-    /// The built-ins plus `http` and `llm` (with the credentials and prices of `llm`), and —
+    /// The built-ins plus `http`, `a2a` and `llm` (with the credentials and prices of `llm`), and —
     /// only when allowed, since they reach outside the scheduler — `sql` (on
     /// `sqlDatabaseURL`) and `shell`.
     public static func standard(allowSQL sqlDatabaseURL: String? = nil, allowShell: Bool = false,
@@ -120,6 +120,7 @@ public struct HandlerRegistry: Sendable {
         var registry = builtIn
         registry.register(HTTPHandler())
         registry.register(LLMHandler(configuration: llm))
+        registry.register(A2AHandler())
         if let sqlDatabaseURL { registry.register(SQLHandler(databaseURL: sqlDatabaseURL)) }
         if allowShell { registry.register(ShellHandler()) }
         return registry

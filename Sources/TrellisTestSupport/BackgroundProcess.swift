@@ -1,7 +1,8 @@
 import Foundation
 import TrellisStore
 
-/// A `trellis` process running in the background (a scheduler), stopped by a signal.
+/// A process running in the background (a `trellis` scheduler or relay, a test's agent),
+/// stopped by a signal.
 public final class BackgroundProcess: @unchecked Sendable {
     public let pid: pid_t
     public let stderrFile: URL
@@ -9,12 +10,17 @@ public final class BackgroundProcess: @unchecked Sendable {
     private var exitCode: Int32?
 
     /// Starts the built `trellis` binary with `arguments`.
-    public init(trellis arguments: [String], environment: [String: String] = [:]) throws {
+    public convenience init(trellis arguments: [String], environment: [String: String] = [:]) throws {
+        try self.init(executable: TrellisBinary.url.path, arguments, environment: environment)
+    }
+
+    /// Starts any program (a test's own agent or server) with `arguments`.
+    public init(executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         let name = "trellis-bg-\(UUID().uuidString.prefix(8))"
         stderrFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: name + ".log")
         stdoutFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: name + ".out")
         let inherited = ProcessInfo.processInfo.environment.keys.filter { $0.hasPrefix("TRELLIS_") && environment[$0] == nil }
-        pid = try ProcessRunner.spawnBackground([TrellisBinary.url.path] + arguments, environment: environment,
+        pid = try ProcessRunner.spawnBackground([executable] + arguments, environment: environment,
                                                 removing: Array(inherited), stdoutFile: stdoutFile, stderrFile: stderrFile)
     }
 

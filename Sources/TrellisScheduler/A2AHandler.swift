@@ -1,0 +1,317 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import TrellisCore
+
+/// `a2a`: sends one message to an agent over A2A 1.0 (the JSON-RPC binding) and waits for
+/// its task to end.
+///
+/// - `config.url` is the agent's base URL; its card is read from
+///   `{url}/.well-known/agent-card.json` (or `config.card_url`), and the call goes to the
+///   card's JSON-RPC interface: `SendStreamingMessage` when the card says it streams,
+///   `SendMessage` otherwise.
+/// - The message's parts come from the input: `text` (a string), `data` (any JSON) and
+///   `parts` (A2A parts as given).
+/// - Status updates become `node.progress` (the task state) and `node.log` lines (the
+///   status message's text, kind `agent_message`). Artifacts are collected into the output
+///   `{task_id, context_id, state, artifacts: [{artifact_id, name, parts, text}], text,
+///   message}`; file parts carrying bytes (`raw`) are stored as Trellis artifacts and
+///   referenced (`{"$artifact": …}`) in their place.
+/// - A task that fails or is rejected fails the node (not retryable); `input-required` and
+///   `auth-required` fail it too (`a2a_input_required`), since answering them through a
+///   human gate is not built yet. HTTP 429/5xx and network errors are retryable.
+/// - Cancelling the node (timeout, run cancel, lost lease) sends `CancelTask` for the task.
+public struct A2AHandler: NodeHandler {
+    public let name = "a2a"
+
+    public init() {}
+
+    public func run(_ context: NodeContext) async throws -> HandlerOutput {
+        guard let base = context.config["url"]?.stringValue.flatMap(URL.init(string:)),
+              ["http", "https"].contains(base.scheme?.lowercased() ?? "") else {
+            throw HandlerError(code: "invalid_config", message: "a2a: config.url must be the agent's http(s) base URL", retryable: false)
+        }
+        let cardURL = context.config["card_url"]?.stringValue.flatMap(URL.init(string:))
+            ?? base.appending(path: ".well-known/agent-card.json")
+        let card = try await Self.fetchCard(cardURL)
+        guard let endpoint = card["supportedInterfaces"]?.arrayValue?
+                .first(where: { ($0["protocolBinding"]?.stringValue ?? "").uppercased() == "JSONRPC" })?["url"]?.stringValue
+                .flatMap(URL.init(string:)) else {
+            throw HandlerError(code: "a2a_no_jsonrpc", message: "a2a: the agent card at \(cardURL) offers no JSONRPC interface", retryable: false)
+        }
+        let streaming = card["capabilities"]?["streaming"] == .bool(true)
+        let message = try Self.message(context)
+        let call = A2ACall(endpoint: endpoint, context: context)
+        var state = A2ATask()
+        do {
+            if streaming {
+                try await call.stream(message, into: &state)
+            } else {
+                let result = try await call.request("SendMessage", .object(["message": message]))
+                try await state.apply(result: result, context: context)
+            }
+        } catch let error as CancellationError {
+            if let taskID = state.taskID { call.cancelDetached(taskID) }
+            throw error
+        } catch {
+            if Task.isCancelled, let taskID = state.taskID { call.cancelDetached(taskID) }
+            throw error
+        }
+        return HandlerOutput(try state.output())
+    }
+
+    static func fetchCard(_ url: URL) async throws -> JSONValue {
+        var request = URLRequest(url: url)
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        let (data, response): (Data, URLResponse)
+        do {
+            (data, response) = try await CappedTransfer(cap: 1 << 20).run(request)
+        } catch let error as HandlerError {
+            throw error
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            throw HandlerError(code: "a2a_unreachable", message: "a2a: reading the agent card \(url) failed: \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status), let card = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw HandlerError(code: "a2a_no_card", message: "a2a: no agent card at \(url) (HTTP \(status))", retryable: status >= 500 || status == 429)
+        }
+        return card
+    }
+
+    /// The user message: `input.text`, `input.data` and `input.parts`, in that order.
+    static func message(_ context: NodeContext) throws -> JSONValue {
+        var parts: [JSONValue] = []
+        if let text = context.input["text"] {
+            parts.append(.object(["text": .string(text.stringValue ?? String(decoding: (try? JSONEncoder().encode(text)) ?? Data(), as: UTF8.self))]))
+        }
+        if let data = context.input["data"] { parts.append(.object(["data": data])) }
+        if let given = context.input["parts"] {
+            guard let list = given.arrayValue else {
+                throw HandlerError(code: "invalid_input", message: "a2a: input.parts must be an array of A2A parts", retryable: false)
+            }
+            parts += list
+        }
+        guard !parts.isEmpty else {
+            throw HandlerError(code: "invalid_input", message: "a2a: the input needs text, data or parts", retryable: false)
+        }
+        return .object(["messageId": .string("\(context.idempotencyKey):\(context.attempt)"), "role": .string("ROLE_USER"),
+                        "parts": .array(parts)])
+    }
+}
+
+/// One agent's JSON-RPC endpoint, for one node attempt.
+struct A2ACall: Sendable {
+    let endpoint: URL
+    let context: NodeContext
+
+    func body(_ method: String, _ params: JSONValue, id: Int = 1) throws -> Data {
+        try JSONEncoder().encode(JSONValue.object(["jsonrpc": .string("2.0"), "id": .number(Double(id)), "method": .string(method),
+                                                   "params": params]))
+    }
+
+    func urlRequest(_ method: String, _ params: JSONValue, accept: String) throws -> URLRequest {
+        var request = URLRequest(url: endpoint)
+        request.httpMethod = "POST"
+        request.timeoutInterval = 300
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue(accept, forHTTPHeaderField: "Accept")
+        request.setValue("1.0", forHTTPHeaderField: "A2A-Version")
+        request.httpBody = try body(method, params)
+        return request
+    }
+
+    /// One JSON-RPC call answered by one JSON response; returns its `result`.
+    func request(_ method: String, _ params: JSONValue) async throws -> JSONValue {
+        let (data, response): (Data, URLResponse)
+        do {
+            (data, response) = try await CappedTransfer(cap: 64 << 20).run(try urlRequest(method, params, accept: "application/json"))
+        } catch let error as HandlerError {
+            throw error
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            throw HandlerError(code: "a2a_unreachable", message: "a2a: \(method) to \(endpoint) failed: \(error.localizedDescription)")
+        }
+        try Self.checkStatus(response, data)
+        guard let reply = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw HandlerError(code: "a2a_bad_response", message: "a2a: \(method) answered with something that is not JSON-RPC")
+        }
+        return try Self.result(of: reply, method)
+    }
+
+    /// `SendStreamingMessage`, reading the server-sent events to the task's end.
+    func stream(_ message: JSONValue, into state: inout A2ATask) async throws {
+        let (head, chunks): (HTTPURLResponse, AsyncThrowingStream<Data, any Error>)
+        do {
+            (head, chunks) = try await StreamingTransfer.start(try urlRequest("SendStreamingMessage", .object(["message": message]), accept: "text/event-stream"))
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            throw HandlerError(code: "a2a_unreachable", message: "a2a: SendStreamingMessage to \(endpoint) failed: \(error.localizedDescription)")
+        }
+        if !(200..<300).contains(head.statusCode) {
+            var data = Data()
+            for try await chunk in chunks where data.count < 65_536 { data.append(chunk) }
+            try Self.checkStatus(head, data)
+        }
+        var decoder = SSEDecoder()
+        do {
+            for try await chunk in chunks {
+                for event in try decoder.push(chunk) {
+                    guard let reply = try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)) else {
+                        throw HandlerError(code: "a2a_bad_response", message: "a2a: an event that is not JSON-RPC: \(event.data.prefix(200))")
+                    }
+                    try await state.apply(result: try Self.result(of: reply, "SendStreamingMessage"), context: context)
+                }
+                if state.isFinal { break }
+            }
+        } catch let error as HandlerError {
+            throw error
+        } catch {
+            if error is CancellationError || Task.isCancelled { throw CancellationError() }
+            throw HandlerError(code: "a2a_stream_incomplete", message: "a2a: the stream broke off: \(error.localizedDescription)")
+        }
+        guard state.isFinal else {
+            throw HandlerError(code: "a2a_stream_incomplete",
+                               message: "a2a: the stream ended while the task was \(state.state ?? "not yet created")")
+        }
+    }
+
+    /// Best effort, after the node was cancelled: tell the agent to stop the task.
+    func cancelDetached(_ taskID: String) {
+        let call = self
+        Task.detached {
+            _ = try? await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try await call.request("CancelTask", .object(["id": .string(taskID)])) }
+                group.addTask { try await Task.sleep(for: .seconds(10)) }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    static func checkStatus(_ response: URLResponse, _ data: Data) throws {
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        guard (200..<300).contains(status) else {
+            throw HandlerError(code: "a2a_http_\(status)", message: "a2a: the agent answered HTTP \(status): \(String(decoding: data.prefix(300), as: UTF8.self))",
+                               retryable: status >= 500 || status == 429 || status == 408,
+                               retryAfter: RetryAfter.parse((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Retry-After"), now: Date()))
+        }
+    }
+
+    /// A JSON-RPC reply's result, or its error as a handler error (internal and server
+    /// errors retryable, the rest not).
+    static func result(of reply: JSONValue, _ method: String) throws -> JSONValue {
+        if let error = reply["error"] {
+            let code = error["code"]?.integer(in: Int(Int32.min)...Int(Int32.max)) ?? 0
+            throw HandlerError(code: "a2a_error", message: "a2a: \(method) failed (\(code)): \(error["message"]?.stringValue ?? "\(error)")",
+                               retryable: code == -32603 || (-32099 ... -32000).contains(code))
+        }
+        guard let result = reply["result"] else {
+            throw HandlerError(code: "a2a_bad_response", message: "a2a: \(method) answered without result or error")
+        }
+        return result
+    }
+}
+
+/// What the agent has said about the task so far.
+struct A2ATask: Sendable {
+    var taskID: String?
+    var contextID: String?
+    var state: String?
+    var statusText: String?
+    var artifacts: [(id: String, name: String?, parts: [JSONValue])] = []
+    /// A direct reply (a Message instead of a Task).
+    var reply: JSONValue?
+
+    static let terminal: Set<String> = ["TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED", "TASK_STATE_REJECTED",
+                                        "TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"]
+    var isFinal: Bool { reply != nil || state.map(Self.terminal.contains) == true }
+
+    /// Applies one result: a Task, a Message, a status update or an artifact update.
+    mutating func apply(result: JSONValue, context: NodeContext) async throws {
+        if let task = result["task"] {
+            taskID = task["id"]?.stringValue ?? taskID
+            contextID = task["contextId"]?.stringValue ?? contextID
+            try await status(task["status"], context: context)
+            for artifact in task["artifacts"]?.arrayValue ?? [] { try await add(artifact, append: false, context: context) }
+        } else if let update = result["statusUpdate"] {
+            taskID = update["taskId"]?.stringValue ?? taskID
+            contextID = update["contextId"]?.stringValue ?? contextID
+            try await status(update["status"], context: context)
+        } else if let update = result["artifactUpdate"], let artifact = update["artifact"] {
+            taskID = update["taskId"]?.stringValue ?? taskID
+            try await add(artifact, append: update["append"] == .bool(true), context: context)
+        } else if let message = result["message"] {
+            reply = message
+            contextID = message["contextId"]?.stringValue ?? contextID
+        }
+    }
+
+    private mutating func status(_ status: JSONValue?, context: NodeContext) async throws {
+        guard let status, let newState = status["state"]?.stringValue else { return }
+        state = newState
+        let text = Self.text(of: status["message"]?["parts"]?.arrayValue ?? [])
+        if !text.isEmpty {
+            statusText = text
+            await context.reporter.log(text, kind: "agent_message")
+        }
+        await context.reporter.progress(nil, Self.short(newState))
+    }
+
+    private mutating func add(_ artifact: JSONValue, append: Bool, context: NodeContext) async throws {
+        let id = artifact["artifactId"]?.stringValue ?? UUID().uuidString
+        var parts: [JSONValue] = []
+        for part in artifact["parts"]?.arrayValue ?? [] { parts.append(try await Self.stored(part, context: context)) }
+        if append, let index = artifacts.firstIndex(where: { $0.id == id }) {
+            artifacts[index].parts += parts
+        } else if let index = artifacts.firstIndex(where: { $0.id == id }) {
+            artifacts[index] = (id, artifact["name"]?.stringValue, parts)
+        } else {
+            artifacts.append((id, artifact["name"]?.stringValue, parts))
+        }
+    }
+
+    /// A file part carrying bytes (`raw`, base64) is stored as a Trellis artifact and
+    /// referenced instead; other parts are kept as they are.
+    static func stored(_ part: JSONValue, context: NodeContext) async throws -> JSONValue {
+        guard case .string(let encoded)? = part["raw"], let bytes = Data(base64Encoded: encoded) else { return part }
+        let name = part["filename"]?.stringValue ?? "a2a-artifact"
+        let reference = try await context.artifacts.put(bytes, name: name, mediaType: part["mediaType"]?.stringValue ?? "application/octet-stream")
+        return .object(["file": reference.json])
+    }
+
+    static func text(of parts: [JSONValue]) -> String {
+        parts.compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
+    }
+
+    static func short(_ state: String) -> String {
+        state.replacingOccurrences(of: "TASK_STATE_", with: "").lowercased().replacingOccurrences(of: "_", with: "-")
+    }
+
+    func output() throws -> JSONValue {
+        if let reply {
+            return .object(["context_id": contextID.map(JSONValue.string) ?? .null, "state": .string("message"),
+                            "text": .string(Self.text(of: reply["parts"]?.arrayValue ?? [])), "message": reply, "artifacts": .array([])])
+        }
+        switch state {
+        case "TASK_STATE_COMPLETED"?:
+            break
+        case "TASK_STATE_INPUT_REQUIRED"?, "TASK_STATE_AUTH_REQUIRED"?:
+            throw HandlerError(code: "a2a_input_required",
+                               message: "a2a: task \(taskID ?? "?") is \(Self.short(state!)): \(statusText ?? "") (answering through a human gate is not built yet)",
+                               retryable: false)
+        default:
+            throw HandlerError(code: "a2a_task_\(Self.short(state ?? "unknown").replacingOccurrences(of: "-", with: "_"))",
+                               message: "a2a: task \(taskID ?? "?") ended \(Self.short(state ?? "unknown")): \(statusText ?? "")", retryable: false)
+        }
+        let list: [JSONValue] = artifacts.map { artifact in
+            .object(["artifact_id": .string(artifact.id), "name": artifact.name.map(JSONValue.string) ?? .null,
+                     "parts": .array(artifact.parts), "text": .string(Self.text(of: artifact.parts))])
+        }
+        return .object(["task_id": taskID.map(JSONValue.string) ?? .null, "context_id": contextID.map(JSONValue.string) ?? .null,
+                        "state": .string("completed"), "artifacts": .array(list),
+                        "text": .string(artifacts.map { Self.text(of: $0.parts) }.filter { !$0.isEmpty }.joined(separator: "\n")),
+                        "message": statusText.map(JSONValue.string) ?? .null])
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Testing
+import TrellisCore
+import TrellisPQ
+import TrellisScheduler
+import TrellisStore
+import TrellisTestSupport
+
+/// The `a2a` handler against real agents built with the official `a2a-sdk` (PyPI, pinned,
+/// installed by scripts/install-deps.sh into .trellis/venv) and started by the test:
+/// streaming and not, status updates as progress and log lines, an artifact of bytes
+/// stored as a Trellis artifact, and cancel reaching the agent as CancelTask.
+@Suite("a2a handler")
+struct A2AHandlerTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var python: URL { root.appending(path: ".trellis/venv/bin/python") }
+    static var agentScript: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "Agents/echo_agent.py") }
+
+    /// Starts the echo agent on a free port; returns it once its card is served. Tests stop
+    /// it with SIGKILL: a child of the test process may inherit SIGTERM blocked.
+    static func startAgent(streaming: Bool) async throws -> (BackgroundProcess, String) {
+        try #require(FileManager.default.isExecutableFile(atPath: python.path),
+                     "the a2a-sdk venv is not installed at \(python.path): run scripts/install-deps.sh (make test does)")
+        let port = try LocalCluster.freePort()
+        let agent = try BackgroundProcess(executable: python.path, [agentScript.path, String(port)] + (streaming ? [] : ["--no-streaming"]))
+        let base = "http://127.0.0.1:\(port)"
+        try await waitUntil(timeout: .seconds(60), "the agent to serve its card") {
+            guard agent.isRunning else { throw AgentExited(log: agent.log) }
+            let answer = try? await URLSession.shared.data(from: URL(string: base + "/.well-known/agent-card.json")!)
+            return (answer?.1 as? HTTPURLResponse)?.statusCode == 200
+        }
+        return (agent, base)
+    }
+
+    struct AgentExited: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "the agent exited: \(log.suffix(2000))" }
+    }
+
+    static func scheduler(_ db: TestDatabase) -> (Scheduler, Task<SchedulerSummary, any Error>) {
+        var options = SchedulerOptions(name: "a2a-\(UUID().uuidString.prefix(6))")
+        options.pollInterval = .milliseconds(50)
+        let scheduler = Scheduler(databaseURL: db.url, registry: .standard(), options: options)
+        return (scheduler, Task { try await scheduler.run() })
+    }
+
+    static func events(_ conn: PGConnection, _ run: UUID, node: String, type: String) async throws -> [JSONValue] {
+        try await conn.query("SELECT data FROM trellis.run_events WHERE run_id = $1::uuid AND type = $2 AND data ->> 'node_key' = $3 ORDER BY seq",
+                             [run, type, node]).rows.map { try $0.decode("data", as: PGJSON.self).decode(JSONValue.self) }
+    }
+
+    @Test func streamingAndPlainAgentsAnswerWithTextAndFiles() async throws {
+        let (streaming, streamingURL) = try await Self.startAgent(streaming: true)
+        defer { streaming.stop(SIGKILL) }
+        let (plain, plainURL) = try await Self.startAgent(streaming: false)
+        defer { plain.stop(SIGKILL) }
+        try await TestDatabase.withMigrated { db in
+            let run = try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "agents", "nodes": [
+                      {"key": "ask", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(streamingURL)"}, "input": {"text": "$input.question"}},
+                      {"key": "plain", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(plainURL)"}, "input": {"text": "plain question"}},
+                      {"key": "file", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(streamingURL)"}, "input": {"text": "file please"}},
+                      {"key": "nowhere", "kind": "agent_call", "handler": "a2a", "config": {"url": "http://127.0.0.1:1"}, "input": {"text": "x"},
+                       "on_error": "continue"}]}
+                    """, as: "admin")
+                return try await RunStore(connection: conn).start("agents", input: #"{"question": "hello agent"}"#, as: "admin").runID
+            }
+            let (scheduler, running) = Self.scheduler(db)
+            try await db.withConnection { conn in
+                let runs = RunStore(connection: conn)
+                try await waitUntil(timeout: .seconds(60), "the run to finish") { try await runs.run(run).finishedAt != nil }
+                scheduler.requestStop()
+                _ = try await running.value
+                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
+                #expect(try await runs.run(run).status == "succeeded", "\(nodes.mapValues { $0.error?.text ?? "" })")
+
+                // Streamed: the artifact's text, the task's ids, status text as log lines, states as progress.
+                let ask = try #require(try nodes["ask"]?.output?.decode(JSONValue.self))
+                #expect(ask["text"] == .string("HELLO AGENT") && ask["state"] == .string("completed"))
+                #expect(ask["task_id"]?.stringValue?.isEmpty == false && ask["artifacts"]?[0]?["name"] == .string("answer"))
+                let logs = try await Self.events(conn, run, node: "ask", type: "node.log").compactMap { $0["body"]?.stringValue }
+                #expect(logs == ["reading the request", "writing the answer"], "\(logs)")
+                let states = try await Self.events(conn, run, node: "ask", type: "node.progress").compactMap { $0["message"]?.stringValue }
+                #expect(states.first == "submitted" && states.last == "completed" && states.contains("working"), "\(states)")
+
+                // Not streamed (the card says so): SendMessage, the same answer.
+                let plainOutput = try #require(try nodes["plain"]?.output?.decode(JSONValue.self))
+                #expect(plainOutput["text"] == .string("PLAIN QUESTION"))
+
+                // A file part of bytes became a Trellis artifact of the run.
+                let file = try #require(try nodes["file"]?.output?.decode(JSONValue.self))
+                let reference = try #require(file["artifacts"]?[0]?["parts"]?[0]?["file"].flatMap(ArtifactReference.init))
+                #expect(reference.name == "report.txt" && reference.mediaType == "text/plain" && reference.size == 18)
+                let bytes = try await ArtifactStore(connection: conn).chunks(reference.id, as: "admin", first: 0, last: 0)
+                #expect(bytes.first == Data("line one\nline two\n".utf8))
+
+                // No agent there: a retryable failure naming the card's address.
+                let failure = try #require(try nodes["nowhere"]?.error?.decode(JSONValue.self))
+                #expect(failure["code"] == .string("a2a_unreachable"), "\(failure)")
+            }
+        }
+    }
+
+    @Test func cancellingTheRunCancelsTheAgentsTask() async throws {
+        let (agent, url) = try await Self.startAgent(streaming: true)
+        defer { agent.stop(SIGKILL) }
+        try await TestDatabase.withMigrated { db in
+            let run = try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "slow-agent", "nodes": [
+                      {"key": "slow", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(url)"}, "input": {"text": "slow please"}}]}
+                    """, as: "admin")
+                return try await RunStore(connection: conn).start("slow-agent", as: "admin").runID
+            }
+            let (scheduler, running) = Self.scheduler(db)
+            try await db.withConnection { conn in
+                let runs = RunStore(connection: conn)
+                // The agent is working on the task (its first status update arrived) …
+                try await waitUntil(timeout: .seconds(60), "the agent to start working") {
+                    try await Self.events(conn, run, node: "slow", type: "node.progress").contains { $0["message"] == .string("working") }
+                }
+                // … when the run is cancelled: the handler tells the agent.
+                _ = try await runs.control(.cancel, run: run, as: "admin", reason: "changed my mind")
+                try await waitUntil(timeout: .seconds(30), "the agent to receive CancelTask") { agent.output.contains("cancelled ") }
+                scheduler.requestStop()
+                _ = try await running.value
+                #expect(try await runs.run(run).status == "cancelled")
+            }
+        }
+    }
+}
