@@ -21,13 +21,19 @@ DECLARE
     stepwise boolean;
     woken text[];
     run uuid;
+    -- Whether any input references an artifact: one scan of the inputs' text, so runs
+    -- without artifacts (the usual start) pay for neither the check nor the references.
+    has_artifacts boolean := EXISTS (SELECT 1 FROM unnest(inputs) AS u(input)
+                                     WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0);
 BEGIN
     SELECT count(*), coalesce(bool_or(wn.upstream_count = 0 AND wn.kind NOT IN ('agent_call', 'tool_call')), false)
     INTO node_count, stepwise
     FROM trellis.workflow_nodes wn WHERE wn.version_id = pinned.id;
     stepwise := stepwise OR node_count = 0;
 
-    PERFORM trellis.check_input_artifacts(actor_id, inputs);
+    IF has_artifacts THEN
+        PERFORM trellis.check_input_artifacts(actor_id, inputs);
+    END IF;
     ids := ARRAY(SELECT gen_random_uuid() FROM generate_series(1, cardinality(inputs)));
     WITH inserted AS (
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
@@ -70,16 +76,18 @@ BEGIN
     SELECT array_agg(DISTINCT made.handler) FILTER (WHERE made.status = 'ready') INTO woken FROM made;
 
     -- The artifacts the inputs reference: readers of these runs may read them.
-    WITH referenced AS (
-        INSERT INTO trellis.artifact_refs (artifact_id, run_id, role)
-        SELECT DISTINCT a.id, u.id, 'input'
-        FROM unnest(ids, inputs) AS u(id, input)
-        CROSS JOIN LATERAL jsonb_path_query(u.input, 'strict $.**."$artifact"') AS ref
-        JOIN trellis.artifacts a ON a.sha256 = ref #>> '{}'
-        WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0
-        RETURNING artifact_id
-    )
-    UPDATE trellis.artifacts a SET referenced_at = now() WHERE a.id IN (SELECT r.artifact_id FROM referenced r);
+    IF has_artifacts THEN
+        WITH referenced AS (
+            INSERT INTO trellis.artifact_refs (artifact_id, run_id, role)
+            SELECT DISTINCT a.id, u.id, 'input'
+            FROM unnest(ids, inputs) AS u(id, input)
+            CROSS JOIN LATERAL jsonb_path_query(u.input, 'strict $.**."$artifact"') AS ref
+            JOIN trellis.artifacts a ON a.sha256 = ref #>> '{}'
+            WHERE u.input IS NOT NULL
+            RETURNING artifact_id
+        )
+        UPDATE trellis.artifacts a SET referenced_at = now() WHERE a.id IN (SELECT r.artifact_id FROM referenced r);
+    END IF;
 
     INSERT INTO trellis.run_events (run_id, seq, type, data)
     SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,
