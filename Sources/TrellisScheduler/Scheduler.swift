@@ -126,7 +126,11 @@ public final class Scheduler: Sendable {
     }
 
     enum Outcome: Sendable {
+        /// A result whose output was checked storable (`checkedOutput`).
         case success(HandlerOutput)
+        /// A result whose output cannot be stored (NaN, U+0000, over the caps): its node
+        /// fails with the problem's code; the cost is still reported.
+        case unstorable(StorageProblem, cost: Decimal?)
         case failure(HandlerError)
         /// Cancelled (lease lost, run cancelled, shutdown): nothing to report.
         case cancelled
@@ -476,7 +480,7 @@ public final class Scheduler: Sendable {
                 if let problem = await Self.expandStoredOutputs(in: &context, cap: options.maxStoredOutputBytes) {
                     outcome = problem
                 } else {
-                    outcome = await Self.storingLargeOutput(
+                    outcome = await Self.checkedOutput(
                         await Self.execute(handler, context, timeoutMilliseconds: claim.timeoutMilliseconds),
                         of: claim, in: artifacts, inlineCap: options.maxOutputBytes, storedCap: options.maxStoredOutputBytes)
                 }
@@ -490,14 +494,17 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// A successful output over the inline cap is stored whole as a JSON artifact of its
-    /// node (in the handler's task, off the main loop) and replaced by a reference with a
+    /// Checks a successful output once, in the handler's task (off the main loop): NaN,
+    /// ±Infinity and U+0000 make it `unstorable` (invalid_output). One over the inline cap
+    /// is stored whole as a JSON artifact of its node and replaced by a reference with a
     /// preview of its text, which is what the node's output, its events and downstream
-    /// bindings carry. Past `storedCap` the node fails with output_too_large.
-    static func storingLargeOutput(_ outcome: Outcome, of claim: SchedulerStore.Claim, in artifacts: NodeArtifacts,
-                                   inlineCap: Int, storedCap: Int) async -> Outcome {
-        guard case .success(let result) = outcome, storedCap > inlineCap, case let output = result.output,
-              case .tooLarge? = output.storageProblem(maxBytes: inlineCap) else { return outcome }
+    /// bindings carry; past `storedCap` (or with storing off) the node fails with
+    /// output_too_large.
+    static func checkedOutput(_ outcome: Outcome, of claim: SchedulerStore.Claim, in artifacts: NodeArtifacts,
+                              inlineCap: Int, storedCap: Int) async -> Outcome {
+        guard case .success(let result) = outcome, let problem = result.output.storageProblem(maxBytes: inlineCap) else { return outcome }
+        guard case .tooLarge = problem, storedCap > inlineCap else { return .unstorable(problem, cost: result.cost) }
+        let output = result.output
         let text: Data
         do {
             let encoder = JSONEncoder()
@@ -678,24 +685,22 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// Splits results into successes and failures. Each output is checked first (NaN,
-    /// U+0000, size): a bad one fails its own node with invalid_output or output_too_large.
+    /// Splits results into successes and failures. Outputs were checked in their handler's
+    /// task (`checkedOutput`): an unstorable one fails its own node with invalid_output or
+    /// output_too_large.
     private func prepare(_ finished: [Finished]) -> (successes: [SchedulerStore.Success], failures: [SchedulerStore.Failure]) {
         var successes: [SchedulerStore.Success] = []
         var failures: [SchedulerStore.Failure] = []
         for item in finished {
             switch item.outcome {
             case .success(let result):
-                let output = result.output, cost = result.cost
-                if let problem = output.storageProblem(maxBytes: options.maxOutputBytes) {
-                    logger.warning("node run \(item.claim.nodeRunID) (\(item.claim.nodeKey)): \(problem)", metadata: Self.node(item.claim))
-                    failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
-                                          error: .init(code: problem.code, message: "\(item.claim.handler): \(problem)"),
-                                          retryable: false, cost: cost))
-                } else {
-                    successes.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt, output: output, cost: cost,
-                                           tokensIn: result.tokensIn, tokensOut: result.tokensOut))
-                }
+                successes.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt, output: result.output, cost: result.cost,
+                                       tokensIn: result.tokensIn, tokensOut: result.tokensOut))
+            case .unstorable(let problem, let cost):
+                logger.warning("node run \(item.claim.nodeRunID) (\(item.claim.nodeKey)): \(problem)", metadata: Self.node(item.claim))
+                failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
+                                      error: .init(code: problem.code, message: "\(item.claim.handler): \(problem)"),
+                                      retryable: false, cost: cost))
             case .failure(let error):
                 let retryAfterMs = error.retryAfter.map { Int(min(max($0, .zero), .seconds(3_600)) / .milliseconds(1)) }
                 failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
