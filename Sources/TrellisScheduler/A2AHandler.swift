@@ -67,11 +67,8 @@ public struct A2AHandler: NodeHandler {
         let (data, response): (Data, URLResponse)
         do {
             (data, response) = try await CappedTransfer(cap: 1 << 20).run(request)
-        } catch let error as HandlerError {
-            throw error
         } catch {
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            throw HandlerError(code: "a2a_unreachable", message: "a2a: reading the agent card \(url) failed: \(error.localizedDescription)")
+            throw HandlerError.transport(error, code: "a2a_unreachable", "a2a: reading the agent card \(url) failed")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status), let card = try? JSONDecoder().decode(JSONValue.self, from: data) else {
@@ -127,11 +124,8 @@ struct A2ACall: Sendable {
         let (data, response): (Data, URLResponse)
         do {
             (data, response) = try await CappedTransfer(cap: 64 << 20).run(try urlRequest(method, params, accept: "application/json"))
-        } catch let error as HandlerError {
-            throw error
         } catch {
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            throw HandlerError(code: "a2a_unreachable", message: "a2a: \(method) to \(endpoint) failed: \(error.localizedDescription)")
+            throw HandlerError.transport(error, code: "a2a_unreachable", "a2a: \(method) to \(endpoint) failed")
         }
         try Self.checkStatus(response, data)
         guard let reply = try? JSONDecoder().decode(JSONValue.self, from: data) else {
@@ -146,8 +140,7 @@ struct A2ACall: Sendable {
         do {
             (head, chunks) = try await StreamingTransfer.start(try urlRequest("SendStreamingMessage", .object(["message": message]), accept: "text/event-stream"))
         } catch {
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            throw HandlerError(code: "a2a_unreachable", message: "a2a: SendStreamingMessage to \(endpoint) failed: \(error.localizedDescription)")
+            throw HandlerError.transport(error, code: "a2a_unreachable", "a2a: SendStreamingMessage to \(endpoint) failed")
         }
         if !(200..<300).contains(head.statusCode) {
             var data = Data()
@@ -165,11 +158,8 @@ struct A2ACall: Sendable {
                 }
                 if state.isFinal { break }
             }
-        } catch let error as HandlerError {
-            throw error
         } catch {
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            throw HandlerError(code: "a2a_stream_incomplete", message: "a2a: the stream broke off: \(error.localizedDescription)")
+            throw HandlerError.transport(error, code: "a2a_stream_incomplete", "a2a: the stream broke off")
         }
         guard state.isFinal else {
             throw HandlerError(code: "a2a_stream_incomplete",

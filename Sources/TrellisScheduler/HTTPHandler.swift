@@ -65,13 +65,8 @@ public struct HTTPHandler: NodeHandler {
         let response: URLResponse
         do {
             (data, response) = try await CappedTransfer(cap: cap).run(request)
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as HandlerError {
-            throw error
         } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw HandlerError(code: "http_unreachable", message: "http: \(method) \(text) failed: \(error.localizedDescription)", retryable: true)
+            throw HandlerError.transport(error, code: "http_unreachable", "http: \(method) \(text) failed")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         if let name = artifactName?.stringValue, (200..<300).contains(status) {

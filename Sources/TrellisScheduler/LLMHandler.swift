@@ -72,7 +72,7 @@ public struct LLMHandler: NodeHandler {
         do {
             (head, chunks) = try await StreamingTransfer.start(request)
         } catch {
-            throw Self.transportError(error, "llm: POST \(request.url?.absoluteString ?? "") failed")
+            throw HandlerError.transport(error, code: "llm_unreachable", "llm: POST \(request.url?.absoluteString ?? "") failed")
         }
         guard (200..<300).contains(head.statusCode) else {
             var data = Data()
@@ -100,7 +100,7 @@ public struct LLMHandler: NodeHandler {
             do {
                 for try await chunk in chunks { data.append(chunk) }
             } catch {
-                throw Self.transportError(error, "llm: reading the response of \(model) failed")
+                throw HandlerError.transport(error, code: "llm_unreachable", "llm: reading the response of \(model) failed")
             }
             do {
                 completion = try ChatCompletion(response: try JSONDecoder().decode(JSONValue.self, from: data))
@@ -174,9 +174,8 @@ public struct LLMHandler: NodeHandler {
             throw error
         } catch {
             await log(coalescer.flush(now: .now))
-            if error is CancellationError || Task.isCancelled { throw CancellationError() }
-            throw HandlerError(code: "llm_stream_incomplete",
-                               message: "llm: the stream from \(model) broke off after \(completion.content.utf8.count) bytes of content: \(error.localizedDescription)")
+            throw HandlerError.transport(error, code: "llm_stream_incomplete",
+                                         "llm: the stream from \(model) broke off after \(completion.content.utf8.count) bytes of content")
         }
         await log(coalescer.flush(now: .now))
         guard done || completion.finishReason != nil else {
@@ -186,12 +185,6 @@ public struct LLMHandler: NodeHandler {
         return completion
     }
 
-    /// Cancellation stays cancellation; any other transport failure is retryable.
-    static func transportError(_ error: any Error, _ what: String) -> any Error {
-        if error is CancellationError || Task.isCancelled { return CancellationError() }
-        if let error = error as? HandlerError { return error }
-        return HandlerError(code: "llm_unreachable", message: "\(what): \(error.localizedDescription)")
-    }
 }
 
 /// The HTTP Retry-After header: delay-seconds or an HTTP date.

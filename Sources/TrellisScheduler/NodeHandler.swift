@@ -82,6 +82,15 @@ public struct HandlerError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// What a network call's failure means for the attempt: cancellation (timeout, run
+    /// cancel, lost lease) stays cancellation, a handler error passes through, and anything
+    /// else is a retryable `code` saying `what` failed and why.
+    public static func transport(_ error: any Error, code: String, _ what: String) -> any Error {
+        if error is CancellationError || Task.isCancelled { return CancellationError() }
+        if let error = error as? HandlerError { return error }
+        return HandlerError(code: code, message: "\(what): \(error.localizedDescription)")
+    }
 }
 
 /// Work a scheduler runs for `agent_call`, `tool_call` and `parallel` nodes whose
