@@ -123,6 +123,8 @@ let package = Package(
                 "TrellisRelay", "TrellisStore", "TrellisPQ", "TrellisTestSupport", "TrellisScheduler", "TrellisCore", "TrellisBench",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
+            // Agents/ holds the Python a2a-sdk client the workflows-as-agents test runs.
+            exclude: ["Agents"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -73,7 +73,7 @@ if !relayScope && !benchScope {
 }
 
 /// `Query`: one constant per runtime query file, `queries/<folder>/<name>.sql` →
-/// `Query.<Folder>.<name>` (lower camel case; `api` → `API`), documented by the file's
+/// `Query.<Folder>.<name>` (lower camel case; `api` → `API`, `a2a` → `A2A`), documented by the file's
 /// header comment — adding a query is adding a file. The analysts' example queries
 /// (queries/analyst) are documentation, not runtime SQL, and stay out.
 func queryNamespace(_ entries: [(String, String)]) -> String {
@@ -91,7 +91,7 @@ func queryNamespace(_ entries: [(String, String)]) -> String {
             FileHandle.standardError.write(Data("error: \(path): a query file is queries/<folder>/<name>.sql in lower_snake_case\n".utf8))
             exit(1)
         }
-        let folder = parts[0] == "api" ? "API" : camel(parts[0], upper: true)
+        let folder = parts[0] == "api" || parts[0] == "a2a" ? parts[0].uppercased() : camel(parts[0], upper: true)
         let doc = contents.split(separator: "\n", omittingEmptySubsequences: false).prefix { $0.hasPrefix("--") }
             .map { String($0.dropFirst(2).drop { $0 == " " }) }
         groups[folder, default: []].append((camel(parts[1], upper: false), key, doc))

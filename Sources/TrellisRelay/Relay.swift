@@ -136,6 +136,7 @@ public struct Relay: Sendable {
         ScheduleAPI(relay: self).register(on: api)
         ArtifactAPI(relay: self).register(on: api)
         EventStreams(relay: self).register(on: api)
+        AgentAPI(relay: self).register(on: api)
         return router
     }
 

@@ -18,9 +18,12 @@ import TrellisCore
 ///   `{task_id, context_id, state, artifacts: [{artifact_id, name, parts, text}], text,
 ///   message}`; file parts carrying bytes (`raw`) are stored as Trellis artifacts and
 ///   referenced (`{"$artifact": …}`) in their place.
-/// - A task that fails or is rejected fails the node (not retryable); `input-required` and
-///   `auth-required` fail it too (`a2a_input_required`), since answering them through a
-///   human gate is not built yet. HTTP 429/5xx and network errors are retryable.
+/// - A task that fails or is rejected fails the node (not retryable), as does
+///   `auth-required` (`a2a_auth_required`). `input-required` parks the node on a Trellis
+///   approval of kind `input` (`NodeNeedsInput`) whose prompt is the agent's question; the
+///   approving comment is sent back as a follow-up message on the same task and context,
+///   and the stream goes on. HTTP 429/5xx, network errors and JSON-RPC internal errors
+///   are retryable.
 /// - Cancelling the node (timeout, run cancel, lost lease) sends `CancelTask` for the task.
 public struct A2AHandler: NodeHandler {
     public let name = "a2a"
@@ -41,9 +44,10 @@ public struct A2AHandler: NodeHandler {
             throw HandlerError(code: "a2a_no_jsonrpc", message: "a2a: the agent card at \(cardURL) offers no JSONRPC interface", retryable: false)
         }
         let streaming = card["capabilities"]?["streaming"] == .bool(true)
-        let message = try Self.message(context)
+        let message = try Self.message(context, followUp: A2AFollowUp(context.resume))
         let call = A2ACall(endpoint: endpoint, context: context)
         var state = A2ATask()
+        state.answering = context.resume?["answer"] != nil
         do {
             if streaming {
                 try await call.stream(message, into: &state)
@@ -57,6 +61,10 @@ public struct A2AHandler: NodeHandler {
         } catch {
             if Task.isCancelled, let taskID = state.taskID { call.cancelDetached(taskID) }
             throw error
+        }
+        if state.state == "TASK_STATE_INPUT_REQUIRED", let taskID = state.taskID {
+            throw NodeNeedsInput(prompt: state.statusText ?? "the agent asked for input",
+                                 resume: .object(["task_id": .string(taskID), "context_id": state.contextID.map(JSONValue.string) ?? .null]))
         }
         return HandlerOutput(try state.output())
     }
@@ -77,8 +85,16 @@ public struct A2AHandler: NodeHandler {
         return card
     }
 
-    /// The user message: `input.text`, `input.data` and `input.parts`, in that order.
-    static func message(_ context: NodeContext) throws -> JSONValue {
+    /// The user message: `input.text`, `input.data` and `input.parts`, in that order; or,
+    /// after a person answered the agent's question, the answer on the same task.
+    static func message(_ context: NodeContext, followUp: A2AFollowUp?) throws -> JSONValue {
+        if let followUp {
+            var message: [String: JSONValue] = ["messageId": .string("\(context.idempotencyKey):\(context.attempt)"),
+                                                "role": .string("ROLE_USER"), "taskId": .string(followUp.taskID),
+                                                "parts": .array([.object(["text": .string(followUp.answer)])])]
+            if let contextID = followUp.contextID { message["contextId"] = .string(contextID) }
+            return .object(message)
+        }
         var parts: [JSONValue] = []
         if let text = context.input["text"] {
             parts.append(.object(["text": .string(text.stringValue ?? String(decoding: (try? JSONEncoder().encode(text)) ?? Data(), as: UTF8.self))]))
@@ -95,6 +111,21 @@ public struct A2AHandler: NodeHandler {
         }
         return .object(["messageId": .string("\(context.idempotencyKey):\(context.attempt)"), "role": .string("ROLE_USER"),
                         "parts": .array(parts)])
+    }
+}
+
+/// What a node that asked for input resumes with: the agent's task and context, and the
+/// person's answer (`context.resume` after the input approval was approved).
+struct A2AFollowUp: Sendable {
+    var taskID: String
+    var contextID: String?
+    var answer: String
+
+    init?(_ resume: JSONValue?) {
+        guard let resume, let taskID = resume["task_id"]?.stringValue, let answer = resume["answer"]?.stringValue else { return nil }
+        self.taskID = taskID
+        self.contextID = resume["context_id"]?.stringValue
+        self.answer = answer
     }
 }
 
@@ -161,7 +192,7 @@ struct A2ACall: Sendable {
         } catch {
             throw HandlerError.transport(error, code: "a2a_stream_incomplete", "a2a: the stream broke off")
         }
-        guard state.isFinal else {
+        guard state.isFinal || state.state == "TASK_STATE_INPUT_REQUIRED" else {
             throw HandlerError(code: "a2a_stream_incomplete",
                                message: "a2a: the stream ended while the task was \(state.state ?? "not yet created")")
         }
@@ -194,8 +225,10 @@ struct A2ACall: Sendable {
     static func result(of reply: JSONValue, _ method: String) throws -> JSONValue {
         if let error = reply["error"] {
             let code = error["code"]?.integer(in: Int(Int32.min)...Int(Int32.max)) ?? 0
+            // A2A's own codes (-32001 task not found, -32002 not cancelable, …) are answers,
+            // not outages: only an internal error is worth another attempt.
             throw HandlerError(code: "a2a_error", message: "a2a: \(method) failed (\(code)): \(error["message"]?.stringValue ?? "\(error)")",
-                               retryable: code == -32603 || (-32099 ... -32000).contains(code))
+                               retryable: code == -32603)
         }
         guard let result = reply["result"] else {
             throw HandlerError(code: "a2a_bad_response", message: "a2a: \(method) answered without result or error")
@@ -216,7 +249,12 @@ struct A2ATask: Sendable {
 
     static let terminal: Set<String> = ["TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED", "TASK_STATE_REJECTED",
                                         "TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"]
-    var isFinal: Bool { reply != nil || state.map(Self.terminal.contains) == true }
+    /// Set while a follow-up answer is on its way: the task is still input-required until
+    /// the agent takes the answer, so that state ends nothing until another was seen.
+    var answering = false
+    var isFinal: Bool {
+        reply != nil || (state.map(Self.terminal.contains) == true && !(answering && state == "TASK_STATE_INPUT_REQUIRED"))
+    }
 
     /// Applies one result: a Task, a Message, a status update or an artifact update.
     mutating func apply(result: JSONValue, context: NodeContext) async throws {
@@ -240,6 +278,7 @@ struct A2ATask: Sendable {
 
     private mutating func status(_ status: JSONValue?, context: NodeContext) async throws {
         guard let status, let newState = status["state"]?.stringValue else { return }
+        if newState != "TASK_STATE_INPUT_REQUIRED" { answering = false }
         state = newState
         let text = Self.text(of: status["message"]?["parts"]?.arrayValue ?? [])
         if !text.isEmpty {
@@ -287,10 +326,6 @@ struct A2ATask: Sendable {
         switch state {
         case "TASK_STATE_COMPLETED"?:
             break
-        case "TASK_STATE_INPUT_REQUIRED"?, "TASK_STATE_AUTH_REQUIRED"?:
-            throw HandlerError(code: "a2a_input_required",
-                               message: "a2a: task \(taskID ?? "?") is \(Self.short(state!)): \(statusText ?? "") (answering through a human gate is not built yet)",
-                               retryable: false)
         default:
             throw HandlerError(code: "a2a_task_\(Self.short(state ?? "unknown").replacingOccurrences(of: "-", with: "_"))",
                                message: "a2a: task \(taskID ?? "?") ended \(Self.short(state ?? "unknown")): \(statusText ?? "")", retryable: false)

@@ -22,6 +22,30 @@ public struct NodeContext: Sendable {
     public var reporter: ProgressReporter = .discard
     /// Reads the artifacts the run references and stores new ones as the node's outputs.
     public var artifacts: NodeArtifacts = .unavailable
+    /// Set when an earlier attempt of this node threw `NodeNeedsInput`: its `resume`
+    /// value, plus `answer` (the approving comment) and `answered_by` once a person answered.
+    public var resume: JSONValue? = nil
+}
+
+/// Thrown by a handler that cannot go on without a person's answer (an agent's task is
+/// input-required): the attempt ends `input_required`, the node waits on an approval of
+/// kind `input` showing `prompt`, and once someone approves it with a comment the node
+/// runs again with `context.resume` = `resume` + `{"answer": comment, "answered_by": name}`.
+/// A rejection (or expiry) fails the node without retries. Attempts that asked do not count
+/// against the retry budget.
+public struct NodeNeedsInput: Error, Sendable, CustomStringConvertible {
+    public var prompt: String
+    public var resume: JSONValue
+    /// Spent before asking (a model call, say): recorded on the attempt.
+    public var cost: Decimal?
+
+    public init(prompt: String, resume: JSONValue, cost: Decimal? = nil) {
+        self.prompt = prompt
+        self.resume = resume
+        self.cost = cost
+    }
+
+    public var description: String { "input required: \(prompt)" }
 }
 
 /// How a handler tells watchers what it is doing. Cheap to call: updates are queued and

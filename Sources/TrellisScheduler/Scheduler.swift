@@ -53,6 +53,8 @@ public struct SchedulerSummary: Sendable {
     public var failed = 0
     public var refused = 0
     public var released = 0
+    /// Nodes whose handler asked a person for input, now waiting on an approval.
+    public var waiting = 0
     /// Passes whose results went over the second connection while the main one claimed.
     public var reportedApart = 0
 
@@ -61,6 +63,7 @@ public struct SchedulerSummary: Sendable {
         failed += other.failed
         refused += other.refused
         released += other.released
+        waiting += other.waiting
         reportedApart += other.reportedApart
     }
 }
@@ -132,6 +135,8 @@ public final class Scheduler: Sendable {
         /// fails with the problem's code; the cost is still reported.
         case unstorable(StorageProblem, cost: Decimal?)
         case failure(HandlerError)
+        /// The handler asked a person (`NodeNeedsInput`): the node waits on an input approval.
+        case needsInput(NodeNeedsInput)
         /// Cancelled (lease lost, run cancelled, shutdown): nothing to report.
         case cancelled
     }
@@ -475,7 +480,8 @@ public final class Scheduler: Sendable {
                             : SchedulerStore.Update.log(id: claim.nodeRunID, attempt: claim.attempt, kind: logKind ?? "log", body: text)
                         await inbox.update(update)
                     },
-                    artifacts: artifacts)
+                    artifacts: artifacts,
+                    resume: claim.resume.flatMap { try? $0.decode(JSONValue.self) })
                 let started = ContinuousClock.now
                 if let problem = await Self.expandStoredOutputs(in: &context, cap: options.maxStoredOutputBytes) {
                     outcome = problem
@@ -583,6 +589,8 @@ public final class Scheduler: Sendable {
             return .success(result)
         } catch let error as HandlerError {
             return .failure(error)
+        } catch let request as NodeNeedsInput {
+            return .needsInput(request)
         } catch is CancellationError {
             return .cancelled
         } catch {
@@ -672,7 +680,8 @@ public final class Scheduler: Sendable {
 
     private func tally(_ completed: [SchedulerStore.Report], _ failed: [SchedulerStore.Report], summary: inout SchedulerSummary) {
         metrics?.finished("succeeded", count: completed.count { $0.accepted })
-        metrics?.finished("failed", count: failed.count { $0.accepted })
+        metrics?.finished("failed", count: failed.count { $0.accepted && $0.outcome != "waiting" })
+        metrics?.finished("waiting", count: failed.count { $0.accepted && $0.outcome == "waiting" })
         metrics?.finished("refused", count: completed.count { !$0.accepted } + failed.count { !$0.accepted })
         for report in completed {
             if report.accepted { summary.succeeded += 1 } else {
@@ -681,7 +690,13 @@ public final class Scheduler: Sendable {
             }
         }
         for report in failed {
-            if report.accepted { summary.failed += 1 } else { summary.refused += 1 }
+            if !report.accepted {
+                summary.refused += 1
+            } else if report.outcome == "waiting" {
+                summary.waiting += 1
+            } else {
+                summary.failed += 1
+            }
         }
     }
 
@@ -707,6 +722,11 @@ public final class Scheduler: Sendable {
                                       error: .init(code: String(error.code.prefix(200)), message: Self.capped(error.message),
                                                    retryAfterMs: retryAfterMs),
                                       retryable: error.retryable))
+            case .needsInput(let request):
+                failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
+                                      error: .init(code: "input_required", message: Self.capped(request.prompt)),
+                                      retryable: false, cost: request.cost,
+                                      inputRequest: .init(prompt: Self.capped(request.prompt), resume: request.resume)))
             case .cancelled:
                 continue
             }

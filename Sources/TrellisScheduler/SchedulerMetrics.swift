@@ -23,7 +23,7 @@ public final class SchedulerMetrics: Sendable {
     let errors: Counter
     private let outcomes: [String: Counter]
 
-    static let outcomeNames = ["succeeded", "failed", "refused", "cancelled"]
+    static let outcomeNames = ["succeeded", "failed", "refused", "cancelled", "waiting"]
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "trellis", subsystem: "scheduler", metricName: metric, unitName: unit, helpText: help)

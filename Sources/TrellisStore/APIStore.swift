@@ -100,6 +100,23 @@ public struct APIStore: Sendable {
         try await document(Query.API.tokens, [actor, owner])
     }
 
+    /// The workflow's A2A agent card, for a principal who may run it; `endpoint` is the
+    /// JSON-RPC URL the card points clients to.
+    public func agentCard(_ workflow: String, endpoint: String, as principal: String) async throws -> PGJSON {
+        try await document(Query.A2A.card, [workflow, principal, endpoint])
+    }
+
+    /// A run as an A2A Task (trellis.a2a_task).
+    public func agentTask(_ run: UUID, as principal: String) async throws -> PGJSON {
+        try await document(Query.A2A.task, [run, principal])
+    }
+
+    /// A follow-up message on a run's task: decides its oldest pending approval with the
+    /// answer; returns the approval's status.
+    public func agentReply(_ run: UUID, answer: String, reject: Bool, as principal: String) async throws -> String {
+        try await connection.run(Query.A2A.reply, [run, principal, answer, reject ? "reject" : "approve"]).single().decode("status")
+    }
+
     /// The run's status when `principal` holds `privilege` on its workflow (TR404 / 42501 otherwise).
     public func requireAccess(to run: UUID, _ privilege: String = "view", as principal: String) async throws -> String {
         try await connection.run(Query.Relay.requireAccess, [run, principal, privilege]).single().decode("status")

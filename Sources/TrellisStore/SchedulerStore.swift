@@ -25,6 +25,9 @@ public struct SchedulerStore: Sendable {
         public var itemIndex: Int?
         /// Claimable → claimed, by the database's clock.
         public var waitedMilliseconds: Double? = nil
+        /// What an earlier attempt left when it asked a person for input, with the
+        /// answer (`answer`, `answered_by`) once it came.
+        public var resume: PGJSON? = nil
     }
 
     public struct Report: Sendable, Hashable {
@@ -115,18 +118,37 @@ public struct SchedulerStore: Sendable {
             }
         }
 
+        /// A handler asking a person: the node waits on an approval of kind `input`.
+        public struct InputRequest: Sendable, Codable {
+            public var prompt: String
+            public var resume: JSONValue
+
+            public init(prompt: String, resume: JSONValue) {
+                self.prompt = prompt
+                self.resume = resume
+            }
+        }
+
         public var id: Int64
         public var attempt: Int
         public var error: Details
         public var retryable: Bool
         public var cost: Decimal?
+        public var inputRequest: InputRequest?
 
-        public init(id: Int64, attempt: Int, error: Details, retryable: Bool = true, cost: Decimal? = nil) {
+        enum CodingKeys: String, CodingKey {
+            case id, attempt, error, retryable, cost
+            case inputRequest = "input_request"
+        }
+
+        public init(id: Int64, attempt: Int, error: Details, retryable: Bool = true, cost: Decimal? = nil,
+                    inputRequest: InputRequest? = nil) {
             self.id = id
             self.attempt = attempt
             self.error = error
             self.retryable = retryable
             self.cost = cost
+            self.inputRequest = inputRequest
         }
     }
 
@@ -181,7 +203,8 @@ public struct SchedulerStore: Sendable {
             Claim(nodeRunID: try $0.decode("node_run_id"), runID: try $0.decode("run_id"), nodeKey: try $0.decode("node_key"),
                   handler: try $0.decode("handler"), config: try $0.decode("config"), input: try $0.decodeIfPresent("input") ?? PGJSON(text: "null"),
                   attempt: try $0.decode("attempt"), timeoutMilliseconds: try $0.decodeIfPresent("timeout_ms"),
-                  itemIndex: try $0.decodeIfPresent("item_index"), waitedMilliseconds: try $0.decodeIfPresent("waited_ms"))
+                  itemIndex: try $0.decodeIfPresent("item_index"), waitedMilliseconds: try $0.decodeIfPresent("waited_ms"),
+                  resume: try $0.decodeIfPresent("resume"))
         }
     }
 

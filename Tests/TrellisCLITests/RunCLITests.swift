@@ -97,8 +97,12 @@ struct ApprovalCLITests {
                 let list = try TrellisBinary.run(["approval", "list", "--run", run] + url)
                 guard let row = list.stdout.split(separator: "\n").dropFirst().first else { return false }
                 approval = String(row.split(separator: " ")[0])
-                return row.contains("human-approval  review  pending  0/1")
+                return row.contains("human-approval  review  gate  pending  0/1")
             }
+            // `answer` is for questions a node asked, not for gates.
+            let answered = try TrellisBinary.run(["approval", "answer", approval, "yes", "--as", "reviewer"] + url)
+            #expect(answered.status == 1)
+            #expect(answered.stderr == "Error: approval \(approval) is a human gate, not a question: use approve or reject\n", "\(answered.stderr)")
             let own = try TrellisBinary.run(["approval", "approve", approval, "--as", "requester"] + url)
             #expect(own.status == 1)
             #expect(own.stderr.contains(#"principal "requester" started run"#))

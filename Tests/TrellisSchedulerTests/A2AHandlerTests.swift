@@ -132,4 +132,77 @@ struct A2AHandlerTests {
             }
         }
     }
+
+    /// input-required: the node waits on an approval of kind input; the approving comment
+    /// goes back to the agent on the same task, streaming or not; a rejection fails it.
+    @Test func inputRequiredIsAnsweredThroughAnApproval() async throws {
+        let (streaming, streamingURL) = try await Self.startAgent(streaming: true)
+        defer { streaming.stop(SIGKILL) }
+        let (plain, plainURL) = try await Self.startAgent(streaming: false)
+        defer { plain.stop(SIGKILL) }
+        try await TestDatabase.withMigrated { db in
+            let (answered, refused) = try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "asking", "nodes": [
+                      {"key": "streamed", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(streamingURL)"}, "input": {"text": "ask for a colour"}},
+                      {"key": "plain", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(plainURL)"}, "input": {"text": "ask plainly"}}]}
+                    """, as: "admin")
+                let runs = RunStore(connection: conn)
+                return (try await runs.start("asking", as: "admin").runID, try await runs.start("asking", as: "admin").runID)
+            }
+            let (scheduler, running) = Self.scheduler(db)
+            try await db.withConnection { conn in
+                let runs = RunStore(connection: conn)
+                let approvals = ApprovalStore(connection: conn)
+                try await waitUntil(timeout: .seconds(60), "four questions") { try await approvals.list().count == 4 }
+                let pending = try await approvals.list()
+                #expect(pending.allSatisfy { $0.kind == "input" && $0.prompt == "Which colour?" }, "\(pending.map { ($0.kind, $0.prompt) })")
+                #expect(try await runs.run(answered).status == "waiting")
+                let requested = try await Self.events(conn, answered, node: "streamed", type: "approval.requested")
+                #expect(requested.first?["kind"] == .string("input") && requested.first?["prompt"] == .string("Which colour?"))
+
+                // The starter answers their own run's questions (allowed for input by default).
+                for approval in pending where approval.runID == answered {
+                    let status = try await approvals.decide(approval.id, .approve, as: "admin",
+                                                            comment: approval.nodeKey == "streamed" ? "blue" : "green")
+                    #expect(status == "approved")
+                }
+                for approval in pending where approval.runID == refused && approval.nodeKey == "streamed" {
+                    try await approvals.decide(approval.id, .reject, as: "admin", comment: "not telling")
+                }
+                try await waitUntil(timeout: .seconds(60), "both runs to finish") {
+                    let first = try await runs.run(answered).finishedAt
+                    let second = try await runs.run(refused).finishedAt
+                    return first != nil && second != nil
+                }
+                scheduler.requestStop()
+                let summary = try await running.value
+                #expect(summary.waiting == 4)
+
+                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: answered).map { ($0.key, $0) })
+                #expect(try await runs.run(answered).status == "succeeded", "\(nodes.mapValues { $0.error?.text ?? "" })")
+                #expect(try nodes["streamed"]?.output?.decode(JSONValue.self)["text"] == .string("ASK FOR A COLOUR -> BLUE"))
+                #expect(try nodes["plain"]?.output?.decode(JSONValue.self)["text"] == .string("ASK PLAINLY -> GREEN"))
+                // The same task and context across the two attempts; the first one asked.
+                let attempts = try await conn.query("""
+                    SELECT outcome FROM trellis.node_attempts a JOIN trellis.node_runs n ON n.id = a.node_run_id
+                    WHERE n.run_id = $1::uuid AND n.node_key = 'streamed' ORDER BY a.attempt
+                    """, [answered]).rows.map { try $0.decode("outcome", as: String.self) }
+                #expect(attempts == ["input_required", "succeeded"])
+                let resume = try await conn.query("SELECT resume FROM trellis.node_runs WHERE run_id = $1::uuid AND node_key = 'streamed'",
+                                                  [answered]).single().decode("resume", as: PGJSON.self).decode(JSONValue.self)
+                let output = try #require(try nodes["streamed"]?.output?.decode(JSONValue.self))
+                #expect(resume["task_id"] == output["task_id"] && resume["context_id"] == output["context_id"] && resume["answer"] == .string("blue"))
+                #expect(resume["answered_by"] == .string("admin"))
+
+                // Rejected: the node fails with the rejection, without another attempt.
+                let failed = try #require(try await runs.nodes(of: refused).first { $0.key == "streamed" })
+                #expect(try await runs.run(refused).status == "failed")
+                #expect(try failed.error?.decode(JSONValue.self)["code"] == .string("rejected"))
+                #expect(failed.attempt == 1)
+                let left = try await approvals.list(run: refused)
+                #expect(left.isEmpty, "the run's other question closes with the run: \(left.map(\.nodeKey))")
+            }
+        }
+    }
 }

@@ -1,4 +1,4 @@
-SELECT a.id, a.run_id, w.name AS workflow, n.node_key, a.status, a.prompt, a.required_approvals,
+SELECT a.id, a.run_id, w.name AS workflow, n.node_key, a.status, a.kind, a.prompt, a.required_approvals,
        (SELECT count(*) FROM trellis.approval_decisions d WHERE d.approval_id = a.id AND d.decision = 'approve') AS approvals,
        a.created_at, a.expires_at, a.decided_at, p.name AS decided_by, a.comment, s.name AS started_by
 FROM trellis.approvals a

@@ -15,13 +15,14 @@
 -- read after taking it — concurrent claimers of one limited workflow take turns, and
 -- everyone else never waits. A run holds a run slot from its first claim to its end.
 -- `waited_ms` is how long each node waited between becoming claimable and this claim (the
--- scheduler's ready→start lag metric). Its result columns changed once, so the function is
+-- scheduler's ready→start lag metric); `resume` is what an earlier attempt left when it
+-- asked for input, with the answer (fail_nodes, close_approval). Its result columns changed once, so the function is
 -- dropped and created again (in the migration's transaction; sql/090_grants grants it anew).
 DROP FUNCTION IF EXISTS trellis.claim_nodes(bigint, text[], integer, interval);
 CREATE FUNCTION trellis.claim_nodes(scheduler bigint, handlers text[], max_nodes integer DEFAULT 32,
                                     lease interval DEFAULT '30 seconds')
 RETURNS TABLE (node_run_id bigint, run_id uuid, node_key text, handler text, config jsonb, input jsonb,
-               attempt integer, timeout_ms bigint, item_index integer, waited_ms double precision)
+               attempt integer, timeout_ms bigint, item_index integer, waited_ms double precision, resume jsonb)
 LANGUAGE plpgsql
 -- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 -- The planner settings pin the pick to the ordered walk of node_runs_ready_idx that stops
@@ -151,7 +152,7 @@ BEGIN
 
     RETURN QUERY
     SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index,
-           greatest(waits[p.ord], 0)
+           greatest(waits[p.ord], 0), n.resume
     FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
     JOIN trellis.node_runs n ON n.id = p.id
     JOIN trellis.workflow_nodes wn ON wn.id = n.node_id

@@ -3,8 +3,10 @@
 -- retryable error the node is ready again after the backoff (or the error's
 -- retry_after_ms, when longer); otherwise on_error decides
 -- (`continue`: settled as failed with {"error": …} as output; `fail`: the run fails).
--- Returns retry_scheduled, continued or failed_run. The caller holds the row lock and
--- advances the run afterwards.
+-- Attempts that ended asking for input (input_required) do not count against
+-- max_attempts; `attempt_outcome` NULL leaves the attempt row as it is (it was closed
+-- already). Returns retry_scheduled, continued or failed_run. The caller holds the row
+-- lock and advances the run afterwards.
 CREATE OR REPLACE FUNCTION trellis.apply_failure(node_run_id bigint, failure jsonb, retryable boolean, attempt_outcome text)
 RETURNS text
 LANGUAGE plpgsql AS $fn$
@@ -12,13 +14,24 @@ DECLARE
     nr trellis.node_runs;
     wn trellis.workflow_nodes;
     delay bigint;
+    failed_attempts int;
 BEGIN
     SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = node_run_id;
     SELECT * INTO wn FROM trellis.workflow_nodes w WHERE w.id = nr.node_id;
-    UPDATE trellis.node_attempts a SET outcome = attempt_outcome, error = failure, finished_at = now()
-    WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
-    IF retryable AND nr.attempt < nr.max_attempts THEN
-        delay := trellis.retry_delay_ms(nr.attempt, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
+    IF attempt_outcome IS NOT NULL THEN
+        UPDATE trellis.node_attempts a SET outcome = attempt_outcome, error = failure, finished_at = now()
+        WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
+    END IF;
+    IF retryable THEN
+        IF nr.resume IS NOT NULL THEN
+            failed_attempts := nr.attempt - (SELECT count(*) FROM trellis.node_attempts a
+                                             WHERE a.node_run_id = nr.id AND a.outcome = 'input_required');
+        ELSE
+            failed_attempts := nr.attempt;
+        END IF;
+    END IF;
+    IF retryable AND failed_attempts < nr.max_attempts THEN
+        delay := trellis.retry_delay_ms(failed_attempts, wn.retry_initial_delay_ms, wn.retry_multiplier, wn.retry_max_delay_ms, wn.retry_jitter);
         -- A server's Retry-After (reported as error.retry_after_ms) is honoured, up to an hour.
         IF jsonb_typeof(failure -> 'retry_after_ms') = 'number' THEN
             delay := greatest(delay, least((failure ->> 'retry_after_ms')::numeric, 3600000)::bigint);

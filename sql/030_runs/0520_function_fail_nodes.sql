@@ -3,7 +3,11 @@
 -- left and a retryable error the node is ready again after the backoff (ready_at in the
 -- future, node.retry_scheduled); otherwise on_error decides: `continue` settles it as
 -- failed with {"error": …} as output and the run goes on; `fail` fails the run.
--- outcome: retry_scheduled | continued | failed_run | refused.
+-- A failure with "input_request": {"prompt", "resume"} is a handler asking a person
+-- (the a2a handler's input-required): the attempt ends `input_required` and the node
+-- waits on an approval of kind `input` (open_approval); `resume` is kept for its next
+-- attempt, which gets the answer too.
+-- outcome: retry_scheduled | continued | failed_run | waiting | refused.
 CREATE OR REPLACE FUNCTION trellis.fail_nodes(scheduler bigint, failures jsonb)
 RETURNS TABLE (node_run_id bigint, accepted boolean, outcome text, reason text)
 LANGUAGE plpgsql
@@ -22,7 +26,8 @@ BEGIN
         SELECT (e ->> 'id')::bigint AS id, (e ->> 'attempt')::int AS attempt,
                coalesce(e -> 'error', '{"message": "handler failed"}'::jsonb) AS error,
                coalesce((e ->> 'retryable')::boolean, true) AS retryable,
-               coalesce((e ->> 'cost')::numeric, 0) AS cost
+               coalesce((e ->> 'cost')::numeric, 0) AS cost,
+               CASE WHEN jsonb_typeof(e -> 'input_request') = 'object' THEN e -> 'input_request' END AS input_request
         FROM jsonb_array_elements(failures) AS e
         LEFT JOIN trellis.node_runs n ON n.id = (e ->> 'id')::bigint
         ORDER BY n.run_id, (e ->> 'id')::bigint
@@ -44,8 +49,16 @@ BEGIN
         END IF;
         UPDATE trellis.node_runs SET cost = cost + item.cost WHERE id = nr.id;
         UPDATE trellis.node_attempts a SET cost = item.cost WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
-        outcome := trellis.apply_failure(nr.id, failure, item.retryable,
-                                         CASE WHEN failure ->> 'code' = 'timeout' THEN 'timed_out' ELSE 'failed' END);
+        IF item.input_request IS NOT NULL THEN
+            UPDATE trellis.node_attempts a SET outcome = 'input_required', error = failure, finished_at = now()
+            WHERE a.node_run_id = nr.id AND a.attempt = nr.attempt;
+            UPDATE trellis.node_runs SET resume = coalesce(item.input_request -> 'resume', '{}'::jsonb) WHERE id = nr.id;
+            PERFORM trellis.open_approval(nr.id, 'input', left(coalesce(item.input_request ->> 'prompt', failure ->> 'message', ''), 8192));
+            outcome := 'waiting';
+        ELSE
+            outcome := trellis.apply_failure(nr.id, failure, item.retryable,
+                                             CASE WHEN failure ->> 'code' = 'timeout' THEN 'timed_out' ELSE 'failed' END);
+        END IF;
         IF NOT nr.run_id = ANY (runs) THEN runs := runs || nr.run_id; END IF;
         accepted := true; reason := NULL;
         RETURN NEXT;

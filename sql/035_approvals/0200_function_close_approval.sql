@@ -1,7 +1,10 @@
 -- Ends a pending approval with `final_status` (approved, rejected, expired) and moves its
--- gate on: approved → the node succeeds with {"approved": true, ...}; rejected or expired
--- → the node fails (code rejected/expired) and its on_error applies. The run leaves
--- `waiting` when no other approval is open, and advances.
+-- node on. A gate: approved → the node succeeds with {"approved": true, ...}; rejected
+-- or expired → the node fails (code rejected/expired) and its on_error applies. An input
+-- request: approved → the node is ready again with the answer (the comment) added to its
+-- `resume` for the next attempt (held if the run is paused); rejected or expired → it
+-- fails without retries. The run leaves `waiting` when no other approval is open, and
+-- advances.
 CREATE OR REPLACE FUNCTION trellis.close_approval(approval uuid, final_status text, decided_by bigint, decision_comment text)
 RETURNS void
 LANGUAGE plpgsql AS $fn$
@@ -23,7 +26,16 @@ BEGIN
         UPDATE trellis.workflow_runs SET status = CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running' END
         WHERE id = a.run_id AND status = 'waiting';
     END IF;
-    IF final_status = 'approved' THEN
+    IF a.kind = 'input' AND final_status = 'approved' THEN
+        UPDATE trellis.node_runs n
+        SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = a.run_id) = 'paused' THEN 'held' ELSE 'ready' END,
+            ready_at = now(), error = NULL,
+            resume = coalesce(n.resume, '{}'::jsonb) || jsonb_strip_nulls(jsonb_build_object(
+                'answer', coalesce(decision_comment, ''),
+                'answered_by', (SELECT name FROM trellis.principals WHERE id = close_approval.decided_by)))
+        WHERE n.id = nr.id;
+        PERFORM pg_notify('trellis_ready', nr.handler);
+    ELSIF final_status = 'approved' THEN
         PERFORM trellis.settle_node(nr.id, 'succeeded', jsonb_strip_nulls(jsonb_build_object(
             'approved', true, 'comment', decision_comment,
             'approvers', (SELECT jsonb_agg(p.name ORDER BY d.decided_at) FROM trellis.approval_decisions d
@@ -34,7 +46,13 @@ BEGIN
             'code', CASE final_status WHEN 'rejected' THEN 'rejected' ELSE 'expired' END,
             'message', CASE final_status WHEN 'rejected' THEN coalesce('rejected: ' || decision_comment, 'rejected')
                                          ELSE 'the approval expired' END));
-        PERFORM trellis.settle_failed(nr.id, failure);
+        IF a.kind = 'input' THEN
+            -- Its attempt is already closed (input_required); on_error and parallel items
+            -- are handled as for any failure without retries.
+            PERFORM trellis.apply_failure(nr.id, failure, false, NULL);
+        ELSE
+            PERFORM trellis.settle_failed(nr.id, failure);
+        END IF;
     END IF;
     PERFORM trellis.advance_run(a.run_id);
 END;

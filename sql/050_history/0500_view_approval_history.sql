@@ -1,4 +1,4 @@
--- One row per approval (human gate): what was asked, the outcome, who decided it and
+-- One row per approval (a human gate, or `kind` input: a handler node's question): what was asked, the outcome, who decided it and
 -- how long it waited; every individual vote in `votes` (principal, decision, comment, at).
 CREATE OR REPLACE VIEW trellis.approval_history AS
 SELECT a.id AS approval_id,
@@ -17,7 +17,8 @@ SELECT a.id AS approval_id,
        a.status = 'expired' AS expired,
        decider.name AS decided_by,
        a.comment,
-       votes.votes
+       votes.votes,
+       a.kind
 FROM trellis.approvals a
 JOIN trellis.node_runs nr ON nr.id = a.node_run_id
 JOIN trellis.workflow_runs r ON r.id = a.run_id

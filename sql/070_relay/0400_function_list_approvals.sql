@@ -11,7 +11,7 @@ BEGIN
     RETURN (SELECT coalesce(jsonb_agg(x.item ORDER BY x.created_at, x.id), '[]'::jsonb) FROM (
         SELECT a.id, a.created_at, jsonb_strip_nulls(jsonb_build_object(
                    'approval_id', a.id, 'run_id', a.run_id, 'workflow', w.name, 'node_key', n.node_key,
-                   'status', a.status, 'prompt', a.prompt, 'required_approvals', a.required_approvals,
+                   'status', a.status, 'kind', a.kind, 'prompt', a.prompt, 'required_approvals', a.required_approvals,
                    'approvals', (SELECT count(*) FROM trellis.approval_decisions d WHERE d.approval_id = a.id AND d.decision = 'approve'),
                    'requested_at', a.created_at, 'expires_at', a.expires_at, 'decided_at', a.decided_at)) AS item
         FROM trellis.approvals a

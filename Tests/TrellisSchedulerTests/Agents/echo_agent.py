@@ -4,7 +4,8 @@ Usage: python echo_agent.py PORT [--no-streaming]
 It answers the text it is sent: "slow ..." works for 30 s (for cancel; a cancelled task
 prints "cancelled <task id>"), "file ..." answers with a file part of bytes, anything else
 gets two working updates, an artifact named "answer" holding the upper-cased text, and
-completes. It prints "listening" once it accepts connections.
+completes. "ask ..." asks "Which colour?" (input-required); the follow-up's text is the
+answer, and the artifact holds "<first text> -> <answer>" upper-cased. It prints "listening" once it accepts connections.
 """
 import asyncio
 import sys
@@ -32,6 +33,16 @@ class EchoExecutor(AgentExecutor):
             await event_queue.enqueue_event(task)
         updater = TaskUpdater(event_queue, task.id, task.context_id)
         text = context.get_user_input()
+        if context.current_task is not None and context.current_task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED:
+            first = context.current_task.history[0].parts[0].text if context.current_task.history else "?"
+            await updater.start_work(new_text_message(f"got the answer {text}", context_id=task.context_id, task_id=task.id))
+            await updater.add_artifact([new_text_part(f"{first} -> {text}".upper())], name="answer")
+            await updater.complete()
+            return
+        if text.startswith("ask"):
+            await updater.start_work(new_text_message("reading the request", context_id=task.context_id, task_id=task.id))
+            await updater.requires_input(new_text_message("Which colour?", context_id=task.context_id, task_id=task.id))
+            return
         await updater.start_work(new_text_message("reading the request", context_id=task.context_id, task_id=task.id))
         if text.startswith("slow"):
             for _ in range(300):
