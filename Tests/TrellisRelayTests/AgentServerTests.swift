@@ -123,4 +123,84 @@ struct AgentServerTests {
             """).single().decode("n", as: Int64.self)
         #expect(started == 0)
     }
+
+    /// Hostile and malformed calls: JSON-RPC errors with stable codes naming the problem,
+    /// HTTP errors for missing tokens and privileges, and no run written by any of them.
+    @Test func badCallsGetJSONRPCErrorsAndWriteNothing() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "agent-echo", "nodes": [{"key": "first", "kind": "tool_call", "handler": "echo", "input": {"topic": "$input.topic"}}]}
+                    """, as: "admin")
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "other", "nodes": [{"key": "only", "kind": "tool_call", "handler": "echo"}]}
+                    """, as: "admin")
+                _ = try await PrincipalStore(connection: conn).create("watcher", as: "admin")
+                _ = try await PrincipalStore(connection: conn).grant("view", on: "agent-echo", to: "watcher", as: "admin")
+            }
+            try await RelayHarness.with(db.url) { relay in
+                let token = try await relay.token(for: "admin")
+                let otherRun = try await relay.request("POST", "/v1/workflows/other/runs", token: token, body: "{}").json()["run_id"]?.stringValue ?? ""
+                let calls: [(String, [String: String], Int, String)] = [
+                    ("{nope", [:], -32700, "the body is not JSON"),
+                    (#"[1, 2]"#, [:], -32600, "a JSON-RPC 2.0 request needs"),
+                    (#"{"jsonrpc": "1.0", "id": 1, "method": "GetTask"}"#, [:], -32600, "a JSON-RPC 2.0 request needs"),
+                    (#"{"jsonrpc": "2.0", "id": {"x": 1}, "method": "GetTask"}"#, [:], -32600, "id must be"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "ListEverything"}"#, [:], -32601, "method ListEverything is not served here"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": [1]}"#, [:], -32602, "params must be an object"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {}}"#, [:], -32602, "params.id (the task id) is required"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "nope"}}"#, [:], -32001, "unknown task nope"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "\#(UUID())"}}"#, [:], -32001, "unknown run"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "\#(otherRun)"}}"#, [:], -32001, "is not a task of agent agent-echo"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {}}"#, [:], -32602, "params.message is required"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"parts": [{"data": 5}]}}}"#, [:], -32602, "message.parts[0].data must be a JSON object"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"parts": [{"raw": "aGk="}]}}}"#, [:], -32005, "message.parts[0]: file bytes"),
+                    (#"{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"taskId": "\#(otherRun)", "parts": [{"text": "hi"}]}}}"#, [:], -32001, "is not a task of agent"),
+                    (#"{"jsonrpc": "2.0", "id": 7, "method": "GetTask", "params": {"id": "x"}}"#, ["A2A-Version": "0.3"], -32009, "A2A version 0.3 is not supported"),
+                ]
+                for (body, headers, code, says) in calls {
+                    let reply = try await relay.request("POST", "/v1/a2a/agent-echo", token: token, body: body, headers: headers)
+                    #expect(reply.status == 200, "\(body): \(reply.status) \(reply.body.prefix(300))")
+                    let error = (try? reply.json())?["error"]
+                    #expect(error?["code"] == .number(Double(code)), "\(body): \(reply.body.prefix(300))")
+                    #expect(error?["message"]?.stringValue?.contains(says) == true, "\(body): \(reply.body.prefix(300))")
+                    #expect(try reply.json()["jsonrpc"] == .string("2.0"))
+                }
+                // A follow-up on a run that waits for nothing: -32004, naming its state.
+                let started = try await relay.request("POST", "/v1/a2a/agent-echo", token: token,
+                                                      body: #"{"jsonrpc": "2.0", "id": "s", "method": "SendMessage", "params": {"message": {"messageId": "m1", "parts": [{"data": {"topic": "t"}}]}, "configuration": {"returnImmediately": true}}}"#)
+                let task = try #require(try started.json()["result"]?["task"])
+                #expect(task["status"]?["state"] == .string("TASK_STATE_SUBMITTED"), "\(started.body)")
+                let id = task["id"]?.stringValue ?? ""
+                let answer = try await relay.request("POST", "/v1/a2a/agent-echo", token: token,
+                                                     body: #"{"jsonrpc": "2.0", "id": 2, "method": "SendMessage", "params": {"message": {"taskId": "\#(id)", "parts": [{"text": "hi"}]}}}"#)
+                #expect(try answer.json()["error"]?["code"] == .number(-32004), "\(answer.body)")
+                #expect(answer.body.contains("is not waiting for input (it is queued)"), "\(answer.body)")
+                // The same messageId again is the same run (the idempotency key).
+                let again = try await relay.request("POST", "/v1/a2a/agent-echo", token: token,
+                                                    body: #"{"jsonrpc": "2.0", "id": "s", "method": "SendMessage", "params": {"message": {"messageId": "m1", "parts": [{"data": {"topic": "t"}}]}, "configuration": {"returnImmediately": true}}}"#)
+                #expect(try again.json()["result"]?["task"]?["id"] == .string(id))
+
+                // HTTP refusals: no token 401; a token that may view but not run: 403 on card and send.
+                #expect(try await relay.request("GET", "/v1/a2a/agent-echo/.well-known/agent-card.json", token: nil).status == 401)
+                let watcher = try await relay.token(for: "watcher")
+                let card = try await relay.request("GET", "/v1/a2a/agent-echo/.well-known/agent-card.json", token: watcher)
+                #expect(card.status == 403 && card.errorCode == "forbidden", "\(card.body)")
+                let send = try await relay.request("POST", "/v1/a2a/agent-echo", token: watcher,
+                                                   body: #"{"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {"parts": [{"text": "x"}]}}}"#)
+                #expect(send.status == 403 && send.errorCode == "forbidden", "\(send.body)")
+                // …but viewing is enough to read a task.
+                let read = try await relay.request("POST", "/v1/a2a/agent-echo", token: watcher,
+                                                   body: #"{"jsonrpc": "2.0", "id": 1, "method": "GetTask", "params": {"id": "\#(id)"}}"#)
+                #expect(try read.json()["result"]?["id"] == .string(id), "\(read.body)")
+                let unknown = try await relay.request("GET", "/v1/a2a/nope/.well-known/agent-card.json", token: token)
+                #expect(unknown.status == 404 && unknown.errorCode == "not_found")
+
+                let runs = try await PGConnection.withConnection(db.url) { conn in
+                    try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int64.self)
+                }
+                #expect(runs == 2, "only the run of `other` and the one started by messageId m1")
+            }
+        }
+    }
 }
