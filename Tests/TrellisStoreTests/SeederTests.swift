@@ -16,7 +16,7 @@ struct SeederTests {
                 #expect(first.allSatisfy { $0.created && $0.version == 1 })
                 #expect(Set(first.map(\.name)).isSuperset(of: [
                     "linear-pipeline", "fan-out-fan-in", "condition-branch", "human-approval", "parallel-items", "flaky-enrich",
-                    "http-etl", "approval-gate",
+                    "http-etl", "approval-gate", "research-agents",
                 ]))
                 let second = try await seeder.load(as: "admin")
                 #expect(second.allSatisfy { !$0.created && $0.version == 1 })
