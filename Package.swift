@@ -106,7 +106,7 @@ let package = Package(
         .testTarget(name: "TrellisCoreTests", dependencies: ["TrellisCore"], exclude: ["Golden"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TrellisSchedulerTests",
-            dependencies: ["TrellisScheduler", "TrellisStore", "TrellisTestSupport", "TrellisCLI"],
+            dependencies: ["TrellisScheduler", "TrellisStore", "TrellisTestSupport", "TrellisCLI", "TrellisRelay"],
             // Agents/ holds the Python A2A agent the a2a handler's tests start.
             exclude: ["Agents"],
             swiftSettings: swiftSettings

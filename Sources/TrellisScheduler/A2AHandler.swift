@@ -25,19 +25,39 @@ import TrellisCore
 ///   and the stream goes on. HTTP 429/5xx, network errors and JSON-RPC internal errors
 ///   are retryable.
 /// - Cancelling the node (timeout, run cancel, lost lease) sends `CancelTask` for the task.
+/// - `config.credentials` names credentials of the scheduler's `--llm-config` file: their
+///   key goes as `Authorization: Bearer …` (and their headers) on every request, and their
+///   `base_url` is the agent's URL when `config.url` is absent. That is how one Trellis
+///   calls another's workflows (`/v1/a2a/{workflow}`, with an API token).
 public struct A2AHandler: NodeHandler {
     public let name = "a2a"
+    let credentials: [String: LLMConfiguration.Credential]
 
-    public init() {}
+    public init(configuration: LLMConfiguration = LLMConfiguration()) {
+        credentials = configuration.credentials
+    }
 
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
-        guard let base = context.config["url"]?.stringValue.flatMap(URL.init(string:)),
+        var headers: [String: String] = [:]
+        var credentialURL: URL?
+        if let name = context.config["credentials"]?.stringValue {
+            guard let credential = credentials[name] else {
+                let known = credentials.keys.sorted().joined(separator: ", ")
+                throw HandlerError(code: "unknown_credentials",
+                                   message: "a2a: no credentials named \"\(name)\" in this scheduler's configuration (known: \(known.isEmpty ? "none; start it with --llm-config FILE" : known))",
+                                   retryable: false)
+            }
+            headers = credential.headers
+            if let key = credential.apiKey { headers["Authorization"] = "Bearer \(key)" }
+            credentialURL = credential.baseURL
+        }
+        guard let base = context.config["url"]?.stringValue.flatMap(URL.init(string:)) ?? credentialURL,
               ["http", "https"].contains(base.scheme?.lowercased() ?? "") else {
             throw HandlerError(code: "invalid_config", message: "a2a: config.url must be the agent's http(s) base URL", retryable: false)
         }
         let cardURL = context.config["card_url"]?.stringValue.flatMap(URL.init(string:))
             ?? base.appending(path: ".well-known/agent-card.json")
-        let card = try await Self.fetchCard(cardURL)
+        let card = try await Self.fetchCard(cardURL, headers: headers)
         guard let endpoint = card["supportedInterfaces"]?.arrayValue?
                 .first(where: { ($0["protocolBinding"]?.stringValue ?? "").uppercased() == "JSONRPC" })?["url"]?.stringValue
                 .flatMap(URL.init(string:)) else {
@@ -45,7 +65,7 @@ public struct A2AHandler: NodeHandler {
         }
         let streaming = card["capabilities"]?["streaming"] == .bool(true)
         let message = try Self.message(context, followUp: A2AFollowUp(context.resume))
-        let call = A2ACall(endpoint: endpoint, context: context)
+        let call = A2ACall(endpoint: endpoint, context: context, headers: headers)
         var state = A2ATask()
         state.answering = context.resume?["answer"] != nil
         do {
@@ -69,9 +89,10 @@ public struct A2AHandler: NodeHandler {
         return HandlerOutput(try state.output())
     }
 
-    static func fetchCard(_ url: URL) async throws -> JSONValue {
+    static func fetchCard(_ url: URL, headers: [String: String] = [:]) async throws -> JSONValue {
         var request = URLRequest(url: url)
         request.setValue("application/json", forHTTPHeaderField: "Accept")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response): (Data, URLResponse)
         do {
             (data, response) = try await CappedTransfer(cap: 1 << 20).run(request)
@@ -133,6 +154,7 @@ struct A2AFollowUp: Sendable {
 struct A2ACall: Sendable {
     let endpoint: URL
     let context: NodeContext
+    var headers: [String: String] = [:]
 
     func body(_ method: String, _ params: JSONValue, id: Int = 1) throws -> Data {
         try JSONEncoder().encode(JSONValue.object(["jsonrpc": .string("2.0"), "id": .number(Double(id)), "method": .string(method),
@@ -146,6 +168,7 @@ struct A2ACall: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(accept, forHTTPHeaderField: "Accept")
         request.setValue("1.0", forHTTPHeaderField: "A2A-Version")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.httpBody = try body(method, params)
         return request
     }

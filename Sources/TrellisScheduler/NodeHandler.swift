@@ -153,7 +153,7 @@ public struct HandlerRegistry: Sendable {
         var registry = builtIn
         registry.register(HTTPHandler())
         registry.register(LLMHandler(configuration: llm))
-        registry.register(A2AHandler())
+        registry.register(A2AHandler(configuration: llm))
         if let sqlDatabaseURL { registry.register(SQLHandler(databaseURL: sqlDatabaseURL)) }
         if allowShell { registry.register(ShellHandler()) }
         return registry

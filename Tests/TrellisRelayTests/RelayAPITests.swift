@@ -39,7 +39,7 @@ struct RelayAPITests {
                 let all = try await relay.request("GET", "/v1/workflows", token: admin)
                 #expect(all.status == 200)
                 let names = items(try all.json()["workflows"]).compactMap { $0["name"]?.stringValue }
-                #expect(names == names.sorted() && names.contains("fan-out-fan-in") && names.count == 6, "\(names)")
+                #expect(names == names.sorted() && names.contains("fan-out-fan-in") && names.count == 7, "\(names)")
                 let seen = items(try await relay.request("GET", "/v1/workflows", token: viewer).json()["workflows"])
                 #expect(seen.count == 1 && seen[0]["name"] == .string("linear-pipeline"))
                 #expect(seen[0]["privileges"] == .array([.string("view")]))

@@ -5,6 +5,7 @@ import FoundationNetworking
 import Testing
 import TrellisCore
 import TrellisPQ
+import TrellisRelay
 import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport
@@ -202,6 +203,67 @@ struct A2AHandlerTests {
                 #expect(failed.attempt == 1)
                 let left = try await approvals.list(run: refused)
                 #expect(left.isEmpty, "the run's other question closes with the run: \(left.map(\.nodeKey))")
+            }
+        }
+    }
+
+    /// Trellis on both sides of A2A: an `a2a` node calls another workflow through the
+    /// relay's `/v1/a2a/{workflow}` with an API token from the scheduler's credentials; the
+    /// inner run's output comes back as the artifact. Without the credentials the relay
+    /// refuses (401) and the node fails without retrying.
+    @Test func aWorkflowCallsAnotherThroughTheRelayAsAnAgent() async throws {
+        try await TestDatabase.withMigrated { db in
+            var options = Relay.Options()
+            options.port = 0
+            options.handleSignals = false
+            options.logLevel = .critical
+            let relay = Relay(databaseURL: db.url, options: options)
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let serving = Task { try await relay.run { continuation.yield($0) } }
+            defer { serving.cancel() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let inner = "http://127.0.0.1:\(port)/v1/a2a/inner"
+            let (run, token) = try await db.withConnection { conn in
+                let workflows = WorkflowStore(connection: conn)
+                _ = try await workflows.publish(definition: """
+                    {"name": "inner", "description": "Echoes a topic.", "nodes": [
+                      {"key": "echoed", "kind": "tool_call", "handler": "echo", "input": {"topic": "$input.topic"}}]}
+                    """, as: "admin")
+                _ = try await workflows.publish(definition: """
+                    {"name": "outer", "nodes": [
+                      {"key": "call", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(inner)", "credentials": "trellis"},
+                       "input": {"data": {"topic": "$input.topic"}}},
+                      {"key": "anonymous", "kind": "agent_call", "handler": "a2a", "config": {"url": "\(inner)"},
+                       "input": {"text": "x"}, "on_error": "continue", "retry": {"max_attempts": 3, "initial_delay": "10ms"}}]}
+                    """, as: "admin")
+                let token = try await TokenStore(connection: conn).create(for: "admin", as: "admin").token
+                return (try await RunStore(connection: conn).start("outer", input: #"{"topic": "nested"}"#, as: "admin").runID, token)
+            }
+            var schedulerOptions = SchedulerOptions(name: "a2a-nested")
+            schedulerOptions.pollInterval = .milliseconds(50)
+            let credentials = LLMConfiguration(credentials: ["trellis": .init(baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: token)])
+            let scheduler = Scheduler(databaseURL: db.url, registry: .standard(llm: credentials), options: schedulerOptions)
+            let running = Task { try await scheduler.run() }
+            try await db.withConnection { conn in
+                let runs = RunStore(connection: conn)
+                try await waitUntil(timeout: .seconds(60), "the outer run to finish") { try await runs.run(run).finishedAt != nil }
+                scheduler.requestStop()
+                _ = try await running.value
+                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
+                #expect(try await runs.run(run).status == "succeeded", "\(nodes.mapValues { $0.error?.text ?? "" })")
+                let call = try #require(try nodes["call"]?.output?.decode(JSONValue.self))
+                #expect(call["state"] == .string("completed"))
+                #expect(call["artifacts"]?[0]?["name"] == .string("output"))
+                #expect(call["artifacts"]?[0]?["parts"]?[0]?["data"]?["echoed"]?["topic"] == .string("nested"), "\(call)")
+                // The inner run is a run of `inner`, started by the token's principal.
+                let innerRun = try #require(call["task_id"]?.stringValue.flatMap(UUID.init(uuidString:)))
+                #expect(try await runs.run(innerRun).status == "succeeded")
+                // No token: 401 at the card, one attempt, not retried.
+                let anonymous = try #require(nodes["anonymous"])
+                let failure = try #require(try anonymous.error?.decode(JSONValue.self))
+                #expect(failure["code"] == .string("a2a_no_card") && failure["message"]?.stringValue?.contains("HTTP 401") == true, "\(failure)")
+                #expect(anonymous.attempt == 1)
             }
         }
     }
