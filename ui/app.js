@@ -331,19 +331,30 @@ async function approvalsPage() {
   const message = el("div");
   view.replaceChildren(el("div", { class: "panel" }, el("h1", {}, "Approvals"), message,
     approvals.length === 0 ? el("p", { class: "muted", id: "no-approvals" }, "Nothing waits for a decision.") :
-    el("table", { id: "approvals" }, el("thead", {}, el("tr", {}, ["Workflow", "Run", "Gate", "Prompt", "Votes", "Requested", ""].map((h) => el("th", {}, h)))),
+    el("table", { id: "approvals" }, el("thead", {}, el("tr", {}, ["Workflow", "Run", "Node", "Prompt", "Votes", "Requested", ""].map((h) => el("th", {}, h)))),
       el("tbody", {}, approvals.map((a) => el("tr", { "data-approval": a.approval_id },
         el("td", {}, a.workflow), el("td", {}, el("a", { href: `#/runs/${a.run_id}` }, a.run_id.slice(0, 8))), el("td", {}, a.node_key),
         el("td", {}, a.prompt || ""), el("td", {}, `${a.approvals} of ${a.required_approvals}`), el("td", { class: "muted" }, when(a.requested_at)),
-        el("td", { class: "actions" }, may(a.workflow, "approve") ? [
-          el("button", { class: "primary", "data-decide": "approve", onclick: () => decide(a, "approve", message) }, "Approve"),
-          el("button", { class: "danger", "data-decide": "reject", onclick: () => decide(a, "reject", message) }, "Reject")] : el("span", { class: "muted" }, "view only"))))))));
+        el("td", { class: "actions" }, may(a.workflow, "approve") ? decisionControls(a, message) : el("span", { class: "muted" }, "view only"))))))));
 }
 
-async function decide(approval, decision, message) {
+/// Approve / Reject for a gate; for a question a node asked (kind input) an answer box
+/// whose text is sent as the approving comment — the node runs again with it.
+function decisionControls(approval, message) {
+  if (approval.kind === "input") {
+    const answer = el("input", { type: "text", "data-answer": approval.approval_id, placeholder: "Your answer" });
+    return [answer,
+      el("button", { class: "primary", "data-decide": "answer", onclick: () => decide(approval, "approve", message, answer.value) }, "Answer"),
+      el("button", { class: "danger", "data-decide": "reject", onclick: () => decide(approval, "reject", message) }, "Refuse")];
+  }
+  return [el("button", { class: "primary", "data-decide": "approve", onclick: () => decide(approval, "approve", message) }, "Approve"),
+    el("button", { class: "danger", "data-decide": "reject", onclick: () => decide(approval, "reject", message) }, "Reject")];
+}
+
+async function decide(approval, decision, message, comment) {
   message.replaceChildren();
   try {
-    await api("POST", `/v1/approvals/${approval.approval_id}`, { decision });
+    await api("POST", `/v1/approvals/${approval.approval_id}`, comment === undefined ? { decision } : { decision, comment });
     route();
   } catch (error) { showError(message, error); }
 }
@@ -477,10 +488,9 @@ async function runPage(id) {
     const { approvals } = await api("GET", "/v1/approvals?status=pending");
     const mine = approvals.filter((a) => a.run_id === run.run_id);
     approvalsBox.replaceChildren(...mine.map((a) => el("div", { class: "panel", "data-approval": a.approval_id },
-      el("h2", {}, `Approval: ${a.node_key}`), el("p", {}, a.prompt || ""), el("p", { class: "muted" }, `${a.approvals} of ${a.required_approvals} approvals`),
-      may(run.workflow, "approve") ? el("div", { class: "actions" },
-        el("button", { class: "primary", "data-decide": "approve", onclick: () => decide(a, "approve", message) }, "Approve"),
-        el("button", { class: "danger", "data-decide": "reject", onclick: () => decide(a, "reject", message) }, "Reject")) : null)));
+      el("h2", {}, a.kind === "input" ? `Question from ${a.node_key}` : `Approval: ${a.node_key}`), el("p", {}, a.prompt || ""),
+      el("p", { class: "muted" }, `${a.approvals} of ${a.required_approvals} approvals`),
+      may(run.workflow, "approve") ? el("div", { class: "actions" }, ...decisionControls(a, message)) : null)));
   }
 
   async function showNode(key) {

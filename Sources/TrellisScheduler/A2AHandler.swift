@@ -64,13 +64,29 @@ public struct A2AHandler: NodeHandler {
             throw HandlerError(code: "a2a_no_jsonrpc", message: "a2a: the agent card at \(cardURL) offers no JSONRPC interface", retryable: false)
         }
         let streaming = card["capabilities"]?["streaming"] == .bool(true)
-        let message = try Self.message(context, followUp: A2AFollowUp(context.resume))
+        let followUp = A2AFollowUp(context.resume)
+        let message = try Self.message(context, followUp: followUp)
         let call = A2ACall(endpoint: endpoint, context: context, headers: headers)
         var state = A2ATask()
-        state.answering = context.resume?["answer"] != nil
+        state.answering = followUp != nil
         do {
-            if streaming {
-                try await call.stream(message, into: &state)
+            // An answer is sent once: an attempt run again after a crash (or a lost lease)
+            // finds the task past its question and follows it instead of asking it again.
+            var current: JSONValue?
+            if let followUp { current = try await call.request("GetTask", .object(["id": .string(followUp.taskID)])) }
+            let currentState = current?["status"]?["state"]?.stringValue
+            if let current, let currentState, currentState != "TASK_STATE_INPUT_REQUIRED" {
+                state.answering = false
+                state.taskID = followUp?.taskID
+                if A2ATask.terminal.contains(currentState) {
+                    try await state.apply(result: .object(["task": current]), context: context)
+                } else if streaming {
+                    try await call.stream("SubscribeToTask", .object(["id": .string(followUp!.taskID)]), into: &state)
+                } else {
+                    try await call.poll(followUp!.taskID, into: &state)
+                }
+            } else if streaming {
+                try await call.stream("SendStreamingMessage", .object(["message": message]), into: &state)
             } else {
                 let result = try await call.request("SendMessage", .object(["message": message]))
                 try await state.apply(result: result, context: context)
@@ -188,13 +204,25 @@ struct A2ACall: Sendable {
         return try Self.result(of: reply, method)
     }
 
-    /// `SendStreamingMessage`, reading the server-sent events to the task's end.
-    func stream(_ message: JSONValue, into state: inout A2ATask) async throws {
+    /// `GetTask` once a second until the task ends (an agent that does not stream, whose
+    /// task was already past its question when this attempt began).
+    func poll(_ taskID: String, into state: inout A2ATask) async throws {
+        while true {
+            let task = try await request("GetTask", .object(["id": .string(taskID)]))
+            try await state.apply(result: .object(["task": task]), context: context)
+            if state.isFinal { return }
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// A streaming call (`SendStreamingMessage`, `SubscribeToTask`), reading the
+    /// server-sent events to the task's end.
+    func stream(_ method: String, _ params: JSONValue, into state: inout A2ATask) async throws {
         let (head, chunks): (HTTPURLResponse, AsyncThrowingStream<Data, any Error>)
         do {
-            (head, chunks) = try await StreamingTransfer.start(try urlRequest("SendStreamingMessage", .object(["message": message]), accept: "text/event-stream"))
+            (head, chunks) = try await StreamingTransfer.start(try urlRequest(method, params, accept: "text/event-stream"))
         } catch {
-            throw HandlerError.transport(error, code: "a2a_unreachable", "a2a: SendStreamingMessage to \(endpoint) failed")
+            throw HandlerError.transport(error, code: "a2a_unreachable", "a2a: \(method) to \(endpoint) failed")
         }
         if !(200..<300).contains(head.statusCode) {
             var data = Data()
@@ -208,7 +236,7 @@ struct A2ACall: Sendable {
                     guard let reply = try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)) else {
                         throw HandlerError(code: "a2a_bad_response", message: "a2a: an event that is not JSON-RPC: \(event.data.prefix(200))")
                     }
-                    try await state.apply(result: try Self.result(of: reply, "SendStreamingMessage"), context: context)
+                    try await state.apply(result: try Self.result(of: reply, method), context: context)
                 }
                 if state.isFinal { break }
             }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TrellisCore
 import TrellisPQ
+import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport
 
@@ -107,6 +108,57 @@ struct ConsoleTests {
                     await browser.quit()
                 }
             }
+        }
+    }
+
+    /// A handler that asks once, then answers with what it was told.
+    struct AskingHandler: NodeHandler {
+        let name = "ask"
+        func run(_ context: NodeContext) async throws -> HandlerOutput {
+            if let answer = context.resume?["answer"]?.stringValue { return HandlerOutput(.object(["answer": .string(answer)])) }
+            throw NodeNeedsInput(prompt: "Which colour?", resume: .object(["asked": .bool(true)]))
+        }
+    }
+
+    @Test func aQuestionANodeAskedIsAnsweredInTheInbox() async throws {
+        try await TestDatabase.withMigrated { db in
+            let run = try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "asking", "nodes": [{"key": "question", "kind": "tool_call", "handler": "ask"}]}"#, as: "admin")
+                return try await RunStore(connection: conn).start("asking", as: "admin").runID
+            }
+            var options = SchedulerOptions(name: "console-ask")
+            options.pollInterval = .milliseconds(50)
+            var registry = HandlerRegistry.builtIn
+            registry.register(AskingHandler())
+            let scheduler = Scheduler(databaseURL: db.url, registry: registry, options: options)
+            let scheduling = Task { try await scheduler.run() }
+            defer { scheduler.requestStop() }
+            try await RelayHarness.with(db.url) { relay in
+                let admin = try await relay.token(for: "admin")
+                try await waitUntil(timeout: .seconds(30), "the question") {
+                    try await db.withConnection { try await RunStore(connection: $0).run(run).status } == "waiting"
+                }
+                let browser = try await WebDriver()
+                do {
+                    try await signIn(browser, base: relay.base, token: admin, then: "#/approvals")
+                    try await browser.wait("the question with its answer box", until: "return !!document.querySelector('#approvals [data-answer]')")
+                    try await browser.run("document.querySelector('#approvals [data-answer]').value = 'blue'")
+                    try await browser.run("document.querySelector('#approvals [data-decide=\"answer\"]').click()")
+                    try await browser.wait("the inbox empty", until: "return !!document.getElementById('no-approvals')")
+                } catch {
+                    await browser.quit()
+                    throw error
+                }
+                await browser.quit()
+            }
+            try await waitUntil(timeout: .seconds(30), "the run to finish") {
+                try await db.withConnection { try await RunStore(connection: $0).run(run).status } == "succeeded"
+            }
+            let node = try await db.withConnection { try await RunStore(connection: $0).nodes(of: run) }.first
+            #expect(try node?.output?.decode(JSONValue.self) == .object(["answer": .string("blue")]))
+            scheduler.requestStop()
+            _ = try await scheduling.value
         }
     }
 

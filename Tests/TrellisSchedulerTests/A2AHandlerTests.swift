@@ -6,7 +6,7 @@ import Testing
 import TrellisCore
 import TrellisPQ
 import TrellisRelay
-import TrellisScheduler
+@testable import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport
 
@@ -265,6 +265,37 @@ struct A2AHandlerTests {
                 #expect(failure["code"] == .string("a2a_no_card") && failure["message"]?.stringValue?.contains("HTTP 401") == true, "\(failure)")
                 #expect(anonymous.attempt == 1)
             }
+        }
+    }
+
+    /// An attempt run again after its scheduler died (same resume, answer already sent)
+    /// must not send the answer a second time to a task that moved on: it reads the task
+    /// and takes its result — streaming and not.
+    @Test func aResumedAttemptRunAgainDoesNotAnswerTwice() async throws {
+        for streaming in [true, false] {
+            let (agent, url) = try await Self.startAgent(streaming: streaming)
+            defer { agent.stop(SIGKILL) }
+            var context = NodeContext(nodeRunID: 1, runID: UUID(), nodeKey: "ask", attempt: 1, input: .object(["text": .string("ask twice")]),
+                                      config: .object(["url": .string(url)]), idempotencyKey: "run:ask:-", itemIndex: nil)
+            let handler = A2AHandler()
+            var resume: JSONValue = .null
+            do {
+                _ = try await handler.run(context)
+                Issue.record("the agent's question did not reach the handler")
+            } catch let asked as NodeNeedsInput {
+                #expect(asked.prompt == "Which colour?")
+                resume = asked.resume
+            }
+            guard case .object(var fields) = resume else { Issue.record("no resume: \(resume)"); continue }
+            fields["answer"] = .string("red")
+            context.resume = .object(fields)
+            context.attempt = 2
+            let answered = try await handler.run(context)
+            #expect(answered.output["text"] == .string("ASK TWICE -> RED"), "streaming \(streaming): \(answered.output)")
+            context.attempt = 3  // the same answer delivered again
+            let again = try await handler.run(context)
+            #expect(again.output["text"] == .string("ASK TWICE -> RED") && again.output["task_id"] == answered.output["task_id"],
+                    "streaming \(streaming): \(again.output)")
         }
     }
 }

@@ -181,8 +181,11 @@ struct ScheduleTests {
                     let row = try await conn.query("SELECT count(*) AS n, count(DISTINCT scheduled_for) AS ticks FROM trellis.workflow_runs").single()
                     return (try row.decode("n"), try row.decode("ticks"))
                 }
-                #expect(firers == 5)
-                #expect(try await runs() == (5, 5))
+                // The five caught-up ticks, plus any tick that fell due while a slow host
+                // ran the firers (the cron fires every second): each tick exactly once, and far
+                // fewer than the 20 past ticks (catch_up_max).
+                let (made, ticks) = try await runs()
+                #expect(firers == made && made == ticks && made >= 5 && made < 15, "\(firers) firings, \(made) runs, \(ticks) ticks")
                 try await conn.query("UPDATE trellis.schedules SET next_fire_at = $1", [saved])
                 _ = try await ScheduleStore(connection: conn).fireDue()
                 let (total, distinct) = try await runs()
