@@ -118,6 +118,35 @@ struct ApprovalCLITests {
         }
     }
 
+    /// A question a node asked (an approval of kind input), answered from the CLI.
+    @Test func aQuestionIsListedAndAnswered() async throws {
+        try await TestDatabase.withMigrated { db in
+            let (run, approval) = try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "asking", "nodes": [{"key": "ask", "kind": "agent_call", "handler": "echo"}]}"#, as: "admin")
+                let driver = try await Driver.make(conn)
+                let run = try await driver.store.start("asking", as: "admin").runID
+                let claim = try #require(try await driver.claim().first)
+                _ = try await driver.scheduling.fail(scheduler: driver.scheduler, [.init(
+                    id: claim.nodeRunID, attempt: claim.attempt, error: .init(code: "input_required", message: "Which colour?"),
+                    retryable: false, inputRequest: .init(prompt: "Which colour?", resume: .object([:])))])
+                return (run, try #require(try await ApprovalStore(connection: conn).list(run: run).first).id.uuidString.lowercased())
+            }
+            let url = ["--database-url", db.url]
+            let list = try TrellisBinary.run(["approval", "list"] + url)
+            #expect(list.stdout.contains("asking    ask   input  pending  0/1"), "\(list.stdout)")
+            #expect(list.stdout.contains("Which colour?"))
+            let answered = try TrellisBinary.run(["approval", "answer", approval, "blue"] + url)
+            #expect(answered.stdout == "approval \(approval) answered by admin\n", "\(answered.stderr)")
+            let resume = try await db.withConnection { conn in
+                try await conn.query("SELECT status, resume ->> 'answer' AS answer FROM trellis.node_runs WHERE run_id = $1::uuid", [run]).single()
+            }
+            #expect(try resume.decode("status", as: String.self) == "ready" && resume.decode("answer", as: String.self) == "blue")
+            let unknown = try TrellisBinary.run(["approval", "answer", UUID().uuidString.lowercased(), "x"] + url)
+            #expect(unknown.status == 1 && unknown.stderr.hasPrefix("Error: unknown approval "), "\(unknown.stderr)")
+        }
+    }
+
     @Test func eventsPrintsTheLogAndFollowsARunToItsEnd() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
