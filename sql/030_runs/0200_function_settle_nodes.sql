@@ -13,7 +13,11 @@ CREATE OR REPLACE FUNCTION trellis.settle_nodes(node_run_ids bigint[], final_sta
                                                 node_errors jsonb[], added_costs numeric[] DEFAULT NULL,
                                                 finishing uuid[] DEFAULT '{}')
 RETURNS void
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- Generic plans, made once per session: the dependents' statement below was planned
+-- afresh on every call (custom plans for its array parameters), 0.5 ms of planning for
+-- 0.4 ms of execution on each completed batch (pg_stat_statements, track_planning).
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     settled_runs uuid[];
     settled_counts bigint[];

@@ -30,7 +30,10 @@ LANGUAGE plpgsql
 -- chose a bitmap scan plus a sort of the whole ready set (10 ms per claim at 5,000 ready).
 -- jit is off because a priced-out path counts 10^10 in plan costs, far above
 -- jit_above_cost: every statement was JIT-compiled, for 100+ ms per claim.
-SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET enable_sort = off SET jit = off AS $fn$
+-- Generic plans (made once per session) for its statements and those it calls: custom
+-- plans cost 0.25 ms of planning per claim (pg_stat_statements, track_planning).
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET enable_sort = off SET jit = off
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     scheduler_name text;
     nodes_full bigint[];

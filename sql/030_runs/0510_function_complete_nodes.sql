@@ -16,7 +16,10 @@ CREATE OR REPLACE FUNCTION trellis.complete_nodes(scheduler bigint, results json
 RETURNS TABLE (node_run_id bigint, accepted boolean, reason text)
 LANGUAGE plpgsql
 -- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
-SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off AS $fn$
+-- Generic plans, made once per session, for it and what it calls (settle_nodes): custom
+-- plans were made afresh for every batch.
+SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     all_ids bigint[];
     reasons text[];
