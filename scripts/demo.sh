@@ -104,6 +104,25 @@ psql "$($trellis db url)" -X -q -c "SELECT e.seq, e.type, e.data ->> 'node_key' 
 step "who ran what (SQL over node_attempts)"
 psql "$($trellis db url)" -X -q -c "SELECT scheduler_name, outcome, count(*) FROM trellis.node_attempts GROUP BY 1, 2 ORDER BY 1, 2"
 
+step "a workflow as an A2A agent: trellis relay, its agent card, a JSON-RPC SendMessage (docs/agents.md)"
+if command -v curl >/dev/null; then
+  $trellis relay --port 0 >"$log_dir/relay.out" 2>"$log_dir/relay.log" &
+  relay=$!
+  for _ in $(seq 1 100); do grep -q "relay listening" "$log_dir/relay.out" 2>/dev/null && break; sleep 0.1; done
+  base=$(sed -n 's/^relay listening on //p' "$log_dir/relay.out")
+  token=$($trellis token create --principal admin --expires 1h --description demo | head -1)
+  echo "\$ curl -H 'Authorization: Bearer …' $base/v1/a2a/fan-out-fan-in/.well-known/agent-card.json"
+  curl -s -H "Authorization: Bearer $token" "$base/v1/a2a/fan-out-fan-in/.well-known/agent-card.json" \
+    | python3 -c 'import json, sys; c = json.load(sys.stdin); print(json.dumps({k: c[k] for k in ("name", "description", "supportedInterfaces", "skills")}, indent=1))'
+  echo "\$ curl -X POST … $base/v1/a2a/fan-out-fan-in   # SendMessage: a data part becomes the run's input"
+  curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$base/v1/a2a/fan-out-fan-in" -d '{"jsonrpc": "2.0", "id": 1, "method": "SendMessage",
+    "params": {"message": {"messageId": "demo-'"$(date +%s)"'", "role": "ROLE_USER", "parts": [{"data": {"topic": "agents"}}]}}}' \
+    | python3 -c 'import json, sys; t = json.load(sys.stdin)["result"]["task"]; print("task", t["id"], t["status"]["state"], "artifact:", json.dumps(t["artifacts"][0]["parts"][0]["data"])[:160], "…")'
+  kill -TERM $relay; wait $relay || true
+else
+  echo "(curl is not installed: skipped)"
+fi
+
 step "stopping the schedulers (SIGTERM: finish in-flight work, deregister)"
 kill -TERM $s1 $s2
 wait $s1 $s2
