@@ -70,14 +70,10 @@ struct A2AHandlerTests {
                     """, as: "admin")
                 return try await RunStore(connection: conn).start("agents", input: #"{"question": "hello agent"}"#, as: "admin").runID
             }
-            let (scheduler, running) = Self.scheduler(db)
+            let finished = try await runToTheEnd(db, run, registry: .standard(), name: "a2a-agents")
+            let nodes = finished.nodes
+            #expect(finished.status == "succeeded", "\(finished.errors)")
             try await db.withConnection { conn in
-                let runs = RunStore(connection: conn)
-                try await waitUntil(timeout: .seconds(60), "the run to finish") { try await runs.run(run).finishedAt != nil }
-                scheduler.requestStop()
-                _ = try await running.value
-                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
-                #expect(try await runs.run(run).status == "succeeded", "\(nodes.mapValues { $0.error?.text ?? "" })")
 
                 // Streamed: the artifact's text, the task's ids, status text as log lines, states as progress.
                 let ask = try #require(try nodes["ask"]?.output?.decode(JSONValue.self))
@@ -240,18 +236,12 @@ struct A2AHandlerTests {
                 let token = try await TokenStore(connection: conn).create(for: "admin", as: "admin").token
                 return (try await RunStore(connection: conn).start("outer", input: #"{"topic": "nested"}"#, as: "admin").runID, token)
             }
-            var schedulerOptions = SchedulerOptions(name: "a2a-nested")
-            schedulerOptions.pollInterval = .milliseconds(50)
             let credentials = LLMConfiguration(credentials: ["trellis": .init(baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: token)])
-            let scheduler = Scheduler(databaseURL: db.url, registry: .standard(llm: credentials), options: schedulerOptions)
-            let running = Task { try await scheduler.run() }
+            let finished = try await runToTheEnd(db, run, registry: .standard(llm: credentials), name: "a2a-nested")
+            let nodes = finished.nodes
+            #expect(finished.status == "succeeded", "\(finished.errors)")
             try await db.withConnection { conn in
                 let runs = RunStore(connection: conn)
-                try await waitUntil(timeout: .seconds(60), "the outer run to finish") { try await runs.run(run).finishedAt != nil }
-                scheduler.requestStop()
-                _ = try await running.value
-                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
-                #expect(try await runs.run(run).status == "succeeded", "\(nodes.mapValues { $0.error?.text ?? "" })")
                 let call = try #require(try nodes["call"]?.output?.decode(JSONValue.self))
                 #expect(call["state"] == .string("completed"))
                 #expect(call["artifacts"]?[0]?["name"] == .string("output"))

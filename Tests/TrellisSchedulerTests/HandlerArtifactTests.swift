@@ -265,16 +265,8 @@ struct HandlerArtifactTests {
                     """, as: "admin")
                 return try await RunStore(connection: conn).start("download", as: "admin").runID
             }
-            var options = SchedulerOptions(name: "downloader")
-            options.pollInterval = .milliseconds(50)
-            let scheduler = Scheduler(databaseURL: db.url, registry: .standard(), options: options)
-            let running = Task { try await scheduler.run() }
+            let nodes = try await runToTheEnd(db, run, registry: .standard(), name: "downloader").nodes
             try await db.withConnection { conn in
-                let runs = RunStore(connection: conn)
-                try await waitUntil(timeout: .seconds(60), "the run to finish") { try await runs.run(run).finishedAt != nil }
-                scheduler.requestStop()
-                _ = try await running.value
-                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
                 let output = try #require(try nodes["fetch"]?.output?.decode(JSONValue.self))
                 #expect(output["status"] == .number(200))
                 let stored = try #require(output["artifact"].flatMap(ArtifactReference.init))

@@ -52,17 +52,10 @@ struct ResearchAgentsSeedTests {
                 _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
                 return try await RunStore(connection: conn).start("research-agents", input: #"{"question": "Is Trellis ready?"}"#, as: "admin").runID
             }
-            var options = SchedulerOptions(name: "seed-agents")
-            options.pollInterval = .milliseconds(50)
-            let scheduler = Scheduler(databaseURL: db.url, registry: .standard(llm: llm), options: options)
-            let running = Task { try await scheduler.run() }
+            let finished = try await runToTheEnd(db, run, registry: .standard(llm: llm), name: "seed-agents")
+            let nodes = finished.nodes
+            #expect(finished.status == "succeeded", "\(finished.errors)")
             try await db.withConnection { conn in
-                let runs = RunStore(connection: conn)
-                try await waitUntil(timeout: .seconds(60), "the run to finish") { try await runs.run(run).finishedAt != nil }
-                scheduler.requestStop()
-                _ = try await running.value
-                let nodes = Dictionary(uniqueKeysWithValues: try await runs.nodes(of: run).map { ($0.key, $0) })
-                #expect(try await runs.run(run).status == "succeeded", "\(nodes.mapValues { $0.error?.text ?? "" })")
                 #expect(try nodes["research"]?.output?.decode(JSONValue.self)["text"] == .string("FIND THE FACTS"))
                 #expect(try nodes["critique"]?.output?.decode(JSONValue.self)["text"] == .string("LIST THE RISKS"))
                 let summary = try nodes["summarise"]?.output?.decode(JSONValue.self)["content"]
