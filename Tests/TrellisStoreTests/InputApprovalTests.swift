@@ -14,7 +14,7 @@ struct InputApprovalTests {
     static let definition = """
         {"name": "asking", "nodes": [
           {"key": "ask", "kind": "agent_call", "handler": "echo", "retry": {"max_attempts": 2, "initial_delay": "1ms", "jitter": false},
-           "config": {"approvals": {"expires_in": "1h"}}},
+           "config": {"approvals": {"expires_in": "1h", "on_expiry": "approve"}}},
           {"key": "after", "kind": "tool_call", "handler": "echo", "input": {"answer": "$ask.answer"}}],
          "edges": [{"from": "ask", "to": "after"}]}
         """
@@ -55,6 +55,14 @@ struct InputApprovalTests {
                 // Nothing to claim while it waits.
                 #expect(try await driver.claim().isEmpty)
 
+                // Approving a question without an answer is refused, and changes nothing.
+                for empty in [nil, "", "   "] as [String?] {
+                    let refused = await #expect(throws: PGError.self) {
+                        try await ApprovalStore(connection: conn).decide(approval, .approve, as: "admin", comment: empty)
+                    }
+                    #expect(refused?.sqlState == "22023" && refused?.message.contains("needs the answer as the comment") == true)
+                }
+                #expect(try await ApprovalStore(connection: conn).list(run: run).first?.status == "pending")
                 // The starter answers (allowed for questions); the node is claimable with the answer.
                 #expect(try await ApprovalStore(connection: conn).decide(approval, .approve, as: "admin", comment: "blue") == "approved")
                 #expect(try await driver.store.run(run).status == "running")
@@ -99,7 +107,8 @@ struct InputApprovalTests {
                 #expect(try node.decode("error", as: PGJSON.self).decode(JSONValue.self)["code"] == .string("rejected"))
                 #expect(try await driver.store.run(rejected).status == "failed")
 
-                // Expired: the same with code `expired`.
+                // Expired: the same with code `expired` — a question expires as a refusal even
+                // when the node's approvals say on_expiry: approve (there is no answer to give).
                 let (expired, _, second) = try await Self.ask(conn, driver)
                 try await conn.query("UPDATE trellis.approvals SET expires_at = now() - interval '1 second' WHERE id = $1::uuid", [second])
                 #expect(try await approvals.expireDue() == 1)

@@ -3,8 +3,9 @@
 -- config.approvals), the run is `waiting`, and approval.requested / run.waiting are
 -- appended. `approval_kind` 'gate' is a human_gate that became due (its prompt from
 -- config.prompt); 'input' is a handler node whose attempt asked a question (`question`;
--- the answer is the approving comment, and the starter of the run may answer unless
--- config.approvals.allow_self_approval is false).
+-- the answer is the approving comment, the starter of the run may answer unless
+-- config.approvals.allow_self_approval is false, and it expires as a refusal whatever
+-- on_expiry says).
 DROP FUNCTION IF EXISTS trellis.open_approval(bigint);
 CREATE OR REPLACE FUNCTION trellis.open_approval(node_run_id bigint, approval_kind text DEFAULT 'gate', question text DEFAULT NULL)
 RETURNS uuid
@@ -32,7 +33,8 @@ BEGIN
                 WHERE p.name IN (SELECT jsonb_array_elements_text(settings -> 'approvers'))) END,
             coalesce((settings ->> 'allow_self_approval')::boolean, approval_kind = 'input'),
             CASE WHEN expiry IS NOT NULL THEN now() + expiry * interval '1 millisecond' END,
-            coalesce(settings ->> 'on_expiry', 'reject'))
+            -- An unanswered question has no answer to go on with: it expires as a refusal.
+            CASE WHEN approval_kind = 'input' THEN 'reject' ELSE coalesce(settings ->> 'on_expiry', 'reject') END)
     RETURNING id INTO approval;
     UPDATE trellis.workflow_runs SET status = 'waiting' WHERE id = nr.run_id AND status IN ('queued', 'running');
     PERFORM trellis.append_event(nr.run_id, 'approval.requested', jsonb_strip_nulls(jsonb_build_object(

@@ -2,7 +2,8 @@
 -- here, for every client: the principal needs `approve` on the workflow, must be among
 -- the listed approvers when there is a list, may not decide on a run they started unless
 -- self-approval is allowed, and votes once. One rejection rejects; approvals count
--- toward `required`. Returns the approval's status afterwards.
+-- toward `required`. A question (kind input) is approved only with an answer (the
+-- comment). Returns the approval's status afterwards.
 -- Errors: TR404 unknown approval, TR409 already decided / run finished / voted, 42501, 22023.
 CREATE OR REPLACE FUNCTION trellis.decide_approval(approval uuid, decision text, principal text DEFAULT 'admin',
                                                    comment text DEFAULT NULL)
@@ -32,6 +33,11 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'TR409', MESSAGE = format('run %s already %s', r.id, r.status);
     END IF;
     PERFORM trellis.require_privilege(actor_id, r.workflow_id, 'approve');
+    IF a.kind = 'input' AND decision = 'approve' AND coalesce(btrim(comment), '') = '' THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = format('approval %s is a question (%s): approving it needs the answer as the comment', approval, left(a.prompt, 200)),
+            HINT = 'trellis approval answer ID TEXT';
+    END IF;
     IF a.eligible_principals IS NOT NULL AND NOT actor_id = ANY (a.eligible_principals) THEN
         RAISE EXCEPTION USING ERRCODE = '42501',
             MESSAGE = format('principal "%s" is not among the approvers of approval %s', principal, approval);
