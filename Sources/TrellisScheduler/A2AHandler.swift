@@ -31,27 +31,18 @@ import TrellisCore
 ///   calls another's workflows (`/v1/a2a/{workflow}`, with an API token).
 public struct A2AHandler: NodeHandler {
     public let name = "a2a"
-    let credentials: [String: LLMConfiguration.Credential]
+    let configuration: LLMConfiguration
 
     public init(configuration: LLMConfiguration = LLMConfiguration()) {
-        credentials = configuration.credentials
+        self.configuration = configuration
     }
 
     public func run(_ context: NodeContext) async throws -> HandlerOutput {
-        var headers: [String: String] = [:]
-        var credentialURL: URL?
-        if let name = context.config["credentials"]?.stringValue {
-            guard let credential = credentials[name] else {
-                let known = credentials.keys.sorted().joined(separator: ", ")
-                throw HandlerError(code: "unknown_credentials",
-                                   message: "a2a: no credentials named \"\(name)\" in this scheduler's configuration (known: \(known.isEmpty ? "none; start it with --llm-config FILE" : known))",
-                                   retryable: false)
-            }
-            headers = credential.headers
-            if let key = credential.apiKey { headers["Authorization"] = "Bearer \(key)" }
-            credentialURL = credential.baseURL
+        let credential = try context.config["credentials"]?.stringValue.map {
+            try configuration.credential(named: $0, for: "a2a", source: "configuration")
         }
-        guard let base = context.config["url"]?.stringValue.flatMap(URL.init(string:)) ?? credentialURL,
+        let headers = credential?.requestHeaders ?? [:]
+        guard let base = context.config["url"]?.stringValue.flatMap(URL.init(string:)) ?? credential?.baseURL,
               ["http", "https"].contains(base.scheme?.lowercased() ?? "") else {
             throw HandlerError(code: "invalid_config", message: "a2a: config.url must be the agent's http(s) base URL", retryable: false)
         }

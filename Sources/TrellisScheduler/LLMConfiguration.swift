@@ -24,6 +24,14 @@ public struct LLMConfiguration: Sendable {
             self.apiKey = apiKey
             self.headers = headers
         }
+
+        /// What every request made with these credentials carries: the extra headers, and
+        /// the key as `Authorization: Bearer …` (over any Authorization among them).
+        public var requestHeaders: [String: String] {
+            var all = headers
+            if let apiKey { all["Authorization"] = "Bearer \(apiKey)" }
+            return all
+        }
     }
 
     /// Per million tokens.
@@ -48,6 +56,19 @@ public struct LLMConfiguration: Sendable {
 
     public var credentials: [String: Credential]
     public var prices: [String: Price]
+
+    /// The credentials a node names in `config.credentials`; unknown ones are a
+    /// non-retryable `unknown_credentials` naming the known ones. `source` is how the
+    /// handler's message calls this configuration.
+    func credential(named name: String, for handler: String, source: String) throws -> Credential {
+        guard let credential = credentials[name] else {
+            let known = credentials.keys.sorted().joined(separator: ", ")
+            throw HandlerError(code: "unknown_credentials",
+                               message: "\(handler): no credentials named \"\(name)\" in this scheduler's \(source) (known: \(known.isEmpty ? "none; start it with --llm-config FILE" : known))",
+                               retryable: false)
+        }
+        return credential
+    }
 
     public init(credentials: [String: Credential] = [:], prices: [String: Price] = [:]) {
         self.credentials = credentials

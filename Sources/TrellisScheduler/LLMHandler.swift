@@ -37,12 +37,7 @@ public struct LLMHandler: NodeHandler {
         guard let credentialName = config["credentials"]?.stringValue else {
             throw HandlerError(code: "invalid_config", message: "llm: config.credentials must name credentials of the scheduler's LLM configuration", retryable: false)
         }
-        guard let credential = configuration.credentials[credentialName] else {
-            let known = configuration.credentials.keys.sorted().joined(separator: ", ")
-            throw HandlerError(code: "unknown_credentials",
-                               message: "llm: no credentials named \"\(credentialName)\" in this scheduler's LLM configuration (known: \(known.isEmpty ? "none; start it with --llm-config FILE" : known))",
-                               retryable: false)
-        }
+        let credential = try configuration.credential(named: credentialName, for: "llm", source: "LLM configuration")
         guard let model = config["model"]?.stringValue, !model.isEmpty else {
             throw HandlerError(code: "invalid_config", message: "llm: config.model is required", retryable: false)
         }
@@ -64,8 +59,7 @@ public struct LLMHandler: NodeHandler {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(stream ? "text/event-stream" : "application/json", forHTTPHeaderField: "Accept")
         request.setValue(context.idempotencyKey, forHTTPHeaderField: "Idempotency-Key")
-        for (header, value) in credential.headers { request.setValue(value, forHTTPHeaderField: header) }
-        if let key = credential.apiKey { request.setValue("Bearer \(key)", forHTTPHeaderField: "Authorization") }
+        for (header, value) in credential.requestHeaders { request.setValue(value, forHTTPHeaderField: header) }
         request.httpBody = try JSONEncoder().encode(JSONValue.object(body))
 
         let (head, chunks): (HTTPURLResponse, AsyncThrowingStream<Data, any Error>)

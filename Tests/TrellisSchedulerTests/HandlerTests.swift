@@ -177,6 +177,30 @@ struct HandlerTests {
         #expect(cap?.code == "invalid_config")
     }
 
+    /// `llm` and `a2a` name scheduler-side credentials; an unknown name, or an a2a node with
+    /// neither a URL nor credentials, fails at once without a request or a retry.
+    @Test func unknownCredentialsAreRefusedNamingTheKnownOnes() async throws {
+        let configuration = LLMConfiguration(credentials: ["prod": .init(baseURL: URL(string: "http://127.0.0.1:9/v1")!, apiKey: "k")])
+        let llm = await #expect(throws: HandlerError.self) {
+            try await LLMHandler(configuration: configuration).run(context(config: .object([
+                "credentials": .string("staging"), "model": .string("m")]), input: .object(["prompt": .string("hi")])))
+        }
+        #expect(llm?.code == "unknown_credentials" && llm?.retryable == false)
+        #expect(llm?.message == #"llm: no credentials named "staging" in this scheduler's LLM configuration (known: prod)"#)
+        let a2a = await #expect(throws: HandlerError.self) {
+            try await A2AHandler().run(context(config: .object(["url": .string("http://127.0.0.1:9"), "credentials": .string("prod")]),
+                                               input: .object(["text": .string("hi")])))
+        }
+        #expect(a2a?.code == "unknown_credentials" && a2a?.retryable == false)
+        #expect(a2a?.message == #"a2a: no credentials named "prod" in this scheduler's configuration (known: none; start it with --llm-config FILE)"#)
+        let nowhere = await #expect(throws: HandlerError.self) {
+            try await A2AHandler(configuration: configuration).run(context(config: .object([:]), input: .object(["text": .string("hi")])))
+        }
+        #expect(nowhere?.code == "invalid_config" && nowhere?.retryable == false)
+        // Credentials stand in for the URL and send their key as a bearer token.
+        #expect(configuration.credentials["prod"]?.requestHeaders == ["Authorization": "Bearer k"])
+    }
+
     @Test func shellIsRefusedUnlessAllowed() async throws {
         #expect(HandlerRegistry.standard(allowSQL: "x", allowShell: false).handler(named: "shell") == nil)
         #expect(HandlerRegistry.standard(allowShell: true).handler(named: "shell") != nil)
