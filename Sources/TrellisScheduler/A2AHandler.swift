@@ -63,24 +63,15 @@ public struct A2AHandler: NodeHandler {
         do {
             // An answer is sent once: an attempt run again after a crash (or a lost lease)
             // finds the task past its question and follows it instead of asking it again.
-            var current: JSONValue?
-            if let followUp { current = try await call.request("GetTask", .object(["id": .string(followUp.taskID)])) }
-            let currentState = current?["status"]?["state"]?.stringValue
-            if let current, let currentState, currentState != "TASK_STATE_INPUT_REQUIRED" {
-                state.answering = false
-                state.taskID = followUp?.taskID
-                if A2ATask.terminal.contains(currentState) {
-                    try await state.apply(result: .object(["task": current]), context: context)
-                } else if streaming {
-                    try await call.stream("SubscribeToTask", .object(["id": .string(followUp!.taskID)]), into: &state)
+            var followed = false
+            if let followUp { followed = try await call.followIfAnswered(followUp, streaming: streaming, into: &state) }
+            if !followed {
+                if streaming {
+                    try await call.stream("SendStreamingMessage", .object(["message": message]), into: &state)
                 } else {
-                    try await call.poll(followUp!.taskID, into: &state)
+                    let result = try await call.request("SendMessage", .object(["message": message]))
+                    try await state.apply(result: result, context: context)
                 }
-            } else if streaming {
-                try await call.stream("SendStreamingMessage", .object(["message": message]), into: &state)
-            } else {
-                let result = try await call.request("SendMessage", .object(["message": message]))
-                try await state.apply(result: result, context: context)
             }
         } catch let error as CancellationError {
             if let taskID = state.taskID { call.cancelDetached(taskID) }
@@ -193,6 +184,25 @@ struct A2ACall: Sendable {
             throw HandlerError(code: "a2a_bad_response", message: "a2a: \(method) answered with something that is not JSON-RPC")
         }
         return try Self.result(of: reply, method)
+    }
+
+    /// For a resumed attempt: when the task is no longer waiting for the answer (it was
+    /// sent by an attempt that did not live to report), follows it to its end — at once
+    /// if it ended, else `SubscribeToTask` or `poll` — and returns true; false when the
+    /// answer is still to be sent.
+    func followIfAnswered(_ followUp: A2AFollowUp, streaming: Bool, into state: inout A2ATask) async throws -> Bool {
+        let current = try await request("GetTask", .object(["id": .string(followUp.taskID)]))
+        guard let currentState = current["status"]?["state"]?.stringValue, currentState != "TASK_STATE_INPUT_REQUIRED" else { return false }
+        state.answering = false
+        state.taskID = followUp.taskID
+        if A2ATask.terminal.contains(currentState) {
+            try await state.apply(result: .object(["task": current]), context: context)
+        } else if streaming {
+            try await stream("SubscribeToTask", .object(["id": .string(followUp.taskID)]), into: &state)
+        } else {
+            try await poll(followUp.taskID, into: &state)
+        }
+        return true
     }
 
     /// `GetTask` once a second until the task ends (an agent that does not stream, whose
