@@ -26,6 +26,10 @@ struct AgentAPI: Sendable {
     /// How long a blocking SendMessage waits for the run to finish or ask before it answers
     /// with the task as it is (clients then poll GetTask or subscribe).
     static let blockingWait = Duration.seconds(30)
+    /// Task states after which nothing more happens.
+    static let finishedStates: Set<String> = ["TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED"]
+    /// What stops a delivery loop that reached its end (not an error for the client).
+    static let reachedTheEnd = RelayError(.ok, "done", "")
     static let versionHeader = HTTPField.Name("A2A-Version")!
     static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 
@@ -93,19 +97,19 @@ struct AgentAPI: Sendable {
             let run = try await send(message, workflow: workflow, principal: principal)
             if call.method == "SendStreamingMessage" { return try await stream(run, workflow: workflow, principal: principal, token: token, call: call) }
             if call.params["configuration"]?["returnImmediately"] != .bool(true) { try await waitForRest(run) }
-            return try await reply(call, "task", try await task(run, workflow: workflow, principal: principal))
+            return try reply(call, "task", try await task(run, workflow: workflow, principal: principal))
         case "GetTask":
             let run = try taskID(call)
-            return try await reply(call, nil, try await task(run, workflow: workflow, principal: principal))
+            return try reply(call, nil, try await task(run, workflow: workflow, principal: principal))
         case "CancelTask":
             let run = try taskID(call)
             _ = try await task(run, workflow: workflow, principal: principal)
             try await relay.pool.withConnection { _ = try await RunStore(connection: $0).control(.cancel, run: run, as: principal, reason: "cancelled by an A2A client") }
-            return try await reply(call, nil, try await task(run, workflow: workflow, principal: principal))
+            return try reply(call, nil, try await task(run, workflow: workflow, principal: principal))
         case "SubscribeToTask":
             let run = try taskID(call)
             let current = try await task(run, workflow: workflow, principal: principal)
-            if ["TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED"].contains(current["status"]?["state"]?.stringValue ?? "") {
+            if Self.finishedStates.contains(current["status"]?["state"]?.stringValue ?? "") {
                 throw JSONRPCError(-32004, "task \(run.uuidString.lowercased()) is finished (\(current["status"]?["state"]?.stringValue ?? "")); read it with GetTask", id: call.id)
             }
             return try await stream(run, workflow: workflow, principal: principal, token: token, call: call)
@@ -156,23 +160,22 @@ struct AgentAPI: Sendable {
         return run
     }
 
-    func reply(_ call: JSONRPCCall, _ key: String?, _ value: JSONValue) async throws -> Response {
+    func reply(_ call: JSONRPCCall, _ key: String?, _ value: JSONValue) throws -> Response {
         let result: JSONValue = key.map { .object([$0: value]) } ?? value
         return HTTPReply.json(try JSONText.encode(JSONValue.object(["jsonrpc": .string("2.0"), "id": call.id, "result": result])))
     }
 
     /// Waits until the run finishes or waits for people, at most `blockingWait`.
     func waitForRest(_ run: UUID) async throws {
-        let from = try await relay.pool.withConnection { try await RunStore(connection: $0).run(run).lastSeq }
-        let events = EventStream(run: run, hub: relay.hub, pool: relay.streamPool, metrics: relay.metrics, queueLimit: relay.options.queueLimit)
-        let initial = try await relay.pool.withConnection { try await RunStore(connection: $0).run(run).status }
-        if ["succeeded", "failed", "cancelled", "waiting"].contains(initial) { return }
+        let current = try await relay.pool.withConnection { try await RunStore(connection: $0).run(run) }
+        if ["succeeded", "failed", "cancelled", "waiting"].contains(current.status) { return }
+        let events = EventStreams(relay: relay).stream(run)
         let stop = StreamStop()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                try await events.deliver(after: from, stop: stop) { steps in
+                try await events.deliver(after: current.lastSeq, stop: stop) { steps in
                     for case .event(let event, _) in steps where event.type == "run.finished" || event.type == "run.waiting" {
-                        stop.stop(RelayError(.ok, "done", ""))
+                        stop.stop(Self.reachedTheEnd)
                     }
                 }
             }
@@ -192,7 +195,7 @@ struct AgentAPI: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
-        let events = EventStream(run: run, hub: relay.hub, pool: relay.streamPool, metrics: relay.metrics, queueLimit: relay.options.queueLimit)
+        let events = EventStreams(relay: relay).stream(run)
         let relay = self.relay
         let id = call.id
         @Sendable func frame(_ result: JSONValue) throws -> String {
@@ -206,7 +209,7 @@ struct AgentAPI: Sendable {
             try await writer.write(ByteBuffer(string: try frame(.object(["task": first]))))
             let state = first["status"]?["state"]?.stringValue ?? ""
             // Finished, or already waiting for people: the task is all there is to say.
-            var ended = ["TASK_STATE_COMPLETED", "TASK_STATE_FAILED", "TASK_STATE_CANCELED", "TASK_STATE_INPUT_REQUIRED"].contains(state)
+            var ended = Self.finishedStates.contains(state) || state == "TASK_STATE_INPUT_REQUIRED"
             if !ended {
                 try await events.deliver(after: after, stop: stop) { steps in
                     var text = ""
@@ -223,10 +226,10 @@ struct AgentAPI: Sendable {
                         ended = mapped.endsStream
                     }
                     if !text.isEmpty { try await writer.write(ByteBuffer(string: text)) }
-                    if ended { stop.stop(RelayError(.ok, "done", "")) }
+                    if ended { stop.stop(Self.reachedTheEnd) }
                 }
             }
-            if let reason = stop.reason, reason.code != "done" {
+            if let reason = stop.reason, reason.code != Self.reachedTheEnd.code {
                 let error = JSONValue.object(["jsonrpc": .string("2.0"), "id": id,
                                               "error": .object(["code": .number(-32603), "message": .string(reason.message)])])
                 try await writer.write(ByteBuffer(string: "data: " + (try JSONText.encode(error)) + "\n\n"))
