@@ -723,10 +723,10 @@ public final class Scheduler: Sendable {
                                                    retryAfterMs: retryAfterMs),
                                       retryable: error.retryable))
             case .needsInput(let request):
+                let prompt = Self.capped(request.prompt)
                 failures.append(.init(id: item.claim.nodeRunID, attempt: item.claim.attempt,
-                                      error: .init(code: "input_required", message: Self.capped(request.prompt)),
-                                      retryable: false, cost: request.cost,
-                                      inputRequest: .init(prompt: Self.capped(request.prompt), resume: request.resume)))
+                                      error: .init(code: "input_required", message: prompt), retryable: false, cost: request.cost,
+                                      inputRequest: .init(prompt: prompt, resume: request.resume)))
             case .cancelled:
                 continue
             }
