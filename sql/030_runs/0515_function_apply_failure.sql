@@ -37,8 +37,7 @@ BEGIN
             delay := greatest(delay, least((failure ->> 'retry_after_ms')::numeric, 3600000)::bigint);
         END IF;
         UPDATE trellis.node_runs
-        SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = nr.run_id) = 'paused'
-                          THEN 'held' ELSE 'ready' END,
+        SET status = trellis.ready_status(nr.run_id),
             ready_at = now() + delay * interval '1 millisecond', lease_expires_at = NULL,
             scheduler_id = NULL, error = failure
         WHERE id = nr.id;

@@ -19,8 +19,7 @@ BEGIN
     FROM trellis.node_runs n
     WHERE n.scheduler_id = scheduler AND n.status = 'running' AND a.node_run_id = n.id AND a.attempt = n.attempt;
     UPDATE trellis.node_runs n
-    SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = n.run_id) = 'paused'
-                      THEN 'held' ELSE 'ready' END,
+    SET status = trellis.ready_status(n.run_id),
         ready_at = now(), lease_expires_at = NULL, scheduler_id = NULL,
         max_attempts = n.max_attempts + 1  -- a released attempt does not use up the retry budget
     WHERE n.scheduler_id = scheduler AND n.status = 'running';

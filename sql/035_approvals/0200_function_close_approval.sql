@@ -28,7 +28,7 @@ BEGIN
     END IF;
     IF a.kind = 'input' AND final_status = 'approved' THEN
         UPDATE trellis.node_runs n
-        SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = a.run_id) = 'paused' THEN 'held' ELSE 'ready' END,
+        SET status = trellis.ready_status(a.run_id),
             ready_at = now(), error = NULL,
             resume = coalesce(n.resume, '{}'::jsonb) || jsonb_strip_nulls(jsonb_build_object(
                 'answer', coalesce(decision_comment, ''),

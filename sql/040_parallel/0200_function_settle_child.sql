@@ -49,7 +49,7 @@ BEGIN
         ORDER BY s.item_index LIMIT 1
     )
     UPDATE trellis.node_runs s
-    SET status = CASE WHEN (SELECT r.status FROM trellis.workflow_runs r WHERE r.id = s.run_id) = 'paused' THEN 'held' ELSE 'ready' END,
+    SET status = trellis.ready_status(s.run_id),
         ready_at = now()
     FROM next WHERE s.id = next.id;
     IF FOUND THEN
