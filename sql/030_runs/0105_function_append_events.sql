@@ -35,7 +35,7 @@ BEGIN
     ), ends AS (
         SELECT r.id, CASE WHEN r.failed_node IS NOT NULL THEN 'failed'
                           WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
-                          ELSE 'succeeded' END AS final_status, a.total_cost, a.output
+                          ELSE 'succeeded' END AS final_status, a.total_cost, a.output, a.summary
         FROM trellis.workflow_runs r
         JOIN settled st ON st.run_id = r.id
         CROSS JOIN LATERAL trellis.run_result(r.id) a
@@ -53,14 +53,14 @@ BEGIN
             output = CASE WHEN e.id IS NULL THEN w.output WHEN e.final_status = 'succeeded' THEN e.output END
         FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id LEFT JOIN ends e ON e.id = c.run_id
         WHERE w.id = c.run_id
-        RETURNING w AS run, c.n, e.id IS NOT NULL AS ended
+        RETURNING w AS run, c.n, e.id IS NOT NULL AS ended, e.summary
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
         SELECT ev.run_id, (b.run).last_seq - b.n - b.ended::int + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
                ev.type, coalesce(ev.data, '{}')
         FROM ev JOIN bumped b ON (b.run).id = ev.run_id
         UNION ALL
-        SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run) FROM bumped b WHERE b.ended
+        SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run, b.summary) FROM bumped b WHERE b.ended
         RETURNING run_events.run_id, run_events.seq
     )
     -- One doorbell per run per batch, naming its newest seq: readers take everything after

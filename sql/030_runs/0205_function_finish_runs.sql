@@ -23,10 +23,10 @@ BEGIN
             last_seq = w.last_seq + 1
         FROM target t CROSS JOIN LATERAL trellis.run_result(t.id) a
         WHERE w.id = t.id
-        RETURNING w AS run
+        RETURNING w AS run, a.summary
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT (f.run).id, (f.run).last_seq, 'run.finished', trellis.run_finished_data(f.run) FROM finished f
+        SELECT (f.run).id, (f.run).last_seq, 'run.finished', trellis.run_finished_data(f.run, f.summary) FROM finished f
         RETURNING run_events.run_id, run_events.seq
     )
     SELECT count(pg_notify('trellis_events', i.run_id::text || ':' || i.seq)) INTO notified FROM inserted i;

@@ -43,7 +43,7 @@ BEGIN
                options ->> 'idempotency_key', node_count, 1, (options ->> 'retry_of')::uuid, (options ->> 'retry_root')::uuid,
                (options ->> 'schedule_id')::bigint, (options ->> 'scheduled_for')::timestamptz
         FROM unnest(ids, inputs) AS u(id, input)
-        ON CONFLICT ON CONSTRAINT workflow_runs_workflow_id_idempotency_key_key DO NOTHING
+        ON CONFLICT (workflow_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING id
     )
     SELECT coalesce(array_agg(inserted.id), '{}') INTO created FROM inserted;
