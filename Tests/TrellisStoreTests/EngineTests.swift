@@ -52,9 +52,10 @@ struct EngineTests {
         try await TestDatabase.withSeeded { db, conn in
             let driver = try await Driver.make(conn)
             let run = try await driver.store.start("fan-out-fan-in", input: #"{"topic": "graphs"}"#, as: "admin").runID
-            #expect(try await driver.drain { claim in
+            let order = try await driver.drain { claim in
                 claim.nodeKey == "plan" ? .object(["topic": .string("graphs")]) : .object(["from": .string(claim.nodeKey)])
-            } == ["plan", "search_web", "search_papers", "search_code", "report"])
+            }
+            #expect(order == ["plan", "search_web", "search_papers", "search_code", "report"])
             let nodes = try await driver.store.nodes(of: run)
             let gather = try #require(nodes.first { $0.key == "gather" })
             #expect(gather.status == "succeeded")

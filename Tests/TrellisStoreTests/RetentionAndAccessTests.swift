@@ -108,6 +108,8 @@ struct RetentionAndAccessTests {
                 let after = try await Self.census(conn, "true")
                 #expect(Self.counts(after)
                     == Self.counts(kept), "everything else is kept")
+                let attempts = try await conn.query("SELECT count(*) AS n FROM trellis.node_attempts").single().decode("n", as: Int.self)
+                #expect(attempts == kept.attempts, "no attempt outlives its run")
                 // Old but unfinished runs, and the recent runs, are still there.
                 let open = fixture.runs.filter { $0.durationMS == nil }.map(\.id)
                 let remaining = Set(try await conn.query("SELECT id FROM trellis.workflow_runs").rows.map { try $0.decode("id", as: UUID.self) })

@@ -19,7 +19,9 @@ BEGIN
         -- Work nodes whose inputs are all settled and taken become ready together, in one
         -- statement, with their input resolved now (so a claim reads one row). While the
         -- run is paused, work that becomes due is held instead. ready_at is the moment
-        -- the node became ready, not the start of the transaction that got it there.
+        -- the node became ready, not the start of the transaction that got it there — one
+        -- moment for all of them, so their claim order is their definition order (node
+        -- run id), not the order this statement happened to visit them in.
         WITH due AS (
             SELECT n.id, n.handler, wn.input AS template, position('"$' IN wn.input::text) > 0 AS binds
             FROM trellis.node_runs n
@@ -28,10 +30,10 @@ BEGIN
               AND n.taken_deps >= wn.upstream_count AND n.kind IN ('agent_call', 'tool_call')
             FOR UPDATE OF n
         ), bound AS (
-            SELECT CASE WHEN bool_or(due.binds) THEN trellis.run_data(run) END AS data FROM due
+            SELECT CASE WHEN bool_or(due.binds) THEN trellis.run_data(run) END AS data, clock_timestamp() AS at FROM due
         ), made AS (
             UPDATE trellis.node_runs n
-            SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = clock_timestamp(),
+            SET status = CASE WHEN paused THEN 'held' ELSE 'ready' END, ready_at = bound.at,
                 input = CASE WHEN due.binds THEN trellis.resolve_bindings(due.template, bound.data) ELSE due.template END
             FROM due, bound WHERE n.id = due.id
             RETURNING n.handler
