@@ -9,7 +9,8 @@ import TrellisTestSupport
 /// where a planner goes wrong: a queue that was never analysed right after a burst of
 /// 100,000 ready nodes, and a history of 1,000,000 finished node runs whose statistics
 /// predate the burst. The claim's pick must be the ordered walk of node_runs_ready_idx that
-/// stops at the limit; no statement may scan node_runs, node_attempts or run_events whole.
+/// stops at the limit; no statement may scan node_runs, node_attempts or run_events whole,
+/// nor read more than ten batches' worth of rows anywhere (the backlog must not show).
 @Suite("Hot path plans")
 struct HotPathPlanTests {
     static let readyRuns = 100_000
@@ -113,6 +114,15 @@ struct HotPathPlanTests {
         let wholeScan = try Regex(#"Seq Scan on (node_runs|node_attempts|run_events)\b"#)
         for plan in plans {
             #expect(plan.firstMatch(of: wholeScan) == nil, "a whole-table scan in the hot path:\n\(plan)")
+        }
+        // Work independent of the backlog: no step of any statement reads more rows than ten
+        // batches (a scan over the 100,000 queued runs or ready nodes shows up here).
+        let rowCount = try Regex(#"\(actual rows=(\d+) loops=(\d+)\)"#)
+        for plan in plans {
+            let most = plan.matches(of: rowCount).compactMap { match in
+                Int(match.output[1].substring ?? "").flatMap { rows in Int(match.output[2].substring ?? "").map { rows * $0 } }
+            }.max() ?? 0
+            #expect(most <= 1_000, "a step reads \(most) rows, more than ten batches:\n\(plan)")
         }
         let picks = plans.filter { $0.contains("SKIP LOCKED") && $0.contains("ORDER BY n.priority DESC") }
         #expect(picks.count == 3, "one pick per claim")

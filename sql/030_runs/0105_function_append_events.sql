@@ -33,13 +33,16 @@ BEGIN
     ), settled AS (
         SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
     ), ends AS (
+        -- Driven by the settled counts, each run's row looked up once (a join the other
+        -- way round rescanned the counts for every run: batch² rows).
         SELECT r.id, CASE WHEN r.failed_node IS NOT NULL THEN 'failed'
                           WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
                           ELSE 'succeeded' END AS final_status, a.total_cost, a.output, a.summary
-        FROM trellis.workflow_runs r
-        JOIN settled st ON st.run_id = r.id
+        FROM settled st
+        CROSS JOIN LATERAL (SELECT r.* FROM trellis.workflow_runs r
+                            WHERE r.id = st.run_id AND r.finished_at IS NULL AND r.nodes_remaining = st.n) r
         CROSS JOIN LATERAL trellis.run_result(r.id) a
-        WHERE r.id = ANY (finishing) AND r.finished_at IS NULL AND r.nodes_remaining = st.n
+        WHERE st.run_id = ANY (finishing)
     ), bumped AS (
         UPDATE trellis.workflow_runs w
         SET last_seq = w.last_seq + c.n + (e.id IS NOT NULL)::int,

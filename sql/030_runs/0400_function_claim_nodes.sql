@@ -131,12 +131,14 @@ BEGIN
     INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt, scheduler_id, scheduler_name)
     SELECT u.id, u.run_id, u.attempt, scheduler, scheduler_name FROM updated u;
 
-    -- Run rows are locked in run-id order, so concurrent claimers cannot deadlock.
+    -- Run rows are locked in run-id order, so concurrent claimers cannot deadlock. Runs
+    -- still queued start now: their row changes with the events' counter bump, in one
+    -- update (append_events), and run.started comes first in their log. Both come from
+    -- the locking statement, by primary key: a separate `status = 'queued'` lookup was
+    -- planned over the index of active runs and read the whole queued backlog per claim.
     SELECT array_agg(DISTINCT n.run_id) INTO claimed_runs FROM trellis.node_runs n WHERE n.id = ANY (picked);
-    PERFORM 1 FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE;
-    -- Runs still queued start now: their row changes with the events' counter bump, in one
-    -- update (append_events), and run.started comes first in their log.
-    started := ARRAY(SELECT r.id FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) AND r.status = 'queued');
+    SELECT coalesce(array_agg(l.id) FILTER (WHERE l.status = 'queued'), '{}') INTO started
+    FROM (SELECT r.id, r.status FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE) l;
 
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.run_id, e.k, e.id), array_agg(e.type ORDER BY e.run_id, e.k, e.id),
                                   array_agg(e.data ORDER BY e.run_id, e.k, e.id), started)

@@ -2,7 +2,9 @@
 -- must exist, still be running at the attempt the result presents (the fencing token),
 -- and be claimed by the reporting scheduler.
 CREATE OR REPLACE FUNCTION trellis.stale_result_reason(nr trellis.node_runs, attempt integer, scheduler bigint) RETURNS text
-LANGUAGE sql IMMUTABLE AS $fn$
+-- STABLE like format(), so the planner inlines it into the statement that judges a batch
+-- (declared IMMUTABLE, it was called once per result, a SQL function's set-up each time).
+LANGUAGE sql STABLE AS $fn$
     SELECT CASE
         WHEN nr.id IS NULL THEN 'unknown node run'
         WHEN nr.status <> 'running' OR nr.attempt IS DISTINCT FROM attempt
