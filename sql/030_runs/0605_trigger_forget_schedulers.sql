@@ -3,9 +3,11 @@
 -- migration 0022; the attempts keep the scheduler's name.
 CREATE OR REPLACE FUNCTION trellis.forget_schedulers() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
+DECLARE
+    schedulers bigint[] := ARRAY(SELECT g.id FROM gone g);
 BEGIN
-    UPDATE trellis.node_runs n SET scheduler_id = NULL WHERE n.scheduler_id = ANY (ARRAY(SELECT g.id FROM gone g));
-    UPDATE trellis.node_attempts a SET scheduler_id = NULL WHERE a.scheduler_id = ANY (ARRAY(SELECT g.id FROM gone g));
+    UPDATE trellis.node_runs n SET scheduler_id = NULL WHERE n.scheduler_id = ANY (schedulers);
+    UPDATE trellis.node_attempts a SET scheduler_id = NULL WHERE a.scheduler_id = ANY (schedulers);
     RETURN NULL;
 END;
 $fn$;

@@ -1,9 +1,9 @@
 -- Deletes one bounded batch (oldest first) of finished runs before the cutoff, with
--- their node runs, approvals and votes (ON DELETE CASCADE), attempts and events (statement
--- trigger delete_run_rows), each walking an index on run_id, and
--- reports what it removed. Rows another transaction
--- holds are skipped, so pruning never waits on live work; call it until it returns
--- runs = 0 — each call is its own short transaction (`trellis prune` does).
+-- their node runs, approvals and votes (ON DELETE CASCADE), attempts and events (the
+-- statement trigger delete_run_rows), each walking an index on run_id, and reports what
+-- it removed. Rows another transaction holds are skipped, so pruning never waits on live
+-- work; call it until it returns runs = 0 — each call is its own short transaction
+-- (`trellis prune` does).
 CREATE OR REPLACE FUNCTION trellis.prune_runs(older_than text, max_runs integer DEFAULT 500, actor text DEFAULT 'admin')
 RETURNS TABLE (runs bigint, node_runs bigint, attempts bigint, events bigint, approvals bigint, cutoff timestamptz)
 LANGUAGE plpgsql AS $fn$
