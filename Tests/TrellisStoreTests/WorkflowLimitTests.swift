@@ -95,6 +95,35 @@ struct WorkflowLimitTests {
         }
     }
 
+    /// Runs hold their slot from their first claim; a limit set later counts the runs
+    /// already started (set_workflow_limits marks them), not only those claimed after it.
+    @Test func aLimitSetLaterCountsTheRunsAlreadyStarted() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let workflows = WorkflowStore(connection: conn)
+                _ = try await workflows.publish(definition: Self.pair, as: "admin")
+                let driver = try await Driver.make(conn)
+                let a = try await driver.store.start("pair", as: "admin").runID
+                let b = try await driver.store.start("pair", as: "admin").runID
+                let firsts = try await driver.claim()
+                #expect(Set(firsts.map(\.runID)) == [a, b], "no limit yet: both runs start")
+                #expect(try await workflows.limits("pair").activeRuns == 0, "slots are counted for limited workflows only")
+
+                _ = try await workflows.setLimits("pair", maxRuns: 2, maxNodes: nil, as: "admin")
+                #expect(try await workflows.limits("pair").activeRuns == 2)
+                let c = try await driver.store.start("pair", as: "admin").runID
+                try await complete(driver, firsts)
+                let seconds = try await driver.claim()
+                #expect(Set(seconds.map(\.runID)) == [a, b], "both slots are held by the runs started before the limit; run \(c) waits")
+                try await complete(driver, seconds)
+                #expect(try await workflows.limits("pair").activeRuns == 0, "a finished run gives its slot back")
+                let third = try await driver.claim()
+                #expect(third.map(\.runID) == [c])
+                #expect(try await workflows.limits("pair").activeRuns == 1)
+            }
+        }
+    }
+
     @Test func concurrentClaimersShareOneBudget() async throws {
         try await TestDatabase.withMigrated { db in
             let (first, second) = try await db.withConnection { conn in

@@ -1,3 +1,3 @@
--- Runs of one workflow not yet finished (through the partial index of active runs).
+-- Runs of one workflow not yet finished (through the partial index of open runs).
 SELECT count(*) AS open FROM trellis.workflow_runs r
-WHERE r.status IN ('queued', 'running', 'paused', 'waiting') AND r.workflow_id = trellis.workflow_id($1)
+WHERE r.finished_at IS NULL AND r.workflow_id = trellis.workflow_id($1)

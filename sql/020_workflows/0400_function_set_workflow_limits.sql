@@ -17,6 +17,14 @@ BEGIN
     IF max_nodes IS NOT NULL AND max_nodes < 1 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max concurrent nodes must be at least 1, got %s', max_nodes);
     END IF;
+    -- The limits fence: claims in flight (which read the limits before this) finish
+    -- first, and later ones read the new limits. The runs started so far take their
+    -- slots now; claims mark the runs they start from here on (claim_nodes).
+    PERFORM pg_advisory_xact_lock(1953261941, 0);
+    IF max_runs IS NOT NULL THEN
+        UPDATE trellis.workflow_runs r SET holds_slot = true
+        WHERE r.workflow_id = wf_id AND r.finished_at IS NULL AND r.started_at IS NOT NULL AND NOT r.holds_slot;
+    END IF;
     RETURN QUERY
     UPDATE trellis.workflows w SET max_concurrent_runs = max_runs, max_concurrent_nodes = max_nodes
     WHERE w.id = wf_id

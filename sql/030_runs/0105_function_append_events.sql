@@ -6,16 +6,19 @@
 -- run row is written once per batch, not once per change (every further update of a row
 -- the transaction already wrote is a new tuple, new entries in each of its indexes, and
 -- its foreign-key checks again):
--- `started` runs still queued become running; `settled_runs[i]` loses `settled_counts[i]`
+-- `started` runs still queued become running, and those of `slotted` among them take a
+-- run slot of their workflow's limit (holds_slot); `settled_runs[i]` loses `settled_counts[i]`
 -- from nodes_remaining; a run of `finishing` whose count reaches zero here ends in the same
 -- update (status, output and cost as finish_runs sets them), its run.finished event last.
 -- `started` and `settled_runs` must name runs that get events in this call.
 -- The run rows are locked in id order first, so concurrent batches cannot deadlock.
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[]);
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[]);
+DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[], uuid[]);
 CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types text[], event_data jsonb[],
                                                  started uuid[] DEFAULT '{}', settled_runs uuid[] DEFAULT '{}',
-                                                 settled_counts bigint[] DEFAULT '{}', finishing uuid[] DEFAULT '{}')
+                                                 settled_counts bigint[] DEFAULT '{}', finishing uuid[] DEFAULT '{}',
+                                                 slotted uuid[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -49,6 +52,7 @@ BEGIN
             nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
             status = CASE WHEN e.id IS NOT NULL THEN e.final_status
                           WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
+            holds_slot = w.holds_slot OR (w.status = 'queued' AND w.id = ANY (slotted)),
             started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now()
                               WHEN e.id IS NOT NULL THEN coalesce(w.started_at, now()) ELSE w.started_at END,
             finished_at = CASE WHEN e.id IS NOT NULL THEN now() ELSE w.finished_at END,

@@ -13,7 +13,12 @@
 -- the pick (so their waiting nodes cannot crowd the head of the queue), and picked nodes
 -- of limited workflows are admitted under a per-workflow advisory lock against counts
 -- read after taking it — concurrent claimers of one limited workflow take turns, and
--- everyone else never waits. A run holds a run slot from its first claim to its end.
+-- everyone else never waits. A run holds a run slot from its first claim to its end: the
+-- claim that starts a run of a workflow with a run limit sets its holds_slot, which
+-- workflow_runs_slot_idx counts (runs of other workflows never write it, so their start
+-- stays a heap-only update). Every claim holds the limits fence (a shared advisory lock)
+-- that set_workflow_limits takes exclusively, so a limit set between a claim's reading of
+-- the limits and its commit cannot miss the runs that claim starts.
 -- `waited_ms` is how long each node waited between becoming claimable and this claim (the
 -- scheduler's ready→start lag metric); `resume` is what an earlier attempt left when it
 -- asked for input, with the answer (fail_nodes, close_approval). Its result columns changed once, so the function is
@@ -44,6 +49,8 @@ DECLARE
     lim record;
     free_slots bigint;
     started uuid[];
+    slotted uuid[];
+    limited_runs bigint[];
     claimed_runs uuid[];
 BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
@@ -51,13 +58,15 @@ BEGIN
     END IF;
     PERFORM trellis.check_lease(lease);
     scheduler_name := (trellis.require_scheduler(scheduler)).name;
+    PERFORM pg_advisory_xact_lock_shared(1953261941, 0);  -- the limits fence (set_workflow_limits)
 
     SELECT coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_nodes <= (
                SELECT count(*) FROM trellis.node_runs n WHERE n.workflow_id = w.id AND n.status = 'running')), '{}'),
            coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_runs <= (
                SELECT count(*) FROM trellis.workflow_runs r
-               WHERE r.workflow_id = w.id AND r.status IN ('running', 'paused', 'waiting'))), '{}')
-    INTO nodes_full, runs_full
+               WHERE r.workflow_id = w.id AND r.holds_slot AND r.finished_at IS NULL)), '{}'),
+           coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_runs IS NOT NULL), '{}')
+    INTO nodes_full, runs_full, limited_runs
     FROM trellis.workflows w
     WHERE w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL;
 
@@ -89,7 +98,7 @@ BEGIN
         IF lim.max_concurrent_runs IS NOT NULL THEN
             -- Admit queued runs, first picked first, while run slots are free.
             free_slots := lim.max_concurrent_runs - (SELECT count(*) FROM trellis.workflow_runs r
-                                                     WHERE r.workflow_id = lim.id AND r.status IN ('running', 'paused', 'waiting'));
+                                                     WHERE r.workflow_id = lim.id AND r.holds_slot AND r.finished_at IS NULL);
             refused := refused || ARRAY(
                 SELECT n.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
                 JOIN trellis.node_runs n ON n.id = p.id
@@ -137,11 +146,14 @@ BEGIN
     -- the locking statement, by primary key: a separate `status = 'queued'` lookup was
     -- planned over the index of active runs and read the whole queued backlog per claim.
     SELECT array_agg(DISTINCT n.run_id) INTO claimed_runs FROM trellis.node_runs n WHERE n.id = ANY (picked);
-    SELECT coalesce(array_agg(l.id) FILTER (WHERE l.status = 'queued'), '{}') INTO started
-    FROM (SELECT r.id, r.status FROM trellis.workflow_runs r WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE) l;
+    SELECT coalesce(array_agg(l.id) FILTER (WHERE l.status = 'queued'), '{}'),
+           coalesce(array_agg(l.id) FILTER (WHERE l.status = 'queued' AND l.workflow_id = ANY (limited_runs)), '{}')
+    INTO started, slotted
+    FROM (SELECT r.id, r.status, r.workflow_id FROM trellis.workflow_runs r
+          WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE) l;
 
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.run_id, e.k, e.id), array_agg(e.type ORDER BY e.run_id, e.k, e.id),
-                                  array_agg(e.data ORDER BY e.run_id, e.k, e.id), started)
+                                  array_agg(e.data ORDER BY e.run_id, e.k, e.id), started, slotted => slotted)
     FROM (
         SELECT r.id AS run_id, 0 AS k, 0::bigint AS id, 'run.started' AS type,
                jsonb_build_object('workflow', w.name, 'version', v.version, 'started_at', now()) AS data

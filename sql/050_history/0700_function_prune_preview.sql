@@ -11,7 +11,7 @@ DECLARE
 BEGIN
     PERFORM trellis.require_administrator(trellis.principal_id(actor), 'prune run history');
     RETURN QUERY
-    WITH victims AS (SELECT r.id FROM trellis.workflow_runs r WHERE r.finished_at < limit_at)
+    WITH victims AS (SELECT r.id FROM trellis.workflow_runs r WHERE r.created_at < limit_at AND r.finished_at < limit_at)
     SELECT (SELECT count(*) FROM victims),
            (SELECT count(*) FROM trellis.node_runs n WHERE n.run_id IN (SELECT id FROM victims)),
            (SELECT count(*) FROM trellis.node_attempts a WHERE a.run_id IN (SELECT id FROM victims)),

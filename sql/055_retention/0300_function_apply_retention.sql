@@ -38,7 +38,8 @@ BEGIN
         IF w.keep_days IS NOT NULL AND room > 0 THEN
             victims := victims || ARRAY(
                 SELECT r.id FROM trellis.workflow_runs r
-                WHERE r.workflow_id = w.id AND r.finished_at < now() - make_interval(days => w.keep_days)
+                WHERE r.workflow_id = w.id AND r.created_at < now() - make_interval(days => w.keep_days)
+                  AND r.finished_at < now() - make_interval(days => w.keep_days)
                   AND r.id <> ALL (victims)
                 ORDER BY r.created_at
                 LIMIT room);

@@ -11,7 +11,7 @@ BEGIN
                    'latest_version', v.version, 'published_at', v.created_at,
                    'versions', (SELECT count(*) FROM trellis.workflow_versions c WHERE c.workflow_id = w.id),
                    'active_runs', (SELECT count(*) FROM trellis.workflow_runs r
-                                   WHERE r.workflow_id = w.id AND r.status IN ('queued', 'running', 'paused', 'waiting')),
+                                   WHERE r.workflow_id = w.id AND r.finished_at IS NULL),
                    'privileges', to_jsonb(trellis.workflow_privileges(who, w.id))) AS item
         FROM trellis.workflows w
         LEFT JOIN trellis.principals o ON o.id = w.owner_id

@@ -64,8 +64,12 @@ BEGIN
         'ready', (SELECT count(*) FROM trellis.node_runs n WHERE n.status = 'ready' AND n.ready_at <= now()),
         'waiting_to_retry', (SELECT count(*) FROM trellis.node_runs n WHERE n.status = 'ready' AND n.ready_at > now()),
         'running', (SELECT count(*) FROM trellis.node_runs n WHERE n.status = 'running'),
-        'runs', (SELECT jsonb_object_agg(st.status, (SELECT count(*) FROM trellis.workflow_runs r WHERE r.status = st.status))
-                 FROM unnest(ARRAY['queued', 'running', 'paused', 'waiting']) AS st(status)),
+        'runs', (SELECT jsonb_object_agg(st.status, coalesce(c.n, 0))
+                 FROM unnest(ARRAY['queued', 'running', 'paused', 'waiting']) AS st(status)
+                 LEFT JOIN (SELECT r.status, count(*) AS n FROM trellis.workflow_runs r
+                            -- the predicate of workflow_runs_open_idx, to read the open runs only
+                            WHERE r.finished_at IS NULL AND r.workflow_id IS NOT NULL
+                            GROUP BY r.status) c ON c.status = st.status),
         'approvals', (SELECT jsonb_build_object('pending', count(*),
                                                 'oldest_age_s', round(extract(epoch FROM now() - min(a.created_at))::numeric, 1))
                       FROM trellis.approvals a WHERE a.status = 'pending'),
