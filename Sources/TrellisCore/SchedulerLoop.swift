@@ -46,6 +46,8 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     private var lastReclaim: Instant?
     private var stopRequestedAt: Instant?
     private var nextScheduleCheck: Instant?
+    /// What the last pass's claim asked for (0: it claimed nothing).
+    private var asked = 0
     /// The pause after the next error (50 ms, doubling to 5 s; reset by a clean pass).
     public private(set) var errorBackoff: Duration = Self.firstBackoff
 
@@ -78,11 +80,13 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     /// The actions of one pass, in order.
     public mutating func plan(now: Instant, inFlight: Int) -> [Action] {
         var actions: [Action] = []
+        asked = 0
         if let stopAt = stopRequestedAt {
             if inFlight == 0 { return [.stop] }
             if now >= stopAt.advanced(by: settings.shutdownGrace) { return [.cancelAll, .stop] }
         } else if inFlight < settings.concurrency {
-            actions.append(.claim(max: min(settings.batch, settings.concurrency - inFlight)))
+            asked = min(settings.batch, settings.concurrency - inFlight)
+            actions.append(.claim(max: asked))
         }
         if lastHeartbeat.duration(to: now) >= heartbeatInterval {
             actions.append(.heartbeat)
@@ -106,13 +110,17 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         nextScheduleCheck = now.advanced(by: max(.zero, min(nextDueIn ?? Self.maxScheduleCheck, Self.maxScheduleCheck)))
     }
 
-    /// After a pass: nil to go again at once (work came in, or a claim brought nodes —
-    /// more may be ready), else how long to wait for a doorbell before the next pass: the
+    /// After a pass: nil to go again at once — the claim came back full (more may be
+    /// ready), or the pass left nodes ready that none of its claims took (`leftReady`:
+    /// results reported on another connection or without a claim, leases reclaimed,
+    /// schedules fired) — else how long to wait for a doorbell before the next pass: the
     /// poll interval, but never past the next heartbeat; a stopping scheduler checks its
-    /// handlers every 100 ms.
-    public mutating func idle(now: Instant, claimed: Int, hadResults: Bool) -> Duration? {
+    /// handlers every 100 ms. A claim that came back short took everything ready for this
+    /// scheduler: going again at once only made an empty claim (new work rings a doorbell,
+    /// a handler's result wakes the loop).
+    public mutating func idle(now: Instant, claimed: Int, leftReady: Bool) -> Duration? {
         errorBackoff = Self.firstBackoff  // the pass went through
-        if claimed > 0 || hadResults { return nil }
+        if (asked > 0 && claimed >= asked) || leftReady { return nil }
         if stopRequestedAt != nil { return Self.stoppingTick }
         var wait = min(settings.pollInterval, heartbeatInterval - lastHeartbeat.duration(to: now))
         if settings.fireSchedules, let nextScheduleCheck {

@@ -87,6 +87,9 @@ public final class Scheduler: Sendable {
     /// The registration id handlers present with their artifact calls (it changes when
     /// the scheduler registers again).
     private let registeredID = Atomic<Int64>(0)
+    /// The backend of the main connection: its own trellis_ready doorbells do not wake the
+    /// loop (see `listen`).
+    private let mainBackendPID = Atomic<Int32>(0)
     private let artifactPool: ConnectionPool
 
     public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
@@ -207,6 +210,7 @@ public final class Scheduler: Sendable {
         while true {
             do {
                 connection = try await connect("")
+                mainBackendPID.store(try await connection.backendPID(), ordering: .relaxed)
                 store = SchedulerStore(connection: connection)
                 id = try await register(store)
                 registeredID.store(id, ordering: .relaxed)
@@ -265,6 +269,9 @@ public final class Scheduler: Sendable {
                 }
 
                 var claimed = 0
+                // Results reported without a claim after them in their transaction (on the
+                // second connection, or alone): the nodes they made ready are not claimed yet.
+                var leftReady = false
                 var done = false
                 var deferredError: (any Error)?
                 for action in loop.plan(now: clock.now, inFlight: inFlight.count) {
@@ -280,6 +287,7 @@ public final class Scheduler: Sendable {
                             // of the two calls, not their sum).
                             let results = unreported
                             unreported = []
+                            leftReady = true
                             let claimed: Result<[SchedulerStore.Claim], any Error>
                             let reported: Result<SchedulerSummary, any Error>
                             async let reporting = reportApart(results, store: SchedulerStore(connection: side), scheduler: id)
@@ -328,6 +336,9 @@ public final class Scheduler: Sendable {
                         if reclaimed > 0 { logger.warning("reclaimed \(reclaimed) node(s) with expired leases") }
                         let expired = try await ApprovalStore(connection: connection).expireDue()
                         if expired > 0 { logger.info("applied the expiry outcome of \(expired) approval(s)") }
+                        // What they made ready rang this connection's own doorbell, which the
+                        // listener ignores: go again at once.
+                        if reclaimed > 0 || expired > 0 { leftReady = true }
                         // Retention, in bounded batches (each its own transaction), at most 20 per pass.
                         var pruned = 0
                         for _ in 0..<20 {
@@ -342,7 +353,7 @@ public final class Scheduler: Sendable {
                         if fired.runs > 0 { logger.info("started \(fired.runs) scheduled run(s)") }
                         metrics?.scheduledRuns.increment(by: Int64(fired.runs))
                         loop.schedulesFired(at: clock.now, nextDueIn: fired.nextDue.map { .milliseconds(Int64(($0.timeIntervalSinceNow * 1000).rounded(.up))) })
-                        if fired.runs > 0 { claimed += fired.runs }  // their nodes are ready: go again at once
+                        if fired.runs > 0 { leftReady = true }  // their nodes are ready: go again at once
                     case .cancelAll:
                         inFlight.cancelAll()
                     case .stop:
@@ -353,10 +364,11 @@ public final class Scheduler: Sendable {
                     // No claim this pass (stopping): report on their own.
                     let (successes, failures) = prepare(unreported)
                     try await send(unreported, successes, failures, store: store, scheduler: id, summary: &summary)
+                    leftReady = true
                 }
                 metrics?.inFlight.set(Double(inFlight.count))
                 if done { break }
-                if let pause = loop.idle(now: clock.now, claimed: claimed, hadResults: !finished.isEmpty) {
+                if let pause = loop.idle(now: clock.now, claimed: claimed, leftReady: leftReady) {
                     await wakeup.wait(timeout: pause)
                 }
             } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
@@ -368,6 +380,7 @@ public final class Scheduler: Sendable {
                 readyFlag.store(false, ordering: .relaxed)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
+                mainBackendPID.store((try? await fresh.backendPID()) ?? 0, ordering: .relaxed)
                 metrics?.reconnects.increment()
                 readyFlag.store(true, ordering: .relaxed)
                 connection = fresh
@@ -780,6 +793,15 @@ public final class Scheduler: Sendable {
                     guard let notification = try await connection.nextNotification(timeout: .seconds(1)) else { continue }
                     if notification.channel == "trellis_cancel", let id = Int64(notification.payload) {
                         await inbox.cancel(id)
+                    }
+                    // The main connection's own doorbell: the pass that rang it reported and
+                    // claimed in one transaction, so it took what its results made ready (or
+                    // took a full batch, and goes again anyway); passes that make nodes ready
+                    // without claiming them go again themselves. Waking for it cost an empty
+                    // claim after every pass — a millisecond of database time in the way of
+                    // the next results.
+                    if notification.channel == "trellis_ready", notification.senderPID == mainBackendPID.load(ordering: .relaxed) {
+                        continue
                     }
                     await wakeup.signal()
                 }

@@ -36,16 +36,22 @@ import TrellisCore
         #expect(loop.plan(now: at(9_999), inFlight: 8).isEmpty)
         #expect(loop.plan(now: at(10_000), inFlight: 8) == [.heartbeat])
         loop.heartbeatSent(at: at(10_000))
-        #expect(loop.idle(now: at(12_000), claimed: 0, hadResults: false) == .seconds(8))  // not the 60 s poll
+        #expect(loop.idle(now: at(12_000), claimed: 0, leftReady: false) == .seconds(8))  // not the 60 s poll
     }
 
     @Test func waitsForADoorbellButNeverPastTheNextHeartbeat() {
         var loop = SchedulerLoop(settings: settings, now: zero)
-        #expect(loop.idle(now: zero, claimed: 2, hadResults: false) == nil)  // more may be ready
-        #expect(loop.idle(now: zero, claimed: 0, hadResults: true) == nil)
-        #expect(loop.idle(now: zero, claimed: 0, hadResults: false) == .seconds(1))
-        #expect(loop.idle(now: at(9_600), claimed: 0, hadResults: false) == .milliseconds(400))
-        #expect(loop.idle(now: at(12_000), claimed: 0, hadResults: false) == .milliseconds(10))  // overdue: at once, almost
+        loop.reclaimed(at: zero)
+        #expect(loop.plan(now: zero, inFlight: 0) == [.claim(max: 3)])
+        #expect(loop.idle(now: zero, claimed: 3, leftReady: false) == nil)  // a full batch: more may be ready
+        #expect(loop.plan(now: zero, inFlight: 3) == [.claim(max: 3)])
+        #expect(loop.idle(now: zero, claimed: 2, leftReady: false) == .seconds(1))  // short: it took all there was
+        #expect(loop.plan(now: zero, inFlight: 8).isEmpty)
+        #expect(loop.idle(now: zero, claimed: 0, leftReady: false) == .seconds(1))  // nothing asked, nothing full
+        #expect(loop.idle(now: zero, claimed: 0, leftReady: true) == nil)
+        #expect(loop.idle(now: zero, claimed: 0, leftReady: false) == .seconds(1))
+        #expect(loop.idle(now: at(9_600), claimed: 0, leftReady: false) == .milliseconds(400))
+        #expect(loop.idle(now: at(12_000), claimed: 0, leftReady: false) == .milliseconds(10))  // overdue: at once, almost
     }
 
     /// Schedules are fired on the first pass, then when the next is due — at least every
@@ -58,7 +64,7 @@ import TrellisCore
         #expect(loop.plan(now: zero, inFlight: 8) == [.fireSchedules])
         loop.schedulesFired(at: zero, nextDueIn: .milliseconds(300))
         #expect(loop.plan(now: at(299), inFlight: 8).isEmpty)
-        #expect(loop.idle(now: at(100), claimed: 0, hadResults: false) == .milliseconds(200))
+        #expect(loop.idle(now: at(100), claimed: 0, leftReady: false) == .milliseconds(200))
         #expect(loop.plan(now: at(300), inFlight: 8) == [.fireSchedules])
         loop.schedulesFired(at: at(300), nextDueIn: .seconds(3_600))  // far off: still look every second
         #expect(loop.plan(now: at(1_299), inFlight: 8).isEmpty)
@@ -76,7 +82,7 @@ import TrellisCore
         loop.stopRequested(at: at(1_000))
         #expect(loop.isStopping)
         #expect(loop.plan(now: at(2_000), inFlight: 2).isEmpty)  // no claims while stopping
-        #expect(loop.idle(now: at(2_000), claimed: 0, hadResults: false) == .milliseconds(100))
+        #expect(loop.idle(now: at(2_000), claimed: 0, leftReady: false) == .milliseconds(100))
         #expect(loop.plan(now: at(10_000), inFlight: 2) == [.heartbeat])  // leases still renewed
         loop.heartbeatSent(at: at(10_000))
         #expect(loop.plan(now: at(31_000), inFlight: 1) == [.cancelAll, .stop])
@@ -90,7 +96,7 @@ import TrellisCore
         let pauses = (0..<9).map { _ in loop.failed() }
         #expect(pauses.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
                 == [50, 100, 200, 400, 800, 1600, 3200, 5000, 5000])
-        _ = loop.idle(now: zero, claimed: 0, hadResults: false)
+        _ = loop.idle(now: zero, claimed: 0, leftReady: false)
         #expect(loop.failed() == .milliseconds(50))
     }
 }
