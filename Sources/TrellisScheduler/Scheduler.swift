@@ -269,8 +269,9 @@ public final class Scheduler: Sendable {
                 }
 
                 var claimed = 0
-                // Results reported without a claim after them in their transaction (on the
-                // second connection, or alone): the nodes they made ready are not claimed yet.
+                // Whether this pass made nodes ready with no claim after it in the same
+                // transaction (results reported on the second connection or alone, leases
+                // reclaimed, approvals expired, schedules fired): go again at once for them.
                 var leftReady = false
                 var done = false
                 var deferredError: (any Error)?
