@@ -77,7 +77,7 @@ BEGIN
                           'lost_leases', count(*) FILTER (WHERE a.outcome = 'lost'),
                           'failed_attempts', count(*) FILTER (WHERE a.outcome IN ('failed', 'timed_out')))
                       FROM trellis.node_attempts a
-                      WHERE a.outcome IN ('failed', 'timed_out', 'lost') AND a.finished_at > now() - interval '1 hour'),
+                      WHERE a.trouble_at > now() - interval '1 hour'),
         'problems', problems);
 END;
 $fn$;
