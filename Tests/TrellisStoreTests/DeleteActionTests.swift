@@ -4,9 +4,10 @@ import TrellisPQ
 @testable import TrellisStore
 import TrellisTestSupport
 
-/// What the foreign keys' ON DELETE actions did before migration 0022 dropped the keys from
-/// the hot path, the statement triggers do: deleting runs deletes their attempts, deleting
-/// a scheduler clears the references to it.
+/// What the foreign keys' ON DELETE actions did before migrations 0022 and 0025 dropped the
+/// keys from the hot path, the statement triggers do: deleting runs deletes their attempts
+/// and node runs, deleting a scheduler clears the references to it, and a principal who
+/// started runs cannot be deleted.
 @Suite("Delete actions without foreign keys (SQL)")
 struct DeleteActionTests {
     static func count(_ conn: PGConnection, _ sql: String, _ parameters: [(any PGEncodable)?] = []) async throws -> Int {
@@ -23,10 +24,35 @@ struct DeleteActionTests {
             let before = try await Self.count(conn, attempts, [kept])
             #expect(try await Self.count(conn, attempts, [gone]) > 0 && before > 0)
 
+            let nodes = "SELECT count(*) AS n FROM trellis.node_runs WHERE run_id = $1::uuid"
+            let nodesKept = try await Self.count(conn, nodes, [kept])
+            #expect(try await Self.count(conn, nodes, [gone]) > 0 && nodesKept > 0)
+
             try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1::uuid", [gone])
             #expect(try await Self.count(conn, attempts, [gone]) == 0)
             #expect(try await Self.count(conn, attempts, [kept]) == before)
             #expect(try await Self.count(conn, "SELECT count(*) AS n FROM trellis.node_attempts") == before, "no attempt is left without its run")
+            #expect(try await Self.count(conn, nodes, [gone]) == 0)
+            #expect(try await Self.count(conn, "SELECT count(*) AS n FROM trellis.node_runs") == nodesKept, "no node run is left without its run")
+        }
+    }
+
+    @Test func aPrincipalWhoStartedRunsCannotBeDeleted() async throws {
+        try await TestDatabase.withSeeded { db, conn in
+            let principals = PrincipalStore(connection: conn)
+            try await principals.create("starter", as: "admin")
+            try await principals.create("idle", as: "admin")
+            try await conn.query("SELECT trellis.grant_privilege('linear-pipeline', 'starter', 'run', 'admin')")
+            _ = try await RunStore(connection: conn).start("linear-pipeline", as: "starter")
+            let refused = await #expect(throws: PGError.self) {
+                try await conn.query("DELETE FROM trellis.principals WHERE name IN ('idle', 'starter')")
+            }
+            #expect(refused?.sqlState == SQLState.foreignKeyViolation)
+            #expect(refused?.message.contains(#"principal "starter" started runs"#) == true, "\(String(describing: refused))")
+            #expect(try await Self.count(conn, "SELECT count(*) AS n FROM trellis.principals WHERE name IN ('idle', 'starter')") == 2,
+                    "nothing deleted")
+            try await conn.query("DELETE FROM trellis.principals WHERE name = 'idle'")
+            #expect(try await Self.count(conn, "SELECT count(*) AS n FROM trellis.principals WHERE name = 'idle'") == 0)
         }
     }
 

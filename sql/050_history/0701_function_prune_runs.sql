@@ -1,5 +1,5 @@
 -- Deletes one bounded batch (oldest first) of finished runs before the cutoff, with
--- their node runs, approvals and votes (ON DELETE CASCADE), attempts and events (the
+-- their approvals and votes (ON DELETE CASCADE), node runs, attempts and events (the
 -- statement trigger delete_run_rows), each walking an index on run_id, and reports what
 -- it removed. Rows another transaction holds are skipped, so pruning never waits on live
 -- work; call it until it returns runs = 0 — each call is its own short transaction
