@@ -10,14 +10,10 @@ import TrellisTestSupport
 /// (node_attempts_trouble_idx over trouble_at, which successes leave NULL).
 @Suite("Fleet status counts")
 struct FleetStatusTests {
-    static let flat = #"{"name": "fleet-flat", "nodes": [{"key": "only", "kind": "tool_call", "handler": "echo"}], "edges": []}"#
-
     @Test func countsOpenRunsAndTheLastHoursTroubledAttempts() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: Self.flat, as: "admin")
-                let driver = try await Driver.make(conn)
-                _ = try await conn.query("SELECT count(*) FROM trellis.start_runs('fleet-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 5)))")
+                let driver = try await OneNodeRuns.start("fleet-flat", count: 5, conn)
                 let claims = try await driver.claim(max: 3)
                 #expect(claims.count == 3)
                 // One succeeds, one fails for good, one is lost with its scheduler.

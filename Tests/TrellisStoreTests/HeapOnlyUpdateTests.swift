@@ -11,23 +11,15 @@ import TrellisTestSupport
 /// Read from the server's own per-transaction counters while the transaction is open.
 @Suite("Heap-only updates")
 struct HeapOnlyUpdateTests {
-    static let flat = #"{"name": "hot-flat", "nodes": [{"key": "only", "kind": "tool_call", "handler": "echo"}], "edges": []}"#
-
     @Test func aBatchOfRunsStartsWithoutTouchingTheRunIndexes() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: Self.flat, as: "admin")
-                let driver = try await Driver.make(conn)
-                _ = try await conn.query("SELECT count(*) FROM trellis.start_runs('hot-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 100)))")
-                let counts = try await conn.withTransaction { conn in
+                let driver = try await OneNodeRuns.start("hot-flat", count: 100, conn)
+                let (updated, hot) = try await conn.withTransaction { conn in
                     let claims = try await driver.claim(max: 100)
                     #expect(claims.count == 100)
-                    return try await conn.query("""
-                        SELECT pg_stat_get_xact_tuples_updated('trellis.workflow_runs'::regclass) AS updated,
-                               pg_stat_get_xact_tuples_hot_updated('trellis.workflow_runs'::regclass) AS hot
-                        """).single()
+                    return try await OneNodeRuns.updates(of: "trellis.workflow_runs", conn)
                 }
-                let updated: Int = try counts.decode("updated"), hot: Int = try counts.decode("hot")
                 #expect(updated == 100, "one update per started run")
                 // Half of each page is kept free (fillfactor 50), and a started row is a few bytes
                 // longer than a queued one (started_at): the last row of a full page may not
@@ -43,24 +35,18 @@ struct HeapOnlyUpdateTests {
     @Test func aBatchOfSuccessesEndsItsAttemptsWithoutTouchingTheAttemptIndexes() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: Self.flat, as: "admin")
-                let driver = try await Driver.make(conn)
-                _ = try await conn.query("SELECT count(*) FROM trellis.start_runs('hot-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 100)))")
+                let driver = try await OneNodeRuns.start("hot-flat", count: 100, conn)
                 let claims = try await driver.claim(max: 100)
                 #expect(claims.count == 100)
-                let counts = try await conn.withTransaction { conn in
+                let (updated, hot) = try await conn.withTransaction { conn in
                     let reports = try await driver.scheduling.complete(
                         scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
                     #expect(reports.allSatisfy { $0.accepted })
-                    return try await conn.query("""
-                        SELECT pg_stat_get_xact_tuples_updated('trellis.node_attempts'::regclass) AS updated,
-                               pg_stat_get_xact_tuples_hot_updated('trellis.node_attempts'::regclass) AS hot
-                        """).single()
+                    return try await OneNodeRuns.updates(of: "trellis.node_attempts", conn)
                 }
-                let updated: Int = try counts.decode("updated"), hot: Int = try counts.decode("hot")
                 #expect(updated == 100, "one update per ended attempt")
                 #expect(hot >= 90, "(nearly) every success heap-only: \(hot) of \(updated)")
-                // Failures still reach the index fleet_status counts.
+                // Failures still reach the index fleet_status counts (FleetStatusTests); successes do not.
                 let trouble = try await conn.query("SELECT count(*) AS n FROM trellis.node_attempts WHERE trouble_at IS NOT NULL").single()
                 #expect(try trouble.decode("n", as: Int.self) == 0)
             }
