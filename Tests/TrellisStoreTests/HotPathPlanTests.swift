@@ -11,6 +11,9 @@ import TrellisTestSupport
 /// predate the burst. The claim's pick must be the ordered walk of node_runs_ready_idx that
 /// stops at the limit; no statement may scan node_runs, node_attempts or run_events whole,
 /// nor read more than ten batches' worth of rows anywhere (the backlog must not show).
+/// A third state is a scheduler's session whose plans were made while the tables were
+/// small (the hot functions use generic plans, made once per session and kept until the
+/// statistics change): the same checks after the history grew under it.
 @Suite("Hot path plans")
 struct HotPathPlanTests {
     static let readyRuns = 100_000
@@ -40,18 +43,7 @@ struct HotPathPlanTests {
                 // triggers off for speed), then analysed: the statistics say nothing is ready.
                 try await conn.execute(script: """
                     SET session_replication_role = replica;
-                    WITH runs AS (
-                        INSERT INTO trellis.workflow_runs (workflow_id, version_id, status, started_at, finished_at, last_seq)
-                        SELECT v.workflow_id, v.id, 'succeeded', now() - interval '1 day', now() - interval '1 day', 0
-                        FROM trellis.workflow_versions v JOIN trellis.workflows w ON w.id = v.workflow_id AND w.name = 'plan-flat'
-                        CROSS JOIN generate_series(1, 1000)
-                        RETURNING id, workflow_id, version_id
-                    )
-                    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, status, attempt, item_index,
-                                                   ready_at, started_at, finished_at)
-                    SELECT r.id, r.workflow_id, wn.id, wn.key, wn.kind, wn.handler, 'succeeded', 1, g,
-                           now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
-                    FROM runs r JOIN trellis.workflow_nodes wn ON wn.version_id = r.version_id CROSS JOIN generate_series(1, 1000) g;
+                    \(Self.millionFinished)
                     SET session_replication_role = origin;
                     ANALYZE trellis.node_runs;
                     ANALYZE trellis.workflow_runs;
@@ -64,21 +56,93 @@ struct HotPathPlanTests {
         }
     }
 
-    /// A one-node workflow, and no autovacuum on the big tables (it would analyse them
-    /// behind the test's back).
+    @Test func plansMadeOnSmallTablesThenAMillionFinishedNodeRuns() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                try await Self.prepare(conn)
+                // One session, as a scheduler keeps it: its plans are made on a few rows and
+                // never analysed tables, then the history grows a million rows under them —
+                // written by another session, because changing session_replication_role
+                // (to write fast) resets the plan cache of the session that does it.
+                let grow = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-grow-\(UUID().uuidString).sql")
+                defer { try? FileManager.default.removeItem(at: grow) }
+                try Self.millionFinished.write(to: grow, atomically: true, encoding: .utf8)
+                try Self.checkPlans(db.url, before: """
+                    SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 5)));
+                    SELECT count(*) FROM trellis.start_run('plan-dag', '{}');
+                    \(String(repeating: Self.claimAndComplete, count: 4))
+                    SELECT count(*) = 0 AS drained FROM trellis.node_runs WHERE finished_at IS NULL \\gset
+                    \\if :drained
+                    \\else
+                    \\warn 'the warm-up did not drain'
+                    SELECT 1/0;
+                    \\endif
+                    \\! \(Self.psql) -X -q -v ON_ERROR_STOP=1 -d '\(db.url)' -c 'SET session_replication_role = replica' -f '\(grow.path)'
+                    SELECT count(*) >= 1000000 AS grown FROM trellis.node_runs WHERE status = 'succeeded' \\gset
+                    \\if :grown
+                    \\else
+                    \\warn 'the history did not grow'
+                    SELECT 1/0;
+                    \\endif
+                    SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 1000)));
+                    """)
+            }
+        }
+    }
+
+    /// 1,000 finished runs × 1,000 finished node runs of plan-flat, written directly.
+    static let millionFinished = """
+        WITH runs AS (
+            INSERT INTO trellis.workflow_runs (workflow_id, version_id, status, started_at, finished_at, last_seq)
+            SELECT v.workflow_id, v.id, 'succeeded', now() - interval '1 day', now() - interval '1 day', 0
+            FROM trellis.workflow_versions v JOIN trellis.workflows w ON w.id = v.workflow_id AND w.name = 'plan-flat'
+            CROSS JOIN generate_series(1, 1000)
+            RETURNING id, workflow_id, version_id
+        )
+        INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler, status, attempt, item_index,
+                                       ready_at, started_at, finished_at)
+        SELECT r.id, r.workflow_id, wn.id, wn.key, wn.kind, wn.handler, 'succeeded', 1, g,
+               now() - interval '1 day', now() - interval '1 day', now() - interval '1 day'
+        FROM runs r JOIN trellis.workflow_nodes wn ON wn.version_id = r.version_id CROSS JOIN generate_series(1, 1000) g;
+        """
+
+    /// A one-node workflow and a small DAG (root → left, right → end: the settled root
+    /// moves two dependents, the join waits for both), and no autovacuum on the big tables
+    /// (it would analyse them behind the test's back).
     static func prepare(_ conn: PGConnection) async throws {
         _ = try await WorkflowStore(connection: conn).publish(
             definition: #"{"name": "plan-flat", "nodes": [{"key": "work", "kind": "tool_call", "handler": "echo"}]}"#, as: "admin")
+        _ = try await WorkflowStore(connection: conn).publish(definition: #"""
+            {"name": "plan-dag", "nodes": [{"key": "root", "kind": "tool_call", "handler": "echo"},
+                                           {"key": "left", "kind": "tool_call", "handler": "echo"},
+                                           {"key": "right", "kind": "tool_call", "handler": "echo"},
+                                           {"key": "end", "kind": "tool_call", "handler": "echo"}],
+             "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"},
+                       {"from": "left", "to": "end"}, {"from": "right", "to": "end"}]}
+            """#, as: "admin")
         for table in ["node_runs", "workflow_runs", "node_attempts", "run_events"] {
             try await conn.execute(script: "ALTER TABLE trellis.\(table) SET (autovacuum_enabled = off)")
         }
     }
 
+    /// One claim of up to 100 nodes and their results.
+    static let claimAndComplete = """
+        SELECT coalesce(jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'output', jsonb_build_object('ok', true))), '[]') AS results
+        FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
+        SELECT count(*) FROM trellis.complete_nodes(:id, :'results');
+
+        """
+
     /// The scheduler's calls, as a scheduler makes them, under auto_explain (psql prints
-    /// each plan as a NOTICE on stderr).
-    static let script = """
+    /// each plan as a NOTICE on stderr), after `before` in the same session. A DAG run of
+    /// a higher priority goes first, so its root settles in the first completion (moving
+    /// its dependents) and its middle nodes in the second.
+    static func script(before: String) -> String {
+        """
         \\set ON_ERROR_STOP on
         SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
+        \(before)
+        SELECT count(*) FROM trellis.start_run('plan-dag', '{}', 'admin', '{"priority": 10}');
         LOAD 'auto_explain';
         SET auto_explain.log_nested_statements = on;
         SET auto_explain.log_level = notice;
@@ -86,10 +150,7 @@ struct HotPathPlanTests {
         SET auto_explain.log_timing = off;
         SET client_min_messages = notice;
         SET auto_explain.log_min_duration = 0;
-        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'output', jsonb_build_object('ok', true))) AS results
-        FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
-        SELECT count(*) FROM trellis.complete_nodes(:id, :'results');
-        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'retryable', false,
+        \(claimAndComplete)\(claimAndComplete)        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'retryable', false,
                                             'error', jsonb_build_object('code', 'boom', 'message', 'planned'))) AS failures
         FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
         SELECT count(*) FROM trellis.fail_nodes(:id, :'failures');
@@ -99,12 +160,14 @@ struct HotPathPlanTests {
         SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 10)));
         SELECT count(*) FROM trellis.start_run('plan-flat', '{}');
         """
+    }
 
-    static func checkPlans(_ url: String) throws {
+    static let psql = ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
+
+    static func checkPlans(_ url: String, before: String = "") throws {
         let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-plans-\(UUID().uuidString).sql")
         defer { try? FileManager.default.removeItem(at: scriptFile) }
-        try script.write(to: scriptFile, atomically: true, encoding: .utf8)
-        let psql = ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
+        try script(before: before).write(to: scriptFile, atomically: true, encoding: .utf8)
         let output = try TrellisBinary.run(["-X", "-q", "-d", url, "-f", scriptFile.path], binary: URL(fileURLWithPath: psql))
         let notices = output.stderr
         #expect(output.status == 0, "psql: \(notices.suffix(2_000))")
@@ -125,7 +188,7 @@ struct HotPathPlanTests {
             #expect(most <= 1_000, "a step reads \(most) rows, more than ten batches:\n\(plan)")
         }
         let picks = plans.filter { $0.contains("SKIP LOCKED") && $0.contains("ORDER BY n.priority DESC") }
-        #expect(picks.count == 3, "one pick per claim")
+        #expect(picks.count == 4, "one pick per claim")
         let readyScan = try Regex(#"Index Scan using node_runs_ready_idx on node_runs \w+ +\(cost=[^)]*\) \(actual rows=(\d+) loops=1\)"#)
         for pick in picks {
             #expect(!pick.contains("Sort") && !pick.contains("Bitmap"), "the pick must walk the ready index in order:\n\(pick)")

@@ -36,7 +36,10 @@ LANGUAGE plpgsql
 -- jit is off because a priced-out path counts 10^10 in plan costs, far above
 -- jit_above_cost: every statement was JIT-compiled, for 100+ ms per claim.
 -- Generic plans (made once per session) for its statements and those it calls: custom
--- plans cost 0.25 ms of planning per claim (pg_stat_statements, track_planning).
+-- plans cost 0.25 ms of planning per claim (pg_stat_statements, track_planning). A generic
+-- plan is kept until the statistics change, and one made on near-empty tables can take
+-- anything for small: picked rows are read by a lookup per id (LATERAL … OFFSET 0, which
+-- the planner cannot turn into a join), not by a join it might drive from the table.
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET enable_sort = off SET jit = off
 SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
@@ -129,7 +132,9 @@ BEGIN
     -- By the statement's clock: in a pipelined pass, now() is the start of the transaction,
     -- before the results reported ahead of this claim.
     waits := ARRAY(SELECT extract(epoch FROM clock_timestamp() - n.ready_at) * 1000
-                   FROM unnest(picked) WITH ORDINALITY AS p(id, ord) JOIN trellis.node_runs n ON n.id = p.id ORDER BY p.ord);
+                   FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
+                   CROSS JOIN LATERAL (SELECT n.ready_at FROM trellis.node_runs n WHERE n.id = p.id OFFSET 0) n
+                   ORDER BY p.ord);
     WITH updated AS (
         UPDATE trellis.node_runs n
         SET status = 'running', attempt = n.attempt + 1, scheduler_id = scheduler, claimed_by = scheduler_name,
@@ -171,8 +176,8 @@ BEGIN
     SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index,
            greatest(waits[p.ord], 0), n.resume
     FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
-    JOIN trellis.node_runs n ON n.id = p.id
-    JOIN trellis.workflow_nodes wn ON wn.id = n.node_id
+    CROSS JOIN LATERAL (SELECT n.* FROM trellis.node_runs n WHERE n.id = p.id OFFSET 0) n
+    CROSS JOIN LATERAL (SELECT wn.config, wn.timeout_ms FROM trellis.workflow_nodes wn WHERE wn.id = n.node_id OFFSET 0) wn
     ORDER BY p.ord;
 END;
 $fn$;

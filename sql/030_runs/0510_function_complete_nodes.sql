@@ -18,6 +18,10 @@ LANGUAGE plpgsql
 -- One of the functions trellis_scheduler may call (sql/090_grants): runs with the owner's rights.
 -- Generic plans, made once per session, for it and what it calls (settle_nodes): custom
 -- plans were made afresh for every batch.
+-- A generic plan is kept until the statistics change, and one made on near-empty tables
+-- can take anything for small: rows of the batch are read by a lookup per item (LATERAL
+-- … OFFSET 0, which the planner cannot turn into a join), not by joining two lists
+-- (nested, that is batch² comparisons) or a list and a table (which it may read whole).
 SECURITY DEFINER SET search_path = pg_catalog, trellis, pg_temp SET enable_seqscan = off SET jit = off
 SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
@@ -50,24 +54,24 @@ BEGIN
                              too_large_id, too_large_size, trellis.setting('max_output_bytes', 5242880));
     END IF;
     PERFORM trellis.lock_runs_of_items(results);  -- runs before nodes
-    -- Lock the node runs in (run, id) order — the order every batch uses — and judge
-    -- each result against its fencing token; a second result for one node in the same
-    -- batch is a duplicate.
+    -- Lock the node runs in (run, id) order — the order every batch uses — then judge
+    -- each result against its fencing token, reading its row by key; a second result for
+    -- one node in the same batch is a duplicate.
+    PERFORM 1 FROM trellis.node_runs n
+    WHERE n.id = ANY (ARRAY(SELECT (t.e ->> 'id')::bigint FROM jsonb_array_elements(results) AS t(e)))
+    ORDER BY n.run_id, n.id
+    FOR UPDATE;
     WITH items AS (
         SELECT t.ord, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt,
                coalesce(t.e -> 'output', 'null'::jsonb) AS output, coalesce((t.e ->> 'cost')::numeric, 0) AS cost,
                (t.e ->> 'tokens_in')::bigint AS used_in, (t.e ->> 'tokens_out')::bigint AS used_out
         FROM jsonb_array_elements(results) WITH ORDINALITY AS t(e, ord)
-    ), locked AS (
-        SELECT n AS row, n.id, n.run_id, n.parent_id FROM trellis.node_runs n
-        WHERE n.id = ANY (ARRAY(SELECT items.id FROM items))
-        ORDER BY n.run_id, n.id
-        FOR UPDATE
     ), judged AS (
         SELECT i.*, l.run_id, l.parent_id,
                CASE WHEN row_number() OVER (PARTITION BY i.id ORDER BY i.ord) > 1 THEN 'duplicate result in this batch'
                     ELSE trellis.stale_result_reason(l.row, i.attempt, scheduler) END AS reason
-        FROM items i LEFT JOIN locked l ON l.id = i.id
+        FROM items i
+        LEFT JOIN LATERAL (SELECT n AS row, n.run_id, n.parent_id FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
     )
     SELECT array_agg(j.id ORDER BY j.ord), array_agg(j.reason ORDER BY j.ord),
            array_agg(j.id ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
