@@ -246,6 +246,9 @@ public final class Scheduler: Sendable {
 
         while true {
             do {
+                // Signals raised before this drain are answered by it (a doorbell rung
+                // during the last pass is answered by this pass's claim).
+                await wakeup.clear()
                 let (updates, finished, cancels) = await inbox.drain()
                 for nodeRunID in cancels { inFlight.cancel(nodeRunID) }
                 // Progress first: it was said before the results below.

@@ -14,6 +14,21 @@ actor Wakeup {
         }
     }
 
+    /// Forgets a signal nobody waited for. The loop calls it before it drains the inbox at
+    /// the start of a pass: the results signalled during the previous pass are taken by
+    /// this drain, and their stale signal would otherwise make the next wait return at once
+    /// for an empty claim (one per DAG level when a batch's handlers finish while the pass
+    /// that reported the first of them runs).
+    func clear() {
+        pending = false
+    }
+
+    /// Whether a signal is waiting to be taken by the next `wait`.
+    var isPending: Bool { pending }
+
+    /// Whether a `wait` is under way.
+    var isWaiting: Bool { waiter != nil }
+
     func wait(timeout: Duration) async {
         if pending {
             pending = false
