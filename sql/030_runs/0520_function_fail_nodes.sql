@@ -29,7 +29,9 @@ BEGIN
                coalesce((e ->> 'cost')::numeric, 0) AS cost,
                CASE WHEN jsonb_typeof(e -> 'input_request') = 'object' THEN e -> 'input_request' END AS input_request
         FROM jsonb_array_elements(failures) AS e
-        LEFT JOIN trellis.node_runs n ON n.id = (e ->> 'id')::bigint
+        -- A lookup per item (OFFSET 0: never a join the planner could drive from node_runs;
+        -- a plan made on a near-empty table read all of it on every later call).
+        LEFT JOIN LATERAL (SELECT n.run_id FROM trellis.node_runs n WHERE n.id = (e ->> 'id')::bigint OFFSET 0) n ON true
         ORDER BY n.run_id, (e ->> 'id')::bigint
     LOOP
         node_run_id := item.id;

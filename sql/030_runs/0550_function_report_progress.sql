@@ -29,14 +29,17 @@ BEGIN
     END IF;
     PERFORM trellis.require_scheduler(scheduler);
     PERFORM trellis.lock_runs_of_items(updates);  -- runs before nodes
+    -- The node runs by key (`= ANY`, a lookup per item: a plan made on a near-empty table
+    -- must not read all of node_runs once it is large).
+    PERFORM 1 FROM trellis.node_runs n
+    WHERE n.id = ANY (ARRAY(SELECT (t.e ->> 'id')::bigint FROM jsonb_array_elements(updates) AS t(e)))
+    ORDER BY n.id FOR SHARE;
     WITH items AS (
         SELECT t.ord, t.e, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt
         FROM jsonb_array_elements(updates) WITH ORDINALITY AS t(e, ord)
-    ), locked AS (
-        SELECT n AS row, n.id FROM trellis.node_runs n WHERE n.id IN (SELECT items.id FROM items) ORDER BY n.id FOR SHARE
     ), judged AS (
         SELECT i.*, l.row, trellis.stale_result_reason(l.row, i.attempt, scheduler) AS reason
-        FROM items i LEFT JOIN locked l ON l.id = i.id
+        FROM items i LEFT JOIN LATERAL (SELECT n AS row FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
     ), appended AS (
         SELECT trellis.append_events(
             array_agg((j.row).run_id ORDER BY j.ord),
