@@ -89,6 +89,45 @@ struct HotPathPlanTests {
         }
     }
 
+    /// The engine's functions called from a session with JIT on (an API server's, the
+    /// CLI's): none of their statements may be JIT-compiled. A function that prices a join
+    /// method out gives its plans costs over 10^10, far above jit_above_cost; without its
+    /// own `jit = off` every statement compiled, about 1 s per call (append_events).
+    @Test func noEngineStatementIsJITCompiledFromAPlainSession() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                try await Self.prepare(conn)
+                let available = try await conn.query("SELECT pg_jit_available() AS available").single().decode("available", as: Bool.self)
+                #expect(available, "PostgreSQL's JIT must be installed (llvmjit) for this test to mean anything")
+                let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-jit-\(UUID().uuidString).sql")
+                defer { try? FileManager.default.removeItem(at: scriptFile) }
+                try """
+                    \\set ON_ERROR_STOP on
+                    SET jit = on;
+                    SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
+                    SELECT run_id AS run FROM trellis.start_run('plan-dag', '{}') \\gset
+                    SELECT run_id AS other FROM trellis.start_run('plan-dag', '{}') \\gset
+                    LOAD 'auto_explain';
+                    SET auto_explain.log_nested_statements = on;
+                    SET auto_explain.log_level = notice;
+                    SET auto_explain.log_min_duration = 0;
+                    SET client_min_messages = notice;
+                    \(Self.claimAndComplete)
+                    SELECT trellis.cancel_run(:'run', 'admin', 'planned');
+                    SELECT trellis.append_events(ARRAY[:'other'::uuid], ARRAY['node.log'], ARRAY['{"body": "planned"}'::jsonb]);
+                    SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 3)));
+                    """.write(to: scriptFile, atomically: true, encoding: .utf8)
+                let output = try TrellisBinary.run(["-X", "-q", "-d", db.url, "-f", scriptFile.path], binary: URL(fileURLWithPath: Self.psql))
+                #expect(output.status == 0, "psql: \(output.stderr.suffix(2_000))")
+                let plans = output.stderr.components(separatedBy: "NOTICE:  duration:").dropFirst()
+                #expect(plans.count > 20, "auto_explain printed \(plans.count) plans")
+                for plan in plans {
+                    #expect(!plan.contains("JIT:"), "a JIT-compiled statement:\n\(plan)")
+                }
+            }
+        }
+    }
+
     /// 1,000 finished runs × 1,000 finished node runs of plan-flat, written directly.
     static let millionFinished = """
         WITH runs AS (

@@ -26,7 +26,11 @@ CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types tex
                                                  settled_counts bigint[] DEFAULT '{}', finishing uuid[] DEFAULT '{}',
                                                  slotted uuid[] DEFAULT '{}')
 RETURNS void
-LANGUAGE plpgsql SET enable_nestloop = off AS $fn$
+LANGUAGE plpgsql
+-- jit off: with nested loops priced out, the lateral lookups' plans cost over 10^10, far
+-- above jit_above_cost — called from a session with jit on (an API call that settles a
+-- node), every statement was JIT-compiled, about 1 s per call.
+SET enable_nestloop = off SET jit = off AS $fn$
 DECLARE
     notified bigint;
 BEGIN

@@ -7,7 +7,7 @@
 CREATE OR REPLACE FUNCTION trellis.add_settled_inputs(dependent_ids bigint[], settled_counts bigint[], taken_counts bigint[])
 RETURNS void
 LANGUAGE plpgsql
-SET enable_nestloop = off SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $fn$
+SET enable_nestloop = off SET enable_seqscan = off SET jit = off SET plan_cache_mode = force_generic_plan AS $fn$
 BEGIN
     UPDATE trellis.node_runs d
     SET remaining_deps = greatest(d.remaining_deps - p.settled, 0), taken_deps = d.taken_deps + p.taken

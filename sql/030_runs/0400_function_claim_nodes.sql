@@ -47,14 +47,13 @@ DECLARE
     nodes_full bigint[];
     runs_full bigint[];
     picked bigint[];
-    waits double precision[];
     refused bigint[] := '{}';
     lim record;
     free_slots bigint;
     started uuid[];
     slotted uuid[];
     limited_runs bigint[];
-    claimed_runs uuid[];
+    any_limits boolean;
 BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_nodes must be 1 to 1000, got %s', max_nodes);
@@ -68,8 +67,9 @@ BEGIN
            coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_runs <= (
                SELECT count(*) FROM trellis.workflow_runs r
                WHERE r.workflow_id = w.id AND r.holds_slot AND r.finished_at IS NULL)), '{}'),
-           coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_runs IS NOT NULL), '{}')
-    INTO nodes_full, runs_full, limited_runs
+           coalesce(array_agg(w.id) FILTER (WHERE w.max_concurrent_runs IS NOT NULL), '{}'),
+           count(*) > 0
+    INTO nodes_full, runs_full, limited_runs, any_limits
     FROM trellis.workflows w
     WHERE w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL;
 
@@ -93,7 +93,7 @@ BEGIN
 
     FOR lim IN
         SELECT w.id, w.max_concurrent_runs, w.max_concurrent_nodes FROM trellis.workflows w
-        WHERE (w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL)
+        WHERE any_limits AND (w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL)
           AND w.id IN (SELECT n.workflow_id FROM trellis.node_runs n WHERE n.id = ANY (picked))
         ORDER BY w.id
     LOOP
@@ -129,33 +129,27 @@ BEGIN
         END IF;
     END IF;
 
-    -- By the statement's clock: in a pipelined pass, now() is the start of the transaction,
-    -- before the results reported ahead of this claim.
-    waits := ARRAY(SELECT extract(epoch FROM clock_timestamp() - n.ready_at) * 1000
-                   FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
-                   CROSS JOIN LATERAL (SELECT n.ready_at FROM trellis.node_runs n WHERE n.id = p.id OFFSET 0) n
-                   ORDER BY p.ord);
+    -- The claim, its attempt rows, and which of the claimed runs start now, in one
+    -- statement. The pick locked the runs' rows (SKIP LOCKED: no claimer waits, so none
+    -- deadlocks); runs still queued start now: their row changes with the events' counter
+    -- bump, in one update (append_events), and run.started comes first in their log. Their
+    -- status is read by primary key per claimed node: a separate `status = 'queued'`
+    -- lookup was planned over the index of active runs and read the whole queued backlog.
     WITH updated AS (
         UPDATE trellis.node_runs n
         SET status = 'running', attempt = n.attempt + 1, scheduler_id = scheduler, claimed_by = scheduler_name,
             lease_expires_at = now() + lease, started_at = coalesce(n.started_at, now())
         WHERE n.id = ANY (picked)
         RETURNING n.id, n.run_id, n.attempt
+    ), attempts AS (
+        INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt, scheduler_id, scheduler_name)
+        SELECT u.id, u.run_id, u.attempt, scheduler, scheduler_name FROM updated u
     )
-    INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt, scheduler_id, scheduler_name)
-    SELECT u.id, u.run_id, u.attempt, scheduler, scheduler_name FROM updated u;
-
-    -- Run rows are locked in run-id order, so concurrent claimers cannot deadlock. Runs
-    -- still queued start now: their row changes with the events' counter bump, in one
-    -- update (append_events), and run.started comes first in their log. Both come from
-    -- the locking statement, by primary key: a separate `status = 'queued'` lookup was
-    -- planned over the index of active runs and read the whole queued backlog per claim.
-    SELECT array_agg(DISTINCT n.run_id) INTO claimed_runs FROM trellis.node_runs n WHERE n.id = ANY (picked);
-    SELECT coalesce(array_agg(l.id) FILTER (WHERE l.status = 'queued'), '{}'),
-           coalesce(array_agg(l.id) FILTER (WHERE l.status = 'queued' AND l.workflow_id = ANY (limited_runs)), '{}')
+    SELECT coalesce(array_agg(DISTINCT u.run_id) FILTER (WHERE r.status = 'queued'), '{}'),
+           coalesce(array_agg(DISTINCT u.run_id) FILTER (WHERE r.status = 'queued' AND r.workflow_id = ANY (limited_runs)), '{}')
     INTO started, slotted
-    FROM (SELECT r.id, r.status, r.workflow_id FROM trellis.workflow_runs r
-          WHERE r.id = ANY (claimed_runs) ORDER BY r.id FOR NO KEY UPDATE) l;
+    FROM updated u
+    CROSS JOIN LATERAL (SELECT r.status, r.workflow_id FROM trellis.workflow_runs r WHERE r.id = u.run_id OFFSET 0) r;
 
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.run_id, e.k, e.id), array_agg(e.type ORDER BY e.run_id, e.k, e.id),
                                   array_agg(e.data ORDER BY e.run_id, e.k, e.id), started, slotted => slotted)
@@ -172,9 +166,11 @@ BEGIN
         FROM trellis.node_runs n WHERE n.id = ANY (picked)
     ) e;
 
+    -- waited_ms by the statement's clock: in a pipelined pass, now() is the start of the
+    -- transaction, before the results reported ahead of this claim.
     RETURN QUERY
     SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index,
-           greatest(waits[p.ord], 0), n.resume
+           greatest(extract(epoch FROM statement_timestamp() - n.ready_at) * 1000, 0)::double precision, n.resume
     FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
     CROSS JOIN LATERAL (SELECT n.* FROM trellis.node_runs n WHERE n.id = p.id OFFSET 0) n
     CROSS JOIN LATERAL (SELECT wn.config, wn.timeout_ms FROM trellis.workflow_nodes wn WHERE wn.id = n.node_id OFFSET 0) wn

@@ -67,11 +67,14 @@ BEGIN
                (t.e ->> 'tokens_in')::bigint AS used_in, (t.e ->> 'tokens_out')::bigint AS used_out
         FROM jsonb_array_elements(results) WITH ORDINALITY AS t(e, ord)
     ), judged AS (
-        SELECT i.*, l.run_id, l.parent_id,
+        SELECT i.*, l.run_id, l.parent_id, l.moves,
                CASE WHEN row_number() OVER (PARTITION BY i.id ORDER BY i.ord) > 1 THEN 'duplicate result in this batch'
                     ELSE trellis.stale_result_reason(l.row, i.attempt, scheduler) END AS reason
         FROM items i
-        LEFT JOIN LATERAL (SELECT n AS row, n.run_id, n.parent_id FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
+        LEFT JOIN LATERAL (
+            SELECT n AS row, n.run_id, n.parent_id,
+                   EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id) AS moves
+            FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
     )
     SELECT array_agg(j.id ORDER BY j.ord), array_agg(j.reason ORDER BY j.ord),
            array_agg(j.id ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
@@ -81,8 +84,9 @@ BEGIN
            array_agg(j.used_in ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.used_out ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.parent_id IS NOT NULL ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
-           array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL)
-    INTO all_ids, reasons, ids, attempts, outputs, costs, ins, outs, is_child, touched
+           array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL),
+           coalesce(array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL AND j.moves), '{}')
+    INTO all_ids, reasons, ids, attempts, outputs, costs, ins, outs, is_child, touched, moving
     FROM judged j;
 
     IF ids IS NOT NULL THEN
@@ -90,12 +94,10 @@ BEGIN
                                            tokens_in = r.used_in, tokens_out = r.used_out
         FROM unnest(ids, attempts, costs, ins, outs) AS r(id, attempt, cost, used_in, used_out)
         WHERE a.node_run_id = r.id AND a.attempt = r.attempt;
+        -- Runs whose settled nodes have dependents (`moving`, from the statement above)
+        -- advance; a child moves its parallel parent: advance everything.
         IF true = ANY (is_child) THEN
-            moving := touched;  -- a child moves its parallel parent: advance everything
-        ELSE
-            SELECT coalesce(array_agg(DISTINCT n.run_id), '{}') INTO moving
-            FROM trellis.node_runs n
-            WHERE n.id = ANY (ids) AND EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id);
+            moving := touched;
         END IF;
         IF NOT true = ANY (is_child) THEN
             -- Runs with nothing to advance end in the update that settles their last nodes.
