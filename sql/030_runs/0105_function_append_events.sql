@@ -14,10 +14,9 @@
 -- The run rows are locked in id order first, so concurrent batches cannot deadlock.
 -- Its callers' plans are generic and kept for the session, so a plan made on near-empty
 -- tables must not go wrong on many: the run rows are read under their own key condition
--- (`= ANY (run_ids)`) and joined to the batch by hash, never nested (a nested loop of two
--- batch-sized lists compares every pair: 10,000 at a batch of 100); each run's end is a
--- lookup by its key (LATERAL … OFFSET 0), and each run's events are unnested from its own
--- arrays.
+-- (`= ANY (run_ids)`), each ending run's row is a lookup by its key (LATERAL … OFFSET 0),
+-- and the batch-sized lists are joined by hash, never nested (a nested loop of two lists
+-- compares every pair: 10,000 at a batch of 100, as a plan made on a few rows did).
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[]);
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[]);
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[], uuid[]);
@@ -38,21 +37,29 @@ BEGIN
         RETURN;
     END IF;
     PERFORM 1 FROM trellis.workflow_runs r WHERE r.id = ANY (run_ids) ORDER BY r.id FOR NO KEY UPDATE;
-    WITH per_run AS (
-        -- One row per run: its events in array order and the count of its settled nodes.
-        SELECT x.run_id, array_agg(x.type ORDER BY x.ord) FILTER (WHERE x.ord IS NOT NULL) AS types,
-               array_agg(x.data ORDER BY x.ord) FILTER (WHERE x.ord IS NOT NULL) AS datas,
-               count(x.ord) AS n, sum(x.settled) AS settled
-        FROM (SELECT u.run_id, u.type, u.data, u.ord, 0::bigint AS settled
-              FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
-              UNION ALL
-              SELECT s.run_id, NULL, NULL, NULL, s.n FROM unnest(settled_runs, settled_counts) AS s(run_id, n)) x
-        GROUP BY x.run_id
-        HAVING count(x.ord) > 0
+    WITH ev AS (
+        SELECT u.run_id, u.type, u.data, u.ord
+        FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
+    ), counts AS (
+        SELECT ev.run_id, count(*) AS n FROM ev GROUP BY ev.run_id
+    ), settled AS (
+        SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
+    ), ends AS (
+        -- The run ends here when it is finishing and this batch settles all it had left:
+        -- its row looked up by key per settled run.
+        SELECT r.id, CASE WHEN r.failed_node IS NOT NULL THEN 'failed'
+                          WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                          ELSE 'succeeded' END AS final_status, a.total_cost, a.output, a.summary
+        FROM settled st
+        CROSS JOIN LATERAL (SELECT r.* FROM trellis.workflow_runs r
+                            WHERE r.id = st.run_id AND r.finished_at IS NULL AND r.nodes_remaining = st.n
+                            OFFSET 0) r  -- a lookup per run, never flattened into a join
+        CROSS JOIN LATERAL trellis.run_result(r.id) a
+        WHERE st.run_id = ANY (finishing)
     ), bumped AS (
         UPDATE trellis.workflow_runs w
-        SET last_seq = w.last_seq + p.n + (e.id IS NOT NULL)::int,
-            nodes_remaining = w.nodes_remaining - p.settled,
+        SET last_seq = w.last_seq + c.n + (e.id IS NOT NULL)::int,
+            nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
             status = CASE WHEN e.id IS NOT NULL THEN e.final_status
                           WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
             holds_slot = w.holds_slot OR (w.status = 'queued' AND w.id = ANY (slotted)),
@@ -61,22 +68,14 @@ BEGIN
             finished_at = CASE WHEN e.id IS NOT NULL THEN now() ELSE w.finished_at END,
             total_cost = CASE WHEN e.id IS NOT NULL THEN e.total_cost ELSE w.total_cost END,
             output = CASE WHEN e.id IS NULL THEN w.output WHEN e.final_status = 'succeeded' THEN e.output END
-        FROM per_run p
-        -- The run ends here when it is finishing and this batch settles all it had left.
-        LEFT JOIN LATERAL (
-            SELECT r.id, CASE WHEN r.failed_node IS NOT NULL THEN 'failed'
-                              WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
-                              ELSE 'succeeded' END AS final_status, a.total_cost, a.output, a.summary
-            FROM trellis.workflow_runs r CROSS JOIN LATERAL trellis.run_result(r.id) a
-            WHERE r.id = p.run_id AND p.run_id = ANY (finishing) AND r.finished_at IS NULL AND r.nodes_remaining = p.settled
-            OFFSET 0  -- a lookup per run, never flattened into a join
-        ) e ON true
-        WHERE w.id = p.run_id AND w.id = ANY (run_ids)
-        RETURNING w AS run, p.types, p.datas, p.n, e.id IS NOT NULL AS ended, e.summary
+        FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id LEFT JOIN ends e ON e.id = c.run_id
+        WHERE w.id = c.run_id AND w.id = ANY (run_ids)
+        RETURNING w AS run, c.n, e.id IS NOT NULL AS ended, e.summary
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT (b.run).id, (b.run).last_seq - b.n - b.ended::int + t.ord, t.type, coalesce(t.data, '{}')
-        FROM bumped b CROSS JOIN LATERAL unnest(b.types, b.datas) WITH ORDINALITY AS t(type, data, ord)
+        SELECT ev.run_id, (b.run).last_seq - b.n - b.ended::int + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
+               ev.type, coalesce(ev.data, '{}')
+        FROM ev JOIN bumped b ON (b.run).id = ev.run_id
         UNION ALL
         SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run, b.summary) FROM bumped b WHERE b.ended
     )
