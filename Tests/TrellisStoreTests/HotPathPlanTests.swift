@@ -169,6 +169,7 @@ struct HotPathPlanTests {
         """
         SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 5)));
         SELECT count(*) FROM trellis.start_run('plan-dag', '{}');
+        \(apiCalls)
         \(String(repeating: claimAndComplete, count: 4))
         SELECT count(*) FROM trellis.start_run('plan-flat', '{}');
         SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'retryable', false,
@@ -179,6 +180,17 @@ struct HotPathPlanTests {
         \(periodicCalls)
         """
     }
+
+    /// Operator calls an API server makes from its pooled sessions: cancel a run that is
+    /// under way, retry the newest failed run (its new run is drained by the claims after).
+    static let apiCalls = """
+        SELECT run_id AS doomed FROM trellis.start_run('plan-dag', '{}') \\gset
+        SELECT trellis.cancel_run(:'doomed', 'admin', 'planned');
+        SELECT count(*) FROM (SELECT r.id FROM trellis.workflow_runs r WHERE r.status = 'failed'
+                              ORDER BY r.created_at DESC LIMIT 1) f
+        CROSS JOIN LATERAL trellis.retry_run(f.id);
+
+        """
 
     /// What a scheduler calls besides claims and results: progress of a held node (one
     /// more run, claimed and finished around it), lease reclaims, approval expiries,
@@ -222,7 +234,7 @@ struct HotPathPlanTests {
         SET auto_explain.log_timing = off;
         SET client_min_messages = notice;
         SET auto_explain.log_min_duration = 0;
-        \(claimAndComplete)\(claimAndComplete)        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'retryable', false,
+        \(claimAndComplete)\(claimAndComplete)\(apiCalls)        SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'retryable', false,
                                             'error', jsonb_build_object('code', 'boom', 'message', 'planned'))) AS failures
         FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
         SELECT count(*) FROM trellis.fail_nodes(:id, :'failures');
