@@ -99,9 +99,7 @@ struct HotPathPlanTests {
                 try await Self.prepare(conn)
                 let available = try await conn.query("SELECT pg_jit_available() AS available").single().decode("available", as: Bool.self)
                 #expect(available, "PostgreSQL's JIT must be installed (llvmjit) for this test to mean anything")
-                let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-jit-\(UUID().uuidString).sql")
-                defer { try? FileManager.default.removeItem(at: scriptFile) }
-                try """
+                let plans = try Self.plans(of: """
                     \\set ON_ERROR_STOP on
                     SET jit = on;
                     SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
@@ -116,10 +114,7 @@ struct HotPathPlanTests {
                     SELECT trellis.cancel_run(:'run', 'admin', 'planned');
                     SELECT trellis.append_events(ARRAY[:'other'::uuid], ARRAY['node.log'], ARRAY['{"body": "planned"}'::jsonb]);
                     SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 3)));
-                    """.write(to: scriptFile, atomically: true, encoding: .utf8)
-                let output = try TrellisBinary.run(["-X", "-q", "-d", db.url, "-f", scriptFile.path], binary: URL(fileURLWithPath: Self.psql))
-                #expect(output.status == 0, "psql: \(output.stderr.suffix(2_000))")
-                let plans = output.stderr.components(separatedBy: "NOTICE:  duration:").dropFirst()
+                    """, url: db.url)
                 #expect(plans.count > 20, "auto_explain printed \(plans.count) plans")
                 for plan in plans {
                     #expect(!plan.contains("JIT:"), "a JIT-compiled statement:\n\(plan)")
@@ -248,14 +243,19 @@ struct HotPathPlanTests {
 
     static let psql = ["/usr/bin/psql", "/usr/lib/postgresql/15/bin/psql"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/psql"
 
-    static func checkPlans(_ url: String, before: String = "") throws {
+    /// Runs a psql script in one session and returns the plans auto_explain printed (as
+    /// NOTICEs on stderr), one per statement; the script must succeed.
+    static func plans(of script: String, url: String) throws -> [Substring] {
         let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-plans-\(UUID().uuidString).sql")
         defer { try? FileManager.default.removeItem(at: scriptFile) }
-        try script(before: before).write(to: scriptFile, atomically: true, encoding: .utf8)
+        try script.write(to: scriptFile, atomically: true, encoding: .utf8)
         let output = try TrellisBinary.run(["-X", "-q", "-d", url, "-f", scriptFile.path], binary: URL(fileURLWithPath: psql))
-        let notices = output.stderr
-        #expect(output.status == 0, "psql: \(notices.suffix(2_000))")
-        let plans = notices.components(separatedBy: "NOTICE:  duration:").dropFirst()
+        #expect(output.status == 0, "psql: \(output.stderr.suffix(2_000))")
+        return Array(output.stderr.components(separatedBy: "NOTICE:  duration:").dropFirst().map { Substring($0) })
+    }
+
+    static func checkPlans(_ url: String, before: String = "") throws {
+        let plans = try plans(of: script(before: before), url: url)
         #expect(plans.count > 30, "auto_explain printed \(plans.count) plans")
 
         let wholeScan = try Regex(#"Seq Scan on (node_runs|node_attempts|run_events)\b"#)

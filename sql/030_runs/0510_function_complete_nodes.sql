@@ -94,17 +94,13 @@ BEGIN
                                            tokens_in = r.used_in, tokens_out = r.used_out
         FROM unnest(ids, attempts, costs, ins, outs) AS r(id, attempt, cost, used_in, used_out)
         WHERE a.node_run_id = r.id AND a.attempt = r.attempt;
-        -- Runs whose settled nodes have dependents (`moving`, from the statement above)
-        -- advance; a child moves its parallel parent: advance everything.
-        IF true = ANY (is_child) THEN
-            moving := touched;
-        END IF;
         IF NOT true = ANY (is_child) THEN
             -- Runs with nothing to advance end in the update that settles their last nodes.
             PERFORM trellis.settle_nodes(ids, array_fill('succeeded'::text, ARRAY[cardinality(ids)]), outputs,
                                          array_fill(NULL::jsonb, ARRAY[cardinality(ids)]), costs,
                                          ARRAY(SELECT t FROM unnest(touched) t WHERE t <> ALL (moving)));
         ELSE
+            moving := touched;  -- a child moves its parallel parent: advance everything
             -- Children of parallel nodes move their parent on one by one.
             FOR i IN 1 .. cardinality(ids) LOOP
                 IF is_child[i] THEN
@@ -116,6 +112,7 @@ BEGIN
                 END IF;
             END LOOP;
         END IF;
+        -- Runs whose settled nodes have dependents (`moving`, from the judging statement) advance.
         FOR i IN 1 .. cardinality(touched) LOOP
             IF touched[i] = ANY (moving) THEN
                 PERFORM trellis.advance_run(touched[i]);
