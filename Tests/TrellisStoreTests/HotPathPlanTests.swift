@@ -89,6 +89,97 @@ struct HotPathPlanTests {
         }
     }
 
+    /// Calls made many times from one session must keep their plans: after the warm-up
+    /// (every call six times over, past the five custom plans PostgreSQL tries first), each
+    /// call plans its own top-level statement and nothing inside the functions. A function
+    /// that turns a planner method off (enable_nestloop, enable_seqscan) gives its generic
+    /// plans that method's cost penalty wherever a custom plan avoids it, so PostgreSQL
+    /// judged them dearer and planned afresh on every call: report_progress 2.8 ms per log
+    /// line instead of 1.1, append_events from an API session 2.2 ms instead of 0.5
+    /// (pgbench). Planning is counted by log_planner_stats (one LOG per plan made).
+    @Test func repeatedCallsPlanNothingInsideTheFunctions() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                try await Self.prepare(conn)
+                // Every function that turns a planner method off keeps generic plans.
+                let unpinned = try await conn.query("""
+                    SELECT p.proname FROM pg_proc p
+                    WHERE p.pronamespace = 'trellis'::regnamespace
+                      AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'enable\\_%=off')
+                      AND NOT 'plan_cache_mode=force_generic_plan' = ANY (p.proconfig)
+                    ORDER BY 1
+                    """).rows.map { try $0.decode("proname", as: String.self) }
+                #expect(unpinned.isEmpty, "planner methods off without generic plans: \(unpinned)")
+
+                // (name, what it needs first, the call); the API server's calls too, from its
+                // pooled sessions (starts, cancels, retries).
+                let claim = """
+                    SELECT coalesce(jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'output', '{}'::jsonb)), '[]') AS results
+                    FROM trellis.claim_nodes(:id, ARRAY['echo'], 100, '30 seconds') \\gset
+                    """
+                let doomed = "SELECT run_id AS doomed FROM trellis.start_run('plan-dag', '{}') \\gset"
+                let calls: [(name: String, setup: String, sql: String)] = [
+                    // A scheduler's session calls no start_run: its functions all run under their own
+                    // search_path, and a cached plan made under another path is made again.
+                    ("claim_nodes", "", "SELECT count(*) FROM trellis.claim_nodes(:id, ARRAY['echo'], 1, '30 seconds');"),
+                    ("complete_nodes", claim, "SELECT count(*) FROM trellis.complete_nodes(:id, :'results');"),
+                    ("report_progress", "", "SELECT count(*) FROM trellis.report_progress(:id, :'updates');"),
+                    ("heartbeat", "", "SELECT count(*) FROM trellis.heartbeat(:id, :'held', :'attempts', '30 seconds');"),
+                    ("append_events", "", "SELECT trellis.append_events(ARRAY[:'other'::uuid], ARRAY['node.log'], ARRAY[jsonb_build_object('body', 'planned')]);"),
+                    ("start_run", "", "SELECT count(*) FROM trellis.start_run('plan-flat', '{}');"),
+                    ("start_runs", "", "SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY['{}'::jsonb, '{}'::jsonb]);"),
+                    ("cancel_run", doomed, "SELECT trellis.cancel_run(:'doomed', 'admin', 'planned');"),
+                    ("retry_run", doomed + "\nSELECT trellis.cancel_run(:'doomed', 'admin', 'planned');",
+                     "SELECT count(*) FROM trellis.retry_run(:'doomed', 'admin', 'all');"),
+                ]
+                // A held node for progress and heartbeats, a run for plain appends, each
+                // call six times more before counting (warm-up ones ran with other arguments).
+                let holdAndCall = """
+                    SELECT run_id AS other FROM trellis.start_run('plan-flat', '{}') \\gset
+                    SELECT count(*) FROM trellis.start_run('plan-flat', '{}', 'admin', '{"priority": 20}');
+                    SELECT jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'kind', 'log', 'log_kind', 'log', 'body', 'planned')) AS updates,
+                           array_agg(node_run_id) AS held, array_agg(attempt) AS attempts
+                    FROM trellis.claim_nodes(:id, ARRAY['echo'], 1, '30 seconds') \\gset
+                    """
+                let round = calls.map { "\($0.setup)\n\($0.sql)" }.joined(separator: "\n")
+                let output = try Self.psqlStderr(of: """
+                    \\set ON_ERROR_STOP on
+                    SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
+                    \(String(repeating: Self.warmUpRound, count: 6))
+                    \(holdAndCall)
+                    \(String(repeating: round + "\n", count: 6))
+                    SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 10)));
+                    SET log_planner_stats = on;
+                    SET client_min_messages = log;
+                    \(calls.map { call in
+                        String(repeating: "\\warn SETUP\n\(call.setup)\n\\warn MARK \(call.name)\n\(call.sql)\n", count: 3)
+                    }.joined())
+                    \\warn SETUP
+                    """, url: db.url)
+                // Plans made between a call's marker and the next marker are that call's. Each
+                // call is counted three times and judged by the fewest: a plan dropped now and
+                // then (an invalidation) is not the defect, planning on every call is.
+                var plans: [String: [Int]] = [:]
+                var current: String?
+                for line in output.split(separator: "\n") {
+                    if line.hasPrefix("MARK ") {
+                        current = String(line.dropFirst(5))
+                        plans[current!, default: []].append(0)
+                    } else if line.hasPrefix("SETUP") {
+                        current = nil
+                    } else if let call = current, line.contains("PLANNER STATISTICS") {
+                        plans[call]![plans[call]!.count - 1] += 1
+                    }
+                }
+                for call in calls {
+                    let counts = plans[call.name] ?? []
+                    #expect(counts.count == 3, "\(call.name): \(counts.count) markers")
+                    #expect(counts.min() == 1, "\(call.name): \(counts) plans made for one call, three times (the top-level statement is one)")
+                }
+            }
+        }
+    }
+
     /// The engine's functions called from a session with JIT on (an API server's, the
     /// CLI's): none of their statements may be JIT-compiled. A function that prices a join
     /// method out gives its plans costs over 10^10, far above jit_above_cost; without its
@@ -246,12 +337,18 @@ struct HotPathPlanTests {
     /// Runs a psql script in one session and returns the plans auto_explain printed (as
     /// NOTICEs on stderr), one per statement; the script must succeed.
     static func plans(of script: String, url: String) throws -> [Substring] {
+        Array(try psqlStderr(of: script, url: url).components(separatedBy: "NOTICE:  duration:").dropFirst().map { Substring($0) })
+    }
+
+    /// Runs a psql script in one session and returns what it printed on stderr (server
+    /// messages, `\warn` lines, in order); the script must succeed.
+    static func psqlStderr(of script: String, url: String) throws -> String {
         let scriptFile = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-plans-\(UUID().uuidString).sql")
         defer { try? FileManager.default.removeItem(at: scriptFile) }
         try script.write(to: scriptFile, atomically: true, encoding: .utf8)
         let output = try TrellisBinary.run(["-X", "-q", "-d", url, "-f", scriptFile.path], binary: URL(fileURLWithPath: psql))
         #expect(output.status == 0, "psql: \(output.stderr.suffix(2_000))")
-        return Array(output.stderr.components(separatedBy: "NOTICE:  duration:").dropFirst().map { Substring($0) })
+        return output.stderr
     }
 
     static func checkPlans(_ url: String, before: String = "") throws {

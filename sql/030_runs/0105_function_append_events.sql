@@ -29,7 +29,14 @@ LANGUAGE plpgsql
 -- jit off: with nested loops priced out, the lateral lookups' plans cost over 10^10, far
 -- above jit_above_cost — called from a session with jit on (an API call that settles a
 -- node), every statement was JIT-compiled, about 1 s per call.
-SET enable_nestloop = off SET jit = off AS $fn$
+-- Generic plans, made once per session, whoever calls: with nested loops off, a generic plan
+-- carries their cost penalty wherever a custom plan can avoid it, so PostgreSQL judged it
+-- dearer after five custom plans and planned afresh on every call — 1.7 ms of planning per
+-- call from callers that do not force generic plans (report_progress, approvals, cancels).
+-- Its own search_path: a cached plan is made again whenever the caller's path differs from
+-- the one it was made under (the SECURITY DEFINER scheduler functions' and an API session's).
+SET search_path = pg_catalog, trellis, pg_temp SET enable_nestloop = off SET jit = off
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     notified bigint;
 BEGIN

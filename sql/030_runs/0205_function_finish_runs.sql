@@ -6,7 +6,11 @@
 -- (complete_nodes) finishes most runs inside append_events instead, in the update that
 -- settles their last nodes.
 CREATE OR REPLACE FUNCTION trellis.finish_runs(runs uuid[]) RETURNS void
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- Generic plans, made once per session: a custom plan for a one-run list always looked
+-- cheaper than the generic one, so each cancel planned its statements afresh. Every
+-- statement reads the runs by key (= ANY), which holds for any list size.
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     notified bigint;
 BEGIN
