@@ -32,6 +32,36 @@ struct ClaimTests {
             }
             let runs = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
             #expect(runs == 1)
+
+            // start_run looks up an administrator or owner, enabled, and the latest version
+            // at once, and goes through the named checks for anything else: both ways start
+            // the same run, and a refusal is the same whichever way it was found.
+            try await PrincipalStore(connection: conn).create("carol", as: "admin")
+            #expect(try await PrincipalStore(connection: conn).grant("run", on: "linear-pipeline", to: "carol", as: "admin"))
+            let granted = try await store.start("linear-pipeline", as: "carol")
+            let pinned = try await store.start("linear-pipeline", as: "admin", version: 1)
+            for started in [granted, pinned] {
+                #expect(started.created && started.status == "queued")
+                let row = try await conn.query("""
+                    SELECT p.name, v.version FROM trellis.workflow_runs r
+                    JOIN trellis.principals p ON p.id = r.started_by JOIN trellis.workflow_versions v ON v.id = r.version_id
+                    WHERE r.id = $1
+                    """, [started.runID]).single()
+                #expect(try row.decode("version", as: Int.self) == 1)
+                #expect(try row.decode("name", as: String.self) == (started.runID == granted.runID ? "carol" : "admin"))
+            }
+            try await conn.execute(script: "UPDATE trellis.principals SET disabled_at = now() WHERE name = 'carol'")
+            let refusals: [(() async throws -> Void, String, String)] = [
+                ({ _ = try await store.start("linear-pipeline", as: "carol") }, "42501", #"principal "carol" is disabled"#),
+                ({ _ = try await store.start("nope", as: "ghost") }, "TR404", #"unknown principal "ghost""#),
+            ]
+            for (call, code, message) in refusals {
+                let error = await #expect(throws: PGError.self) { try await call() }
+                #expect(error?.sqlState == code)
+                #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+            }
+            let total = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
+            #expect(total == 3)
         }
     }
 

@@ -5,22 +5,51 @@
 -- The same idempotency key for the same workflow returns the existing run (created = false)
 -- when the input is the same; a different input under a used key is refused (TR409), as a
 -- retried request must not silently drop a changed payload.
+-- The usual start — an enabled administrator or the workflow's owner, its latest version,
+-- an object input under the cap, no options — is one lookup and no check statements
+-- (a start is a scheduler's pickup latency and a client's enqueue rate: each statement
+-- here cost 20–60 µs of executor set-up). Anything else (an unknown or disabled
+-- principal, an unknown workflow, a grant to look up, a pinned version, a bad input or
+-- option) goes through the checks that name what is wrong, in the same order as before.
 CREATE OR REPLACE FUNCTION trellis.start_run(
     workflow text, input jsonb DEFAULT '{}', principal text DEFAULT 'admin', options jsonb DEFAULT '{}'
 ) RETURNS TABLE (run_id uuid, status text, created boolean)
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    actor_id bigint := trellis.principal_id(principal);
-    wf_id bigint := trellis.workflow_id(workflow);
     opts jsonb := coalesce(options, '{}');
+    actor_id bigint;
+    wf_id bigint;
+    lookup record;
+    usual boolean := false;
     pinned trellis.workflow_versions;
     new_runs uuid[];
     existing trellis.workflow_runs;
 BEGIN
-    PERFORM trellis.require_privilege(actor_id, wf_id, 'run');
+    IF NOT opts ? 'version' THEN
+        SELECT p.id AS actor_id, w.id AS wf_id, lv.v AS pinned INTO lookup
+        FROM trellis.principals p
+        JOIN trellis.workflows w ON w.name = workflow AND (p.is_admin OR w.owner_id = p.id)
+        CROSS JOIN LATERAL (SELECT v FROM trellis.workflow_versions v
+                            WHERE v.workflow_id = w.id ORDER BY v.version DESC LIMIT 1) lv(v)
+        WHERE p.name = principal AND p.disabled_at IS NULL;
+        usual := FOUND;
+    END IF;
+    IF usual THEN
+        actor_id := lookup.actor_id;
+        wf_id := lookup.wf_id;
+        pinned := lookup.pinned;
+    ELSE
+        actor_id := trellis.principal_id(principal);
+        wf_id := trellis.workflow_id(workflow);
+        PERFORM trellis.require_privilege(actor_id, wf_id, 'run');
+    END IF;
     input := coalesce(input, '{}');
-    PERFORM trellis.check_run_inputs(ARRAY[input]);
-    PERFORM trellis.check_run_options(opts);
+    IF NOT (jsonb_typeof(input) = 'object' AND pg_column_size(input) <= trellis.setting('max_input_bytes', 5242880)) THEN
+        PERFORM trellis.check_run_inputs(ARRAY[input]);
+    END IF;
+    IF opts <> '{}' THEN
+        PERFORM trellis.check_run_options(opts);
+    END IF;
 
     IF opts ? 'idempotency_key' THEN
         SELECT * INTO existing FROM trellis.workflow_runs r WHERE r.workflow_id = wf_id AND r.idempotency_key = opts ->> 'idempotency_key';
@@ -31,7 +60,9 @@ BEGIN
         END IF;
     END IF;
 
-    pinned := trellis.pinned_version(workflow, wf_id, opts);
+    IF pinned.id IS NULL THEN
+        pinned := trellis.pinned_version(workflow, wf_id, opts);
+    END IF;
     new_runs := trellis.create_runs(wf_id, workflow, pinned, actor_id, principal, ARRAY[input], opts);
     IF cardinality(new_runs) = 0 THEN
         -- Another transaction started the same idempotent run first.
