@@ -246,6 +246,13 @@ public final class Scheduler: Sendable {
 
         while true {
             do {
+                // Handlers that finish together (a DAG level's siblings) are reported
+                // together: one yield lets results already on their way into the inbox
+                // land in this drain. Without it the first finisher's wake-up often drained
+                // alone and the rest went one pass later — an extra round trip on the way
+                // to the level's dependent (completions per root → 8 → merge run 3.25 →
+                // 3.13, claims 4.37 → 4.16; four yields reached 3.06 but slowed fan-out).
+                if inFlight.count > 0 { await Task.yield() }
                 // Signals raised before this drain are answered by it (a doorbell rung
                 // during the last pass is answered by this pass's claim).
                 await wakeup.clear()
