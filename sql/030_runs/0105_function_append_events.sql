@@ -44,6 +44,36 @@ BEGIN
         RETURN;
     END IF;
     PERFORM 1 FROM trellis.workflow_runs r WHERE r.id = ANY (run_ids) ORDER BY r.id FOR NO KEY UPDATE;
+    IF coalesce(cardinality(finishing), 0) = 0 THEN
+        -- No run can end in this batch (claims, progress, a DAG level whose nodes have
+        -- dependents): the same counter bump, events and doorbells without the ending
+        -- runs' part, whose set-up alone cost 0.1 ms per call (pgbench) unused.
+        WITH ev AS (
+            SELECT u.run_id, u.type, u.data, u.ord
+            FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
+        ), counts AS (
+            SELECT ev.run_id, count(*) AS n FROM ev GROUP BY ev.run_id
+        ), settled AS (
+            SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
+        ), bumped AS (
+            UPDATE trellis.workflow_runs w
+            SET last_seq = w.last_seq + c.n,
+                nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
+                status = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
+                holds_slot = w.holds_slot OR (w.status = 'queued' AND w.id = ANY (slotted)),
+                started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now() ELSE w.started_at END
+            FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id
+            WHERE w.id = c.run_id AND w.id = ANY (run_ids)
+            RETURNING w.id, w.last_seq, c.n
+        ), inserted AS (
+            INSERT INTO trellis.run_events (run_id, seq, type, data)
+            SELECT ev.run_id, b.last_seq - b.n + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
+                   ev.type, coalesce(ev.data, '{}')
+            FROM ev JOIN bumped b ON b.id = ev.run_id
+        )
+        SELECT count(pg_notify('trellis_events', b.id::text || ':' || b.last_seq)) INTO notified FROM bumped b;
+        RETURN;
+    END IF;
     WITH ev AS (
         SELECT u.run_id, u.type, u.data, u.ord
         FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
