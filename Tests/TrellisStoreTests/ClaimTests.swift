@@ -25,11 +25,7 @@ struct ClaimTests {
                 ({ _ = try await store.start("linear-pipeline", input: #"{"other": true}"#, as: "admin", idempotencyKey: "order-42") },
                  "TR409", #"idempotency key "order-42" already started run \#(first.runID.uuidString.lowercased()) with a different input"#),
             ]
-            for (call, code, message) in cases {
-                let error = await #expect(throws: PGError.self) { try await call() }
-                #expect(error?.sqlState == code)
-                #expect(error?.message.contains(message) == true, "\(String(describing: error))")
-            }
+            await Self.expectRefused(cases)
             let runs = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
             #expect(runs == 1)
 
@@ -55,13 +51,18 @@ struct ClaimTests {
                 ({ _ = try await store.start("linear-pipeline", as: "carol") }, "42501", #"principal "carol" is disabled"#),
                 ({ _ = try await store.start("nope", as: "ghost") }, "TR404", #"unknown principal "ghost""#),
             ]
-            for (call, code, message) in refusals {
-                let error = await #expect(throws: PGError.self) { try await call() }
-                #expect(error?.sqlState == code)
-                #expect(error?.message.contains(message) == true, "\(String(describing: error))")
-            }
+            await Self.expectRefused(refusals)
             let total = try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs").single().decode("n", as: Int.self)
             #expect(total == 3)
+        }
+    }
+
+    /// Each call must fail with its SQLSTATE and a message containing its text.
+    static func expectRefused(_ cases: [(() async throws -> Void, String, String)]) async {
+        for (call, code, message) in cases {
+            let error = await #expect(throws: PGError.self) { try await call() }
+            #expect(error?.sqlState == code)
+            #expect(error?.message.contains(message) == true, "\(String(describing: error))")
         }
     }
 
