@@ -131,6 +131,14 @@ struct HotPathPlanTests {
                     ("cancel_run", doomed, "SELECT trellis.cancel_run(:'doomed', 'admin', 'planned');"),
                     ("retry_run", doomed + "\nSELECT trellis.cancel_run(:'doomed', 'admin', 'planned');",
                      "SELECT count(*) FROM trellis.retry_run(:'doomed', 'admin', 'all');"),
+                    ("pause_run", doomed, "SELECT trellis.pause_run(:'doomed', 'admin', 'planned');"),
+                    ("resume_run", doomed + "\nSELECT trellis.pause_run(:'doomed', 'admin', 'planned');",
+                     "SELECT trellis.resume_run(:'doomed', 'admin', 'planned');"),
+                    // Decided by another administrator than the starter.
+                    ("decide_approval", """
+                        SELECT run_id AS gated FROM trellis.start_run('plan-gate', '{}') \\gset
+                        SELECT id AS approval FROM trellis.approvals WHERE run_id = :'gated' \\gset
+                        """, "SELECT trellis.decide_approval(:'approval', 'approve', 'reviewer');"),
                 ]
                 // A held node for progress and heartbeats, a run for plain appends, each
                 // call six times more before counting (warm-up ones ran with other arguments).
@@ -145,6 +153,8 @@ struct HotPathPlanTests {
                 let output = try Self.psqlStderr(of: """
                     \\set ON_ERROR_STOP on
                     SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
+                    SELECT trellis.create_principal('reviewer', 'user', NULL, true);
+                    SELECT count(*) FROM trellis.publish_workflow('{"name": "plan-gate", "nodes": [{"key": "gate", "kind": "human_gate"}, {"key": "after", "kind": "tool_call", "handler": "echo"}], "edges": [{"from": "gate", "to": "after"}]}');
                     \(String(repeating: Self.warmUpRound, count: 6))
                     \(holdAndCall)
                     \(String(repeating: round + "\n", count: 6))
