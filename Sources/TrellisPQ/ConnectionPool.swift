@@ -2,7 +2,8 @@ import Foundation
 
 /// A small pool of database connections shared by concurrent work (the relay's requests
 /// and streams, a scheduler's handlers). Connections that failed at the transport level
-/// are dropped, not reused, so a database restart heals itself on the next call.
+/// are dropped, not reused, and an idle one is checked before it is handed out, so a
+/// database restart or a terminated backend costs a reconnect, not a failed call.
 public actor ConnectionPool {
     let url: String
     let capacity: Int
@@ -57,7 +58,14 @@ public actor ConnectionPool {
 
     private func acquire() async throws -> PGConnection {
         while true {
-            if let connection = idle.popLast() { return connection }
+            // A pooled connection whose backend was terminated while it sat idle (a
+            // database restart, pg_terminate_backend, an idle timeout) is dropped here,
+            // not handed to the caller to fail on: the call gets a fresh one.
+            while let connection = idle.popLast() {
+                if await connection.isUsableAfterIdle() { return connection }
+                open -= 1
+                Task { await connection.close() }
+            }
             if open < capacity {
                 open += 1
                 do {

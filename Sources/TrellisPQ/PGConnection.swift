@@ -225,6 +225,18 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a connection that sat idle can still be used, asked without blocking: an idle
+    /// connection hears nothing from the server unless its backend was terminated or the
+    /// server went away (a FATAL notice, then end of file), so anything readable on its
+    /// socket — or a status other than OK — means it is not.
+    public func isUsableAfterIdle() async -> Bool {
+        (try? await withHandle { handle in
+            guard PQstatus(handle) == CONNECTION_OK else { return false }
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            return poll(&descriptor, 1, 0) == 0
+        }) ?? false
+    }
+
     /// The server's backend process id (useful for `pg_terminate_backend` in tests).
     public func backendPID() async throws -> Int32 {
         try await withHandle { PQbackendPID($0) }
