@@ -14,6 +14,7 @@ enum BenchQuery {
     static let exactlyOnce = "bench/exactly_once"
     static let nodeSpan = "bench/node_span"
     static let runLatency = "bench/run_latency"
+    static let settlingTransactions = "bench/settling_transactions"
     static let runFinished = "bench/run_finished"
     static let startOne = "bench/start_one"
     static let startRunsSet = "bench/start_runs_set"

@@ -88,6 +88,7 @@ public struct BenchReport: Codable, Sendable {
         guard figure.value.isFinite else { return "n/a" }
         switch figure.unit {
         case "ms": return String(format: "%.1f ms", figure.value)
+        case "per run": return String(format: "%.2f per run", figure.value)
         default: return String(format: "%.0f %@", figure.value, figure.unit)
         }
     }

@@ -90,6 +90,12 @@ public final class Scheduler: Sendable {
     /// The backend of the main connection: its own trellis_ready doorbells do not wake the
     /// loop (see `listen`).
     private let mainBackendPID = Atomic<Int32>(0)
+    /// Handler tasks created but not yet running: the loop lets them begin before it
+    /// drains the results (see the top of a pass).
+    private let unbegun = Atomic<Int>(0)
+    /// When the latest handler began, in nanoseconds after `epoch` (SchedulerLoop.gatherWait).
+    private let lastBegun = Atomic<Int64>(0)
+    private let epoch = ContinuousClock.now
     private let artifactPool: ConnectionPool
 
     public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
@@ -247,16 +253,42 @@ public final class Scheduler: Sendable {
         while true {
             do {
                 // Handlers that finish together (a DAG level's siblings) are reported
-                // together: one yield lets results already on their way into the inbox
-                // land in this drain. Without it the first finisher's wake-up often drained
-                // alone and the rest went one pass later — an extra round trip on the way
-                // to the level's dependent (completions per root → 8 → merge run 3.25 →
-                // 3.13, claims 4.37 → 4.16; four yields reached 3.06 but slowed fan-out).
+                // together. The first sibling to finish wakes this loop while the others'
+                // tasks are often still queued on the executor, not begun: in half of the
+                // one-at-a-time DAG runs the loop drained that one result alone and the
+                // other seven went a pass later, a whole extra round trip (4–5 ms) before
+                // the level's dependent could be claimed. So the handlers this scheduler
+                // started first get to begin (a queued task runs when this one yields;
+                // bounded, so a starved executor cannot hold the loop), and one more yield
+                // lets results already on their way into the inbox land in this drain.
+                var turns = 0
+                while unbegun.load(ordering: .relaxed) > 0, turns < 64 {
+                    await Task.yield()
+                    turns += 1
+                }
                 if inFlight.count > 0 { await Task.yield() }
                 // Signals raised before this drain are answered by it (a doorbell rung
                 // during the last pass is answered by this pass's claim).
                 await wakeup.clear()
-                let (updates, finished, cancels) = await inbox.drain()
+                var (updates, finished, cancels) = await inbox.drain()
+                // Siblings still finishing a moment behind the first: wait for them
+                // (briefly, and only for handlers that have just begun) so they are
+                // reported together.
+                if !finished.isEmpty {
+                    let gatherStart = clock.now
+                    var brought = true
+                    while let slice = SchedulerLoop<ContinuousClock.Instant>.gatherWait(
+                        stillRunning: inFlight.count - finished.count,
+                        sinceLastBegun: .nanoseconds(epoch.duration(to: clock.now).inNanoseconds - lastBegun.load(ordering: .relaxed)),
+                        lingered: gatherStart.duration(to: clock.now), lastSliceBrought: brought) {
+                        await wakeup.wait(timeout: slice)
+                        let more = await inbox.drain()
+                        updates += more.updates
+                        finished += more.finished
+                        cancels.formUnion(more.cancels)
+                        brought = !more.finished.isEmpty
+                    }
+                }
                 for nodeRunID in cancels { inFlight.cancel(nodeRunID) }
                 // Progress first: it was said before the results below.
                 if !updates.isEmpty {
@@ -488,7 +520,10 @@ public final class Scheduler: Sendable {
         let artifacts = NodeArtifacts(pool: artifactPool, maxBytes: options.maxArtifactBytes) { [self] in
             ArtifactStore.NodeAttempt(scheduler: registeredID.load(ordering: .relaxed), nodeRunID: claim.nodeRunID, attempt: claim.attempt)
         }
-        return Task {
+        unbegun.add(1, ordering: .relaxed)
+        return Task { [self] in
+            unbegun.subtract(1, ordering: .relaxed)
+            lastBegun.store(epoch.duration(to: .now).inNanoseconds, ordering: .relaxed)
             let outcome: Outcome
             if let handler {
                 var context = NodeContext(

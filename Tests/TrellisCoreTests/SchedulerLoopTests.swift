@@ -99,4 +99,23 @@ import TrellisCore
         _ = loop.idle(now: zero, claimed: 0, leftReady: false)
         #expect(loop.failed() == .milliseconds(50))
     }
+    /// Siblings that finish a moment behind the first are waited for, briefly; nothing
+    /// else holds a pass's results back.
+    @Test func aPassWaitsBrieflyForSiblingsThatHaveJustBegun() {
+        typealias Loop = SchedulerLoop<TestInstant>
+        let us = { (n: Int) in Duration.microseconds(n) }
+        // Handlers began 100 µs ago and are still running: wait a slice, again while slices
+        // bring results, never past the budget.
+        #expect(Loop.gatherWait(stillRunning: 7, sinceLastBegun: us(100), lingered: .zero, lastSliceBrought: true) == us(200))
+        #expect(Loop.gatherWait(stillRunning: 3, sinceLastBegun: us(300), lingered: us(200), lastSliceBrought: true) == us(200))
+        #expect(Loop.gatherWait(stillRunning: 3, sinceLastBegun: us(500), lingered: us(400), lastSliceBrought: true) == us(100))
+        #expect(Loop.gatherWait(stillRunning: 3, sinceLastBegun: us(600), lingered: us(500), lastSliceBrought: true) == nil)
+        // A slice that brought nothing ends the wait: the rest are not about to finish.
+        #expect(Loop.gatherWait(stillRunning: 3, sinceLastBegun: us(300), lingered: us(200), lastSliceBrought: false) == nil)
+        // Nothing else running (an idle scheduler, the last of a level): report at once.
+        #expect(Loop.gatherWait(stillRunning: 0, sinceLastBegun: us(100), lingered: .zero, lastSliceBrought: true) == nil)
+        // The handlers still running began long ago (a model call, a request): at once.
+        #expect(Loop.gatherWait(stillRunning: 5, sinceLastBegun: .milliseconds(1), lingered: .zero, lastSliceBrought: true) == nil)
+        #expect(Loop.gatherWait(stillRunning: 5, sinceLastBegun: .seconds(20), lingered: .zero, lastSliceBrought: true) == nil)
+    }
 }
