@@ -528,8 +528,8 @@ public final class Scheduler: Sendable {
             if let handler {
                 var context = NodeContext(
                     nodeRunID: claim.nodeRunID, runID: claim.runID, nodeKey: claim.nodeKey, attempt: claim.attempt,
-                    input: (try? claim.input.decode(JSONValue.self)) ?? .null,
-                    config: (try? claim.config.decode(JSONValue.self)) ?? .object([:]),
+                    input: claim.input.jsonValue ?? .null,
+                    config: claim.config.jsonValue ?? .object([:]),
                     idempotencyKey: "\(claim.runID.uuidString.lowercased()):\(claim.nodeKey):\(claim.itemIndex.map(String.init) ?? "-")",
                     itemIndex: claim.itemIndex,
                     timeoutMilliseconds: claim.timeoutMilliseconds,
@@ -540,7 +540,7 @@ public final class Scheduler: Sendable {
                         await inbox.update(update)
                     },
                     artifacts: artifacts,
-                    resume: claim.resume.flatMap { try? $0.decode(JSONValue.self) })
+                    resume: claim.resume.flatMap(\.jsonValue))
                 let started = ContinuousClock.now
                 if let problem = await Self.expandStoredOutputs(in: &context, cap: options.maxStoredOutputBytes) {
                     outcome = problem
