@@ -1,6 +1,5 @@
--- Checks run inputs before anything is written: each must be a JSON object (SQL NULL
--- counts as {}) within trellis.max_input_bytes. The first offender is named by its
--- position (`inputs[i]`, from 0) when there are several.
+-- Checks run inputs before anything is written (the rule: run_input_fits). The first
+-- offender is named by its position (`inputs[i]`, from 0) when there are several.
 CREATE OR REPLACE FUNCTION trellis.check_run_inputs(inputs jsonb[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -10,7 +9,7 @@ DECLARE
 BEGIN
     SELECT u.ord, u.input, pg_column_size(u.input) AS bytes INTO bad
     FROM unnest(inputs) WITH ORDINALITY AS u(input, ord)
-    WHERE u.input IS NOT NULL AND (jsonb_typeof(u.input) <> 'object' OR pg_column_size(u.input) > cap)
+    WHERE NOT trellis.run_input_fits(u.input)
     ORDER BY u.ord LIMIT 1;
     IF NOT FOUND THEN
         RETURN;

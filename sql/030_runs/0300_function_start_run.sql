@@ -44,7 +44,7 @@ BEGIN
         PERFORM trellis.require_privilege(actor_id, wf_id, 'run');
     END IF;
     input := coalesce(input, '{}');
-    IF NOT (jsonb_typeof(input) = 'object' AND pg_column_size(input) <= trellis.setting('max_input_bytes', 5242880)) THEN
+    IF NOT trellis.run_input_fits(input) THEN
         PERFORM trellis.check_run_inputs(ARRAY[input]);
     END IF;
     IF opts <> '{}' THEN
