@@ -5,9 +5,12 @@ extension PGConnection {
     public struct Statement: Sendable {
         public var sql: String
         public var parameters: [(any PGEncodable)?]
-        public init(_ sql: String, _ parameters: [(any PGEncodable)?] = []) {
+        /// Sent as a named prepared statement of the session (`queryPrepared`).
+        public var prepared: Bool
+        public init(_ sql: String, _ parameters: [(any PGEncodable)?] = [], prepared: Bool = false) {
             self.sql = sql
             self.parameters = parameters
+            self.prepared = prepared
         }
     }
 
@@ -16,17 +19,36 @@ extension PGConnection {
     /// statement that fails aborts the transaction — nothing of the pipeline is kept — and
     /// its error is thrown. Statements go out in order and results are read after the
     /// last one is sent, so only the last should return a large result.
+    /// A prepared statement whose result type changed under it (SQLSTATE 0A000, see
+    /// `queryPrepared`) aborts the pipeline before anything is kept; it is sent once more,
+    /// prepared again.
     public func pipeline(_ statements: [Statement]) async throws -> [PGResult] {
-        let encoded = try statements.map { ($0.sql, try Self.encode($0.parameters)) }
+        do {
+            return try await pipelineOnce(statements)
+        } catch let error as PGError where error.sqlState == "0A000" && statements.contains(where: \.prepared) {
+            return try await pipelineOnce(statements)
+        }
+    }
+
+    private func pipelineOnce(_ statements: [Statement]) async throws -> [PGResult] {
+        let encoded = try statements.map { ($0.sql, try Self.encode($0.parameters), $0.prepared) }
         let endpoint = self.endpoint
         return try await withHandle { handle in
+            // Statements new to the session are prepared first (a round trip each, once).
+            let names = try encoded.map { sql, texts, prepared in
+                prepared ? try self.preparedName(sql, parameterCount: texts.count, handle: handle) : nil
+            }
             guard PQenterPipelineMode(handle) == 1 else { throw PGConnection.connectionError(handle, endpoint: endpoint) }
             // Leaving pipeline mode needs every result read; on a broken connection the
             // handle is discarded by its owner anyway.
             defer { _ = PQexitPipelineMode(handle) }
-            for (sql, texts) in encoded {
+            for ((sql, texts, _), name) in zip(encoded, names) {
                 let sent = PGConnection.withCStrings(texts) { values in
-                    PQsendQueryParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
+                    if let name {
+                        PQsendQueryPrepared(handle, name, Int32(texts.count), &values, nil, nil, 0)
+                    } else {
+                        PQsendQueryParams(handle, sql, Int32(texts.count), nil, &values, nil, nil, 0)
+                    }
                 }
                 guard sent == 1 else { throw PGConnection.connectionError(handle, endpoint: endpoint) }
             }
@@ -43,6 +65,7 @@ extension PGConnection {
                         results.append(try PGConnection.consume(result, handle: handle, endpoint: endpoint))
                     } catch let error as PGError {
                         if error.kind != .server { throw error }
+                        self.notePreparedFailure(error)
                         failure = failure ?? error
                     }
                 }

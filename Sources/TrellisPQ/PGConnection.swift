@@ -17,6 +17,8 @@ public final class PGConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     /// Touched only on `queue`.
     private var handle: OpaquePointer?
+    /// The statements prepared in this session (PGConnection+Prepared). Touched only on `queue`.
+    var prepared = PreparedStatements()
 
     /// Database, host and port as the connection resolved them (for messages; no password).
     public let endpoint: String

@@ -6,4 +6,11 @@ extension PGConnection {
     public func run(_ name: String, _ parameters: [(any PGEncodable)?] = [], catalogue: SQLCatalogue = .embedded) async throws -> PGResult {
         try await query(catalogue.query(name), parameters)
     }
+
+    /// Runs a named query as a prepared statement of the session (`queryPrepared`): for
+    /// the calls a scheduler makes on every pass.
+    @discardableResult
+    public func runPrepared(_ name: String, _ parameters: [(any PGEncodable)?] = [], catalogue: SQLCatalogue = .embedded) async throws -> PGResult {
+        try await queryPrepared(catalogue.query(name), parameters)
+    }
 }

@@ -180,15 +180,15 @@ public struct SchedulerStore: Sendable {
     }
 
     public func claim(scheduler: Int64, handlers: [String], max: Int, leaseSeconds: Int = 30) async throws -> [Claim] {
-        try Self.claims(try await connection.run(Query.Runs.claim, Self.claimParameters(scheduler, handlers, max, leaseSeconds)))
+        try Self.claims(try await connection.runPrepared(Query.Runs.claim, Self.claimParameters(scheduler, handlers, max, leaseSeconds)))
     }
 
     public func complete(scheduler: Int64, _ results: [Success]) async throws -> [Report] {
-        try Self.completions(try await connection.run(Query.Runs.complete, [scheduler, try Success.document(results)]))
+        try Self.completions(try await connection.runPrepared(Query.Runs.complete, [scheduler, try Success.document(results)]))
     }
 
     public func fail(scheduler: Int64, _ failures: [Failure]) async throws -> [Report] {
-        try Self.failures(try await connection.run(Query.Runs.fail, [scheduler, try PGJSON(encoding: failures)]))
+        try Self.failures(try await connection.runPrepared(Query.Runs.fail, [scheduler, try PGJSON(encoding: failures)]))
     }
 
     /// What one `reportAndClaim` round trip did.
@@ -206,9 +206,9 @@ public struct SchedulerStore: Sendable {
                                leaseSeconds: Int = 30) async throws -> Exchange {
         var statements: [PGConnection.Statement] = []
         let catalogue = SQLCatalogue.embedded
-        if !successes.isEmpty { statements.append(.init(catalogue.query(Query.Runs.complete), [scheduler, try Success.document(successes)])) }
-        if !failures.isEmpty { statements.append(.init(catalogue.query(Query.Runs.fail), [scheduler, try PGJSON(encoding: failures)])) }
-        statements.append(.init(catalogue.query(Query.Runs.claim), Self.claimParameters(scheduler, handlers, max, leaseSeconds)))
+        if !successes.isEmpty { statements.append(.init(catalogue.query(Query.Runs.complete), [scheduler, try Success.document(successes)], prepared: true)) }
+        if !failures.isEmpty { statements.append(.init(catalogue.query(Query.Runs.fail), [scheduler, try PGJSON(encoding: failures)], prepared: true)) }
+        statements.append(.init(catalogue.query(Query.Runs.claim), Self.claimParameters(scheduler, handlers, max, leaseSeconds), prepared: true))
         var results = try await connection.pipeline(statements)[...]
         return Exchange(completed: successes.isEmpty ? [] : try Self.completions(results.removeFirst()),
                         failed: failures.isEmpty ? [] : try Self.failures(results.removeFirst()),
@@ -246,7 +246,7 @@ public struct SchedulerStore: Sendable {
     /// Progress and log lines from running handlers (events node.progress / node.log),
     /// fenced like results.
     public func reportProgress(scheduler: Int64, _ updates: [Update]) async throws -> [Report] {
-        try await connection.run(Query.Runs.reportProgress, [scheduler, try PGJSON(encoding: updates)]).rows.map {
+        try await connection.runPrepared(Query.Runs.reportProgress, [scheduler, try PGJSON(encoding: updates)]).rows.map {
             Report(nodeRunID: try $0.decode("node_run_id"), accepted: try $0.decode("accepted"), outcome: nil,
                    reason: try $0.decodeIfPresent("reason"))
         }
@@ -265,7 +265,7 @@ public struct SchedulerStore: Sendable {
     /// Extends the leases this scheduler still holds at the given attempts; returns the
     /// ids it no longer holds (reclaimed, re-claimed, finished or cancelled).
     public func heartbeat(scheduler: Int64, holding held: [Held], leaseSeconds: Int = 30) async throws -> Set<Int64> {
-        let rows = try await connection.run(Query.Runs.heartbeat, [scheduler, held.map(\.nodeRunID), held.map(\.attempt),
+        let rows = try await connection.runPrepared(Query.Runs.heartbeat, [scheduler, held.map(\.nodeRunID), held.map(\.attempt),
                                                                    "\(leaseSeconds) seconds"]).rows
         var lost: Set<Int64> = []
         for row in rows where !(try row.decode("held", as: Bool.self)) {
