@@ -41,4 +41,10 @@ extension PGConnection {
     func bench(_ name: String, _ parameters: [(any PGEncodable)?] = []) async throws -> PGResult {
         try await run(name, parameters, catalogue: BenchQuery.catalogue)
     }
+
+    /// As a prepared statement of the session, as a client that calls one statement many
+    /// times does (asyncpg, the driver under pgqueuer, prepares every statement).
+    func benchPrepared(_ name: String, _ parameters: [(any PGEncodable)?] = []) async throws -> PGResult {
+        try await runPrepared(name, parameters, catalogue: BenchQuery.catalogue)
+    }
 }

@@ -199,7 +199,7 @@ private struct Context {
         try await PGConnection.withConnection(bench.databaseURL) { listener in
             try await listener.listen("trellis_events")
             for index in 0..<count {
-                let run: UUID = try await conn.bench(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
+                let run: UUID = try await conn.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
                 let prefix = run.uuidString.lowercased()
                 let deadline = ContinuousClock.now + .seconds(30)
                 while try await !conn.bench(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
@@ -295,7 +295,7 @@ private struct Context {
         log("start: \(bench.singleStarts) runs, one call each, one client")
         try await timed("one call per run", count: bench.singleStarts) {
             for index in 0..<bench.singleStarts {
-                _ = try await conn.bench(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#])
+                _ = try await conn.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#])
             }
         }
         return .init(name: "start", description: "enqueue rate, no scheduler running (the runs are discarded afterwards)",

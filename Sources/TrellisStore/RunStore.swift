@@ -67,7 +67,9 @@ public struct RunStore: Sendable {
     /// One run with its options as a JSON object text (priority, idempotency_key, version,
     /// context), checked by start_run: the HTTP API passes its request body through.
     public func start(_ workflow: String, input: String, options: String, as principal: String) async throws -> Started {
-        let row = try await connection.run(Query.Runs.start, [workflow, input, principal, options]).single()
+        // Prepared: a start is a client's enqueue call and a scheduler's pickup latency,
+        // and parsing and planning it each time cost about 0.2 ms of that.
+        let row = try await connection.runPrepared(Query.Runs.start, [workflow, input, principal, options]).single()
         return Started(runID: try row.decode("run_id"), status: try row.decode("status"), created: try row.decode("created"))
     }
 
