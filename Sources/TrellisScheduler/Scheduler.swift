@@ -91,7 +91,7 @@ public final class Scheduler: Sendable {
     /// loop (see `listen`).
     private let mainBackendPID = Atomic<Int32>(0)
     /// Handler tasks created but not yet running: the loop lets them begin before it
-    /// drains the results (see the top of a pass).
+    /// drains the results, and waits for them as for siblings (see the top of a pass).
     private let unbegun = Atomic<Int>(0)
     /// When the latest handler began, in nanoseconds after `epoch` (SchedulerLoop.gatherWait).
     private let lastBegun = Atomic<Int64>(0)
@@ -254,8 +254,8 @@ public final class Scheduler: Sendable {
             do {
                 // Handlers that finish together (a DAG level's siblings) are reported
                 // together. The first sibling to finish wakes this loop while the others'
-                // tasks are often still queued on the executor, not begun: in half of the
-                // one-at-a-time DAG runs the loop drained that one result alone and the
+                // tasks are often still queued on the executor, not begun: in one of two to
+                // six one-at-a-time DAG runs the loop drained that one result alone and the
                 // other seven went a pass later, a whole extra round trip (4–5 ms) before
                 // the level's dependent could be claimed. So the handlers this scheduler
                 // started first get to begin (a queued task runs when this one yields;
@@ -279,7 +279,9 @@ public final class Scheduler: Sendable {
                     var brought = true
                     while let slice = SchedulerLoop<ContinuousClock.Instant>.gatherWait(
                         stillRunning: inFlight.count - finished.count,
-                        sinceLastBegun: .nanoseconds(epoch.duration(to: clock.now).inNanoseconds - lastBegun.load(ordering: .relaxed)),
+                        // A handler not yet begun (the turns above ran out) counts as just begun.
+                        sinceLastBegun: unbegun.load(ordering: .relaxed) > 0 ? .zero
+                            : .nanoseconds(epoch.duration(to: clock.now).inNanoseconds - lastBegun.load(ordering: .relaxed)),
                         lingered: gatherStart.duration(to: clock.now), lastSliceBrought: brought) {
                         await wakeup.wait(timeout: slice)
                         let more = await inbox.drain()
