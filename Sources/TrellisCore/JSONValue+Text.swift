@@ -14,18 +14,18 @@ extension JSONValue {
     /// PostgreSQL prints from jsonb never repeats one).
     public init?(jsonText: String) {
         var text = jsonText
-        let parsed: JSONValue?? = text.withUTF8 { bytes in
+        let parsed = text.withUTF8 { bytes -> JSONValue? in
             var parser = Parser(bytes: bytes)
-            guard let value = parser.value(depth: 0) else { return .some(nil) }
+            guard let value = parser.value(depth: 0) else { return nil }
             parser.skipSpace()
-            return parser.index == bytes.count ? .some(value) : .some(nil)
+            return parser.index == bytes.count ? value : nil
         }
-        guard let value = parsed ?? nil else { return nil }
-        self = value
+        guard let parsed else { return nil }
+        self = parsed
     }
 
     /// Compact JSON text, object keys sorted (equal values give equal text). Whole numbers
-    /// below 9·10¹⁵ print without a fraction, as `Encodable` does. Throws for NaN and
+    /// print without a fraction (`exactInteger`), as `Encodable` does. Throws for NaN and
     /// ±Infinity, which JSON cannot hold.
     public func jsonText() throws -> String {
         var out = ""
@@ -45,7 +45,7 @@ extension JSONValue {
         case .bool(let value): out += value ? "true" : "false"
         case .number(let value):
             guard value.isFinite else { throw UnrepresentableNumber(value: value) }
-            if value == value.rounded(), abs(value) < 9.0e15 { out += String(Int64(value)) } else { out += "\(value)" }
+            out += Self.exactInteger(value).map(String.init) ?? "\(value)"
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let items):
             out += "["
@@ -189,75 +189,61 @@ extension JSONValue {
             return .number(value)
         }
 
-        /// A string literal at `index` (its opening quote); nil when malformed.
+        /// A string literal at `index` (its opening quote); nil when malformed. A string
+        /// without escapes is one copy of its bytes; from the first escape on, the bytes
+        /// are gathered with the escapes decoded.
         mutating func string() -> String? {
             index += 1
             let start = index
-            // The usual string has no escapes: one copy of its bytes.
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                    index += 1
-                    return text
-                }
-                if byte == UInt8(ascii: "\\") { break }
-                if byte < 0x20 { return nil }
-                index += 1
-            }
-            var scalars = String.UnicodeScalarView()
-            scalars.append(contentsOf: String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self).unicodeScalars)
-            var pendingBytes: [UInt8] = []
-            func flush() {
-                if !pendingBytes.isEmpty {
-                    scalars.append(contentsOf: String(decoding: pendingBytes, as: UTF8.self).unicodeScalars)
-                    pendingBytes.removeAll(keepingCapacity: true)
-                }
-            }
+            var decoded: [UInt8]?
             while index < bytes.count {
                 let byte = bytes[index]
                 switch byte {
                 case UInt8(ascii: "\""):
-                    flush()
+                    let text = decoded.map { String(decoding: $0, as: UTF8.self) }
+                        ?? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
                     index += 1
-                    return String(scalars)
+                    return text
                 case UInt8(ascii: "\\"):
-                    flush()
+                    if decoded == nil { decoded = Array(bytes[start..<index]) }
                     index += 1
-                    guard index < bytes.count else { return nil }
-                    let escape = bytes[index]
-                    index += 1
-                    switch escape {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
-                    case UInt8(ascii: "u"):
-                        guard let unit = hex4() else { return nil }
-                        if (0xD800..<0xDC00).contains(unit) {
-                            // A high surrogate must be followed by an escaped low one.
-                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
-                            index += 2
-                            guard let low = hex4(), (0xDC00..<0xE000).contains(low),
-                                  let scalar = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) else { return nil }
-                            scalars.append(scalar)
-                        } else {
-                            guard let scalar = Unicode.Scalar(unit) else { return nil }  // a lone low surrogate
-                            scalars.append(scalar)
-                        }
-                    default: return nil
-                    }
+                    guard let scalar = escape() else { return nil }
+                    decoded!.append(contentsOf: String(scalar).utf8)
+                case ..<0x20:
+                    return nil
                 default:
-                    if byte < 0x20 { return nil }
-                    pendingBytes.append(byte)
+                    decoded?.append(byte)
                     index += 1
                 }
             }
             return nil
+        }
+
+        /// The character an escape stands for, `index` just past its backslash.
+        mutating func escape() -> Unicode.Scalar? {
+            guard index < bytes.count else { return nil }
+            let letter = bytes[index]
+            index += 1
+            switch letter {
+            case UInt8(ascii: "\""): return "\""
+            case UInt8(ascii: "\\"): return "\\"
+            case UInt8(ascii: "/"): return "/"
+            case UInt8(ascii: "b"): return "\u{08}"
+            case UInt8(ascii: "f"): return "\u{0C}"
+            case UInt8(ascii: "n"): return "\n"
+            case UInt8(ascii: "r"): return "\r"
+            case UInt8(ascii: "t"): return "\t"
+            case UInt8(ascii: "u"):
+                guard let unit = hex4() else { return nil }
+                guard (0xD800..<0xDC00).contains(unit) else { return Unicode.Scalar(unit) }  // nil: a lone low surrogate
+                // A high surrogate must be followed by an escaped low one.
+                guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
+                index += 2
+                guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                return Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+            default:
+                return nil
+            }
         }
 
         mutating func hex4() -> UInt32? {

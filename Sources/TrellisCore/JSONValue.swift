@@ -33,11 +33,17 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            if value == value.rounded(), abs(value) < 9.0e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
+            if let whole = Self.exactInteger(value) { try container.encode(whole) } else { try container.encode(value) }
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+
+    /// A number that is written without a fraction (JSON text, SQL parameters): whole and
+    /// below 9·10¹⁵, where every integer is exact in a Double; nil otherwise.
+    public static func exactInteger(_ value: Double) -> Int64? {
+        value == value.rounded() && abs(value) < 9.0e15 ? Int64(value) : nil
     }
 
     public subscript(key: String) -> JSONValue? {

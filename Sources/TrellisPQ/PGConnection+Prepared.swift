@@ -28,7 +28,7 @@ extension PGConnection {
                         return try PGConnection.consume(PQexecPrepared(handle, name, Int32(texts.count), &values, nil, nil, 0),
                                                         handle: handle, endpoint: endpoint)
                     } catch let error as PGError where error.sqlState == "0A000" && attempt == 1 {
-                        self.prepared.stale = true
+                        self.notePreparedFailure(error)
                     }
                 }
                 preconditionFailure("unreachable: the second attempt returns or throws")

@@ -67,7 +67,9 @@ public final class SQLHandler: NodeHandler {
             case .null: return nil
             case .string(let text): return text
             case .bool(let flag): return flag
-            case .number(let number): return number == number.rounded() && abs(number) < 9e15 ? Int64(number) : number
+            case .number(let number):
+                if let whole = JSONValue.exactInteger(number) { return whole }
+                return number
             case .array, .object: return try PGJSON(encoding: value)
             }
         }
