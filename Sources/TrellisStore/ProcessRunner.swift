@@ -151,6 +151,7 @@ public struct ProcessRunner: Sendable {
             cArgs.forEach { free($0) }
             cEnv.forEach { free($0) }
         }
+        InheritedDescriptors.closeAll(in: &actions)
         var pid: pid_t = 0
         let result = posix_spawnp(&pid, argv[0], &actions, nil, cArgs, cEnv)
         guard result == 0 else {

@@ -48,6 +48,20 @@ struct HandlerTests {
         }
     }
 
+    /// A shell node's program gets stdin, stdout and stderr only — none of the scheduler's
+    /// sockets (libcurl's have no close-on-exec): a command that outlives a model stream
+    /// would otherwise keep its connection open, and could write into it.
+    @Test func shellProgramsInheritNoSchedulerDescriptors() async throws {
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let leaked = fcntl(probe, F_DUPFD, 250)
+        close(probe)
+        defer { close(leaked) }
+        let listing = try await ShellHandler().run(context(config: .object(["argv": .array([.string("/bin/ls"), .string("/proc/self/fd")])])))
+        let open = Set((listing.output["stdout"]?.stringValue ?? "").split(separator: "\n").compactMap { Int($0) })
+        #expect(!open.isEmpty && !open.contains(Int(leaked)), "\(open.sorted())")
+        #expect(open.isSubset(of: [0, 1, 2, 3]), "\(open.sorted())")
+    }
+
     @Test func shellRunsArgvWithoutAShell() async throws {
         let handler = ShellHandler()
         let ok = try await handler.run(context(config: .object(["argv": .array([.string("/bin/echo"), .string("$HOME;")])]),

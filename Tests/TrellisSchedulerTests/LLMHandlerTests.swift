@@ -16,6 +16,8 @@ final class FakeModelAPI: Sendable {
     final class State: Sendable {
         let counts = Mutex<[String: Int]>([:])
         let slowClientGone = Atomic<Bool>(false)
+        /// A program started while the slow stream was open, stopped with the server.
+        let bystander = Mutex<pid_t?>(nil)
     }
 
     let server: TestHTTPServer
@@ -42,6 +44,15 @@ final class FakeModelAPI: Sendable {
     }
 
     var clientLeftTheSlowStream: Bool { state.slowClientGone.load(ordering: .relaxed) }
+
+    /// Stops the server and whatever it started.
+    func stop() {
+        server.stop()
+        if let pid = state.bystander.withLock({ $0 }) {
+            kill(pid, SIGKILL)
+            _ = ProcessRunner.waitForExit(pid)
+        }
+    }
     func calls(_ model: String) -> Int { state.counts.withLock { $0[model] ?? 0 } }
 
     static func chunk(_ model: String, _ delta: String, finish: String? = nil) -> String {
@@ -107,6 +118,12 @@ final class FakeModelAPI: Sendable {
             // The connection drops: no [DONE], no final chunk of the chunked body.
         case "slow":
             startStream(writer)
+            // A long-lived program starts while the stream is open, as another test's
+            // PostgreSQL or a shell node may at any moment in a scheduler: the client's
+            // connection must still close at the node's timeout (a child that inherited
+            // its socket kept it open, and this stream ran on to its end).
+            let pid = try? ProcessRunner.spawnBackground(["/bin/sleep", "30"], stderrFile: URL(fileURLWithPath: "/dev/null"))
+            state.bystander.withLock { $0 = pid }
             for index in 0..<100 {
                 guard writer.chunk(chunk(model, #"{"content":"tick\#(index) "}"#)) else {
                     state.slowClientGone.store(true, ordering: .relaxed)
@@ -281,7 +298,7 @@ struct LLMHandlerTests {
 
     @Test func aCutStreamFailsRetryablyAndASlowOneStopsAtTheTimeout() async throws {
         let api = try FakeModelAPI()
-        defer { api.server.stop() }
+        defer { api.stop() }
         try await TestDatabase.withMigrated { db in
             let definition = """
                 {"name": "broken-streams", "nodes": [
@@ -298,6 +315,7 @@ struct LLMHandlerTests {
                 // Slow: the node's timeout stopped the stream; the server saw the client leave.
                 #expect(nodes["slow"]?.status == "failed")
                 #expect(try nodes["slow"]?.error?.decode(JSONValue.self)["code"] == .string("timeout"))
+                #expect(api.calls("slow") == 1)
                 try await waitUntil(timeout: .seconds(10), "the fake API to see the client leave") { api.clientLeftTheSlowStream }
             }
         }

@@ -5,6 +5,23 @@ import TrellisStore
 
 @Suite("Embedded local cluster")
 struct LocalClusterTests {
+    /// A descriptor this process opened without close-on-exec (as libcurl opens its
+    /// sockets) stays out of every program spawned here: a postmaster or a background
+    /// process would otherwise hold it open for as long as it runs.
+    @Test func spawnedProgramsInheritOnlyStandardDescriptors() throws {
+        #expect(InheritedDescriptors.closedInChildren)
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let leaked = fcntl(probe, F_DUPFD, 250)  // high, so it cannot be ls's own directory
+        close(probe)
+        defer { close(leaked) }
+        #expect(leaked >= 250 && fcntl(leaked, F_GETFD) & FD_CLOEXEC == 0)
+        let listing = try ProcessRunner().run(URL(fileURLWithPath: "/bin/ls"), ["/proc/self/fd"])
+        #expect(listing.status == 0)
+        let open = Set(listing.output.split(separator: "\n").compactMap { Int($0) })
+        #expect(!open.contains(Int(leaked)), "the child inherited descriptor \(leaked): \(open.sorted())")
+        #expect(open.isSubset(of: [0, 1, 2, 3]), "\(open.sorted())")  // 3: ls's own listing
+    }
+
     @Test func startsIsReusedAndStops() async throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cluster-\(UUID().uuidString.prefix(8))")
         let cluster = LocalCluster(directory: directory, settings: ["fsync": "off"], fastInit: true)
