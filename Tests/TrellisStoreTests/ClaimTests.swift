@@ -90,6 +90,58 @@ struct ClaimTests {
         }
     }
 
+    /// A pipelined pass rings trellis_ready only for what its claim left ready: another
+    /// scheduler is not woken for the nodes this one took itself.
+    @Test func aPipelinedPassRingsOnlyForWhatItsClaimLeft() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "levels", "nodes": [
+                      {"key": "root", "kind": "tool_call", "handler": "echo"},
+                      {"key": "left", "kind": "tool_call", "handler": "echo"},
+                      {"key": "right", "kind": "tool_call", "handler": "echo"},
+                      {"key": "nap", "kind": "tool_call", "handler": "sleep"}],
+                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}, {"from": "root", "to": "nap"}]}
+                    """, as: "admin")
+                let driver = try await Driver.make(conn)
+                try await db.withConnection { bell in
+                    try await bell.listen("trellis_ready")
+                    func rung() async throws -> [String] {
+                        var heard: [String] = []
+                        while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { heard.append(note.payload) }
+                        return heard.sorted()
+                    }
+                    /// A run's root reported and the next claim made in one pass; what it claimed.
+                    func pass(max: Int, serving handlers: [String]) async throws -> [String] {
+                        _ = try await driver.store.start("levels", as: "admin")
+                        let root = try #require(try await driver.claim().first { $0.nodeKey == "root" })
+                        #expect(try await rung() == ["echo"])  // the start's
+                        let exchange = try await driver.scheduling.reportAndClaim(
+                            scheduler: driver.scheduler, successes: [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))],
+                            failures: [], handlers: handlers, max: max)
+                        #expect(exchange.completed.map(\.accepted) == [true])
+                        return exchange.claims.map(\.nodeKey).sorted()
+                    }
+                    // Took all three it made ready: no doorbell.
+                    #expect(try await pass(max: 10, serving: ["echo", "sleep"]) == ["left", "nap", "right"])
+                    #expect(try await rung() == [])
+                    // Does not serve sleep: nap is left, its doorbell rings.
+                    #expect(try await pass(max: 10, serving: ["echo"]) == ["left", "right"])
+                    #expect(try await rung() == ["sleep"])
+                    // A full batch may have left any of them: every doorbell rings.
+                    #expect(try await pass(max: 2, serving: ["echo", "sleep"]).count == 2)
+                    #expect(try await rung() == ["echo", "sleep"])
+                    // Results reported without a claim ring at once, as before.
+                    _ = try await driver.store.start("levels", as: "admin")
+                    let root = try #require(try await driver.claim().first { $0.nodeKey == "root" })
+                    _ = try await rung()
+                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))])
+                    #expect(try await rung() == ["echo", "sleep"])
+                }
+            }
+        }
+    }
+
     @Test func claimSkipsRunsAnotherTransactionHoldsInsteadOfWaiting() async throws {
         try await TestDatabase.withSeeded { db, conn in
             let driver = try await Driver.make(conn)

@@ -104,7 +104,7 @@ BEGIN
         END LOOP;
         RETURN ids;
     END IF;
-    PERFORM pg_notify('trellis_ready', h) FROM unnest(woken) AS h;
+    PERFORM trellis.ring_ready(woken);
     RETURN ids;
 END;
 $fn$;

@@ -88,6 +88,7 @@ BEGIN
         ) n
     ) p;
     IF picked IS NULL THEN
+        PERFORM trellis.ring_deferred_doorbells(handlers, true);
         RETURN;
     END IF;
 
@@ -125,6 +126,7 @@ BEGIN
     IF cardinality(refused) > 0 THEN
         picked := ARRAY(SELECT p.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord) WHERE p.id <> ALL (refused) ORDER BY p.ord);
         IF cardinality(picked) = 0 THEN
+            PERFORM trellis.ring_deferred_doorbells(handlers, true);
             RETURN;
         END IF;
     END IF;
@@ -165,6 +167,9 @@ BEGIN
                jsonb_build_object('node_key', n.node_key, 'node_run_id', n.id, 'attempt', n.attempt, 'scheduler', scheduler_name)
         FROM trellis.node_runs n WHERE n.id = ANY (picked)
     ) e;
+
+    -- The doorbells its pass deferred: what this claim may have left ready.
+    PERFORM trellis.ring_deferred_doorbells(handlers, cardinality(picked) >= max_nodes OR cardinality(refused) > 0);
 
     -- waited_ms by the statement's clock: in a pipelined pass, now() is the start of the
     -- transaction, before the results reported ahead of this claim.

@@ -1,0 +1,1 @@
+SELECT set_config('trellis.deferred_doorbells', '[]', true)
