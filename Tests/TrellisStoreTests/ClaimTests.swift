@@ -66,18 +66,24 @@ struct ClaimTests {
         }
     }
 
+    /// root → left, right (echo) and nap (sleep).
+    static func publishLevels(_ conn: PGConnection) async throws {
+        _ = try await WorkflowStore(connection: conn).publish(definition: """
+            {"name": "levels", "nodes": [
+              {"key": "root", "kind": "tool_call", "handler": "echo"},
+              {"key": "left", "kind": "tool_call", "handler": "echo"},
+              {"key": "right", "kind": "tool_call", "handler": "echo"},
+              {"key": "nap", "kind": "tool_call", "handler": "sleep"}],
+             "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}, {"from": "root", "to": "nap"}]}
+            """, as: "admin")
+    }
+
     /// The scheduler's busy pass — report, then claim, in one transaction (pipeline mode) —
     /// takes the dependents its results made ready at once, not one round trip later.
     @Test func aPipelinedPassClaimsTheDependentsItsResultsMadeReady() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: """
-                    {"name": "levels", "nodes": [
-                      {"key": "root", "kind": "tool_call", "handler": "echo"},
-                      {"key": "left", "kind": "tool_call", "handler": "echo"},
-                      {"key": "right", "kind": "tool_call", "handler": "echo"}],
-                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
-                    """, as: "admin")
+                try await Self.publishLevels(conn)
                 let driver = try await Driver.make(conn)
                 _ = try await driver.store.start("levels", as: "admin")
                 let root = try #require(try await driver.claim().first)
@@ -85,7 +91,7 @@ struct ClaimTests {
                     scheduler: driver.scheduler, successes: [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))],
                     failures: [], handlers: Driver.handlers, max: 10)
                 #expect(exchange.completed.map(\.accepted) == [true])
-                #expect(Set(exchange.claims.map(\.nodeKey)) == ["left", "right"])
+                #expect(Set(exchange.claims.map(\.nodeKey)) == ["left", "right", "nap"])
             }
         }
     }
@@ -95,14 +101,7 @@ struct ClaimTests {
     @Test func aPipelinedPassRingsOnlyForWhatItsClaimLeft() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: """
-                    {"name": "levels", "nodes": [
-                      {"key": "root", "kind": "tool_call", "handler": "echo"},
-                      {"key": "left", "kind": "tool_call", "handler": "echo"},
-                      {"key": "right", "kind": "tool_call", "handler": "echo"},
-                      {"key": "nap", "kind": "tool_call", "handler": "sleep"}],
-                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}, {"from": "root", "to": "nap"}]}
-                    """, as: "admin")
+                try await Self.publishLevels(conn)
                 let driver = try await Driver.make(conn)
                 try await db.withConnection { bell in
                     try await bell.listen("trellis_ready")
@@ -131,7 +130,9 @@ struct ClaimTests {
                     // A full batch may have left any of them: every doorbell rings.
                     #expect(try await pass(max: 2, serving: ["echo", "sleep"]).count == 2)
                     #expect(try await rung() == ["echo", "sleep"])
-                    // Results reported without a claim ring at once, as before.
+                    // Results reported without a claim ring at once, as before (a stray
+                    // session setting of the same name defers nothing).
+                    try await conn.execute(script: "SET trellis.deferred_doorbells = 'on'")
                     _ = try await driver.store.start("levels", as: "admin")
                     let root = try #require(try await driver.claim().first { $0.nodeKey == "root" })
                     _ = try await rung()

@@ -14,7 +14,7 @@ BEGIN
     IF coalesce(cardinality(handlers), 0) = 0 THEN
         RETURN;
     END IF;
-    IF coalesce(deferred, '') = '' THEN
+    IF left(coalesce(deferred, ''), 1) <> '[' THEN  -- not deferring (unset, or set to anything else)
         -- PostgreSQL folds identical notifications of one transaction into one.
         PERFORM pg_notify('trellis_ready', h) FROM unnest(handlers) AS h;
     ELSE

@@ -8,7 +8,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     deferred text := current_setting('trellis.deferred_doorbells', true);
 BEGIN
-    IF coalesce(deferred, '') = '' THEN
+    IF left(coalesce(deferred, ''), 1) <> '[' THEN
         RETURN;
     END IF;
     PERFORM set_config('trellis.deferred_doorbells', '', true);
