@@ -52,40 +52,6 @@ struct StartRunsTests {
         }
     }
 
-    /// Run ids are UUIDs of version 7's layout: the creation millisecond first, then random
-    /// bits — so later runs sort after earlier ones, and a batch's ids are all distinct.
-    @Test func runIdsAreTimeOrdered() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: Self.definition, as: "admin")
-                var batches: [[UUID]] = []
-                for _ in 0..<3 {
-                    batches.append(try await conn.query("""
-                        SELECT run_id AS id FROM trellis.start_runs('batch', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 500)))
-                        """).rows.map { try $0.decode("id", as: UUID.self) })
-                    try await Task.sleep(for: .milliseconds(3))
-                }
-                let all = batches.flatMap { $0 }
-                #expect(Set(all).count == 1_500)
-                for id in all {
-                    let text = id.uuidString.lowercased()
-                    let characters = Array(text)
-                    #expect(characters[14] == "7" && "89ab".contains(characters[19]), "\(text)")
-                }
-                // Every id of a later call sorts after every id of an earlier one (its first
-                // 48 bits are a later millisecond), as PostgreSQL compares uuids.
-                let ordered = try await conn.query("""
-                    SELECT bool_and(a < b) AS ok FROM unnest($1::uuid[]) AS a, unnest($2::uuid[]) AS b
-                    """, [batches[0].map { $0.uuidString }, batches[2].map { $0.uuidString }]).single().decode("ok", as: Bool.self)
-                #expect(ordered)
-                let milliseconds = try await conn.query("""
-                    SELECT abs(('x' || left(replace($1::text, '-', ''), 12))::bit(48)::bigint - (extract(epoch FROM now()) * 1000)::bigint) AS skew
-                    """, [all.last!.uuidString]).single().decode("skew", as: Int64.self)
-                #expect(milliseconds < 60_000, "the first 48 bits are the creation time in ms")
-            }
-        }
-    }
-
     @Test func aVersionWithControlRootsIsMovedOnRunByRun() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

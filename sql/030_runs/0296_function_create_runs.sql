@@ -36,8 +36,7 @@ BEGIN
     END IF;
     -- One id per input, over unnest rather than generate_series(1, n): the generic plan of a
     -- series to a parameter counts 1,000 rows, so every start planned this statement afresh.
-    -- Time-ordered ids: a new run's index entries go where the newest runs' are.
-    ids := ARRAY(SELECT trellis.time_ordered_uuid() FROM unnest(inputs));
+    ids := ARRAY(SELECT gen_random_uuid() FROM unnest(inputs));
     WITH inserted AS (
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
                                            idempotency_key, nodes_remaining, last_seq, retry_of, retry_root, schedule_id,
