@@ -5,7 +5,8 @@
 -- Rung at once, every other scheduler woke for each DAG level one of them had already
 -- claimed, and its empty claim — a millisecond of database time on each — stood in the
 -- way of the next results (one DAG run at a time: 21 ms with two schedulers, 15–16 with one).
--- Everyone else (starts, approvals, reclaims, the API) rings at once, as before.
+-- Everyone else (approvals, reclaims, the API) rings at once through it, as before; a
+-- start (create_runs), never part of a pass, notifies directly.
 CREATE OR REPLACE FUNCTION trellis.ring_ready(handlers text[]) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
