@@ -204,16 +204,12 @@ public struct SchedulerStore: Sendable {
     /// the caller reports the results the slow way (`complete`, `fail`) and claims apart.
     public func reportAndClaim(scheduler: Int64, successes: [Success], failures: [Failure], handlers: [String], max: Int,
                                leaseSeconds: Int = 30) async throws -> Exchange {
+        var statements: [PGConnection.Statement] = []
         let catalogue = SQLCatalogue.embedded
-        // The doorbells for what the results make ready wait for the claim below, which
-        // rings only for what it leaves (trellis.ring_ready): other schedulers are not
-        // woken for nodes this pass takes itself.
-        var statements: [PGConnection.Statement] = [.init(catalogue.query(Query.Runs.deferReadyDoorbells), [], prepared: true)]
         if !successes.isEmpty { statements.append(.init(catalogue.query(Query.Runs.complete), [scheduler, try Success.document(successes)], prepared: true)) }
         if !failures.isEmpty { statements.append(.init(catalogue.query(Query.Runs.fail), [scheduler, try PGJSON(encoding: failures)], prepared: true)) }
         statements.append(.init(catalogue.query(Query.Runs.claim), Self.claimParameters(scheduler, handlers, max, leaseSeconds), prepared: true))
         var results = try await connection.pipeline(statements)[...]
-        results.removeFirst()
         return Exchange(completed: successes.isEmpty ? [] : try Self.completions(results.removeFirst()),
                         failed: failures.isEmpty ? [] : try Self.failures(results.removeFirst()),
                         claims: try Self.claims(results.removeFirst()))

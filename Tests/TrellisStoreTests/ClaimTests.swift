@@ -66,24 +66,18 @@ struct ClaimTests {
         }
     }
 
-    /// root → left, right (echo) and nap (sleep).
-    static func publishLevels(_ conn: PGConnection) async throws {
-        _ = try await WorkflowStore(connection: conn).publish(definition: """
-            {"name": "levels", "nodes": [
-              {"key": "root", "kind": "tool_call", "handler": "echo"},
-              {"key": "left", "kind": "tool_call", "handler": "echo"},
-              {"key": "right", "kind": "tool_call", "handler": "echo"},
-              {"key": "nap", "kind": "tool_call", "handler": "sleep"}],
-             "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}, {"from": "root", "to": "nap"}]}
-            """, as: "admin")
-    }
-
     /// The scheduler's busy pass — report, then claim, in one transaction (pipeline mode) —
     /// takes the dependents its results made ready at once, not one round trip later.
     @Test func aPipelinedPassClaimsTheDependentsItsResultsMadeReady() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                try await Self.publishLevels(conn)
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "levels", "nodes": [
+                      {"key": "root", "kind": "tool_call", "handler": "echo"},
+                      {"key": "left", "kind": "tool_call", "handler": "echo"},
+                      {"key": "right", "kind": "tool_call", "handler": "echo"}],
+                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
+                    """, as: "admin")
                 let driver = try await Driver.make(conn)
                 _ = try await driver.store.start("levels", as: "admin")
                 let root = try #require(try await driver.claim().first)
@@ -91,54 +85,7 @@ struct ClaimTests {
                     scheduler: driver.scheduler, successes: [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))],
                     failures: [], handlers: Driver.handlers, max: 10)
                 #expect(exchange.completed.map(\.accepted) == [true])
-                #expect(Set(exchange.claims.map(\.nodeKey)) == ["left", "right", "nap"])
-            }
-        }
-    }
-
-    /// A pipelined pass rings trellis_ready only for what its claim left ready: another
-    /// scheduler is not woken for the nodes this one took itself.
-    @Test func aPipelinedPassRingsOnlyForWhatItsClaimLeft() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                try await Self.publishLevels(conn)
-                let driver = try await Driver.make(conn)
-                try await db.withConnection { bell in
-                    try await bell.listen("trellis_ready")
-                    func rung() async throws -> [String] {
-                        var heard: [String] = []
-                        while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { heard.append(note.payload) }
-                        return heard.sorted()
-                    }
-                    /// A run's root reported and the next claim made in one pass; what it claimed.
-                    func pass(max: Int, serving handlers: [String]) async throws -> [String] {
-                        _ = try await driver.store.start("levels", as: "admin")
-                        let root = try #require(try await driver.claim().first { $0.nodeKey == "root" })
-                        #expect(try await rung() == ["echo"])  // the start's
-                        let exchange = try await driver.scheduling.reportAndClaim(
-                            scheduler: driver.scheduler, successes: [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))],
-                            failures: [], handlers: handlers, max: max)
-                        #expect(exchange.completed.map(\.accepted) == [true])
-                        return exchange.claims.map(\.nodeKey).sorted()
-                    }
-                    // Took all three it made ready: no doorbell.
-                    #expect(try await pass(max: 10, serving: ["echo", "sleep"]) == ["left", "nap", "right"])
-                    #expect(try await rung() == [])
-                    // Does not serve sleep: nap is left, its doorbell rings.
-                    #expect(try await pass(max: 10, serving: ["echo"]) == ["left", "right"])
-                    #expect(try await rung() == ["sleep"])
-                    // A full batch may have left any of them: every doorbell rings.
-                    #expect(try await pass(max: 2, serving: ["echo", "sleep"]).count == 2)
-                    #expect(try await rung() == ["echo", "sleep"])
-                    // Results reported without a claim ring at once, as before (a stray
-                    // session setting of the same name defers nothing).
-                    try await conn.execute(script: "SET trellis.deferred_doorbells = 'on'")
-                    _ = try await driver.store.start("levels", as: "admin")
-                    let root = try #require(try await driver.claim().first { $0.nodeKey == "root" })
-                    _ = try await rung()
-                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))])
-                    #expect(try await rung() == ["echo", "sleep"])
-                }
+                #expect(Set(exchange.claims.map(\.nodeKey)) == ["left", "right"])
             }
         }
     }

@@ -40,7 +40,7 @@ BEGIN
         )
         SELECT array_agg(DISTINCT made.handler) INTO woken FROM made;
         IF woken IS NOT NULL AND NOT paused THEN
-            PERFORM trellis.ring_ready(woken);
+            PERFORM pg_notify('trellis_ready', h) FROM unnest(woken) AS h;
         END IF;
         -- Control nodes and skips; settling one changes the run data and dependents, so
         -- the pass repeats until nothing moves (readiness alone unblocks nothing).

@@ -104,8 +104,6 @@ BEGIN
         END LOOP;
         RETURN ids;
     END IF;
-    -- Rung at once: a start is never part of a scheduler's pass (trellis.ring_ready), and
-    -- the call through it showed on the one-start-per-call path.
     PERFORM pg_notify('trellis_ready', h) FROM unnest(woken) AS h;
     RETURN ids;
 END;

@@ -54,7 +54,6 @@ DECLARE
     slotted uuid[];
     limited_runs bigint[];
     any_limits boolean;
-    deferring boolean;
 BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_nodes must be 1 to 1000, got %s', max_nodes);
@@ -88,11 +87,7 @@ BEGIN
             FOR NO KEY UPDATE OF r SKIP LOCKED
         ) n
     ) p;
-    deferring := current_setting('trellis.deferred_doorbells', true) LIKE '[%';
     IF picked IS NULL THEN
-        IF deferring THEN
-            PERFORM trellis.ring_deferred_doorbells(handlers, true);
-        END IF;
         RETURN;
     END IF;
 
@@ -130,9 +125,6 @@ BEGIN
     IF cardinality(refused) > 0 THEN
         picked := ARRAY(SELECT p.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord) WHERE p.id <> ALL (refused) ORDER BY p.ord);
         IF cardinality(picked) = 0 THEN
-            IF deferring THEN
-                PERFORM trellis.ring_deferred_doorbells(handlers, true);
-            END IF;
             RETURN;
         END IF;
     END IF;
@@ -173,12 +165,6 @@ BEGIN
                jsonb_build_object('node_key', n.node_key, 'node_run_id', n.id, 'attempt', n.attempt, 'scheduler', scheduler_name)
         FROM trellis.node_runs n WHERE n.id = ANY (picked)
     ) e;
-
-    -- The doorbells its pass deferred: what this claim may have left ready. (A claim on
-    -- its own, as an idle scheduler's, has none: no call.)
-    IF deferring THEN
-        PERFORM trellis.ring_deferred_doorbells(handlers, cardinality(picked) >= max_nodes OR cardinality(refused) > 0);
-    END IF;
 
     -- waited_ms by the statement's clock: in a pipelined pass, now() is the start of the
     -- transaction, before the results reported ahead of this claim.

@@ -44,7 +44,7 @@ BEGIN
         PERFORM trellis.append_event(nr.run_id, 'node.retry_scheduled', jsonb_build_object(
             'node_key', nr.node_key, 'attempt', nr.attempt, 'error', failure,
             'next_attempt_at', now() + delay * interval '1 millisecond', 'delay_ms', delay));
-        PERFORM trellis.ring_ready(ARRAY[nr.handler]);
+        PERFORM pg_notify('trellis_ready', nr.handler);
         RETURN 'retry_scheduled';
     ELSIF nr.parent_id IS NOT NULL THEN
         -- An item of a parallel node: with on_error = continue its error becomes its

@@ -52,7 +52,7 @@ BEGIN
             PERFORM trellis.append_event(expired.run_id, 'node.retry_scheduled', jsonb_build_object(
                 'node_key', expired.node_key, 'attempt', expired.attempt, 'error', failure,
                 'next_attempt_at', now(), 'delay_ms', 0, 'lost_lease', true));
-            PERFORM trellis.ring_ready(ARRAY[expired.handler]);
+            PERFORM pg_notify('trellis_ready', expired.handler);
         ELSE
             PERFORM trellis.apply_failure(expired.id, failure, false, 'lost');
             IF NOT expired.run_id = ANY (touched) THEN touched := touched || expired.run_id; END IF;

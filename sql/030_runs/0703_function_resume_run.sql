@@ -19,7 +19,7 @@ BEGIN
     FOR handler_name IN
         UPDATE trellis.node_runs SET status = 'ready' WHERE run_id = run AND status = 'held' RETURNING handler
     LOOP
-        PERFORM trellis.ring_ready(ARRAY[handler_name]);
+        PERFORM pg_notify('trellis_ready', handler_name);
     END LOOP;
     PERFORM trellis.append_event(run, 'run.resumed', jsonb_strip_nulls(jsonb_build_object('by', principal, 'reason', reason)));
     RETURN resumed_status;

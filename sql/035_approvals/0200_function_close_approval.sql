@@ -34,7 +34,7 @@ BEGIN
                 'answer', coalesce(decision_comment, ''),
                 'answered_by', (SELECT name FROM trellis.principals WHERE id = close_approval.decided_by)))
         WHERE n.id = nr.id;
-        PERFORM trellis.ring_ready(ARRAY[nr.handler]);
+        PERFORM pg_notify('trellis_ready', nr.handler);
     ELSIF final_status = 'approved' THEN
         PERFORM trellis.settle_node(nr.id, 'succeeded', jsonb_strip_nulls(jsonb_build_object(
             'approved', true, 'comment', decision_comment,

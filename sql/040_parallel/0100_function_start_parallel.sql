@@ -48,6 +48,6 @@ BEGIN
            CASE WHEN t.ordinality > cap THEN 'pending' WHEN paused THEN 'held' ELSE 'ready' END, parent.priority, parent.max_attempts,
            CASE WHEN t.ordinality <= cap THEN now() END, t.item
     FROM jsonb_array_elements(items) WITH ORDINALITY AS t(item, ordinality);
-    PERFORM trellis.ring_ready(ARRAY[parent.handler]);
+    PERFORM pg_notify('trellis_ready', parent.handler);
 END;
 $fn$;

@@ -53,7 +53,7 @@ BEGIN
         ready_at = now()
     FROM next WHERE s.id = next.id;
     IF FOUND THEN
-        PERFORM trellis.ring_ready(ARRAY[parent.handler]);
+        PERFORM pg_notify('trellis_ready', parent.handler);
     END IF;
 
     SELECT count(*) INTO open_children FROM trellis.node_runs s

@@ -1,1 +1,0 @@
-SELECT set_config('trellis.deferred_doorbells', '[]', true)
