@@ -209,18 +209,6 @@ struct EventStreams: Sendable {
     }
 }
 
-/// Writes to one WebSocket. Not an actor: the outbound writer takes writes from several
-/// tasks at once (the request loop and each subscription), each task's own messages stay
-/// in order, and an extra hop per batch showed in fan-out profiles.
-struct SocketWriter: Sendable {
-    let outbound: WebSocketOutboundWriter
-    func send(_ text: String) async throws { try await outbound.write(.text(text)) }
-    /// One frame per message, as PROTOCOL.md says.
-    func send(frames: [WebSocketOutboundWriter.OutboundFrame]) async throws {
-        for frame in frames { try await outbound.write(frame) }
-    }
-}
-
 /// One WebSocket: many runs, control operations, each request answered with an ack or
 /// an error (the socket stays open for anything the protocol can answer).
 actor SocketSession {

@@ -5,14 +5,16 @@ import TrellisPQ
 import TrellisStore
 
 /// One stored event as the relay sends it: the PROTOCOL.md envelope, built once and
-/// shared by every subscriber.
-public struct RelayEvent: Sendable, Hashable {
-    public var runID: UUID
-    public var seq: Int64
-    public var type: String
-    public var timestamp: Date
+/// shared by every subscriber. A class: an event passes through every subscriber's queue
+/// and batch, and copying a struct of four references retained each of them per copy
+/// (reference counting was the largest self cost of fanning out to 1,000 subscribers).
+public final class RelayEvent: Sendable, Hashable {
+    public let runID: UUID
+    public let seq: Int64
+    public let type: String
+    public let timestamp: Date
     /// The `data` object as stored (JSON text).
-    public var data: String
+    public let data: String
 
     /// The live envelope, built once when the event is read and shared by every
     /// subscriber it is pushed to (formatting per subscriber dominated fan-out).
@@ -31,6 +33,15 @@ public struct RelayEvent: Sendable, Hashable {
     }
 
     public var isFinal: Bool { type == "run.finished" }
+
+    public static func == (a: RelayEvent, b: RelayEvent) -> Bool {
+        a.runID == b.runID && a.seq == b.seq && a.type == b.type && a.timestamp == b.timestamp && a.data == b.data
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(runID)
+        hasher.combine(seq)
+    }
 
     /// `{"v":1,"run_id","seq","type","ts","data"[,"replayed":true]}`
     public func envelope(replayed: Bool = false) -> String {
