@@ -3,9 +3,18 @@ import Testing
 import TrellisPQ
 import TrellisTestSupport
 
-/// Writes `contents` to a temporary file with `name` and returns its path.
+/// One directory for this test process's files, removed when the process exits (each test
+/// run used to leave its few hundred files behind).
+private let cliTestFiles: URL = {
+    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cli-\(getpid())")
+    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "/trellis-cli-\(getpid())") }
+    return directory
+}()
+
+/// Writes `contents` to a temporary file with `name` (in a directory of its own, so tests
+/// can use the same names) and returns its path.
 func temporaryFile(_ name: String, _ contents: String) throws -> String {
-    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cli-\(UUID().uuidString.prefix(8))")
+    let directory = cliTestFiles.appending(path: String(UUID().uuidString.prefix(8)))
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let url = directory.appending(path: name)
     try contents.write(to: url, atomically: true, encoding: .utf8)
