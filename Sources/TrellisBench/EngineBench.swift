@@ -202,7 +202,7 @@ private struct Context {
                 let run: UUID = try await conn.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
                 let prefix = run.uuidString.lowercased()
                 let deadline = ContinuousClock.now + .seconds(30)
-                while try await !conn.bench(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
+                while try await !conn.benchPrepared(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
                     guard ContinuousClock.now < deadline else { throw BenchError("run \(run) of \(workflow) did not finish within 30 s") }
                     while let note = try await listener.nextNotification(timeout: .milliseconds(200)), !note.payload.hasPrefix(prefix) {}
                 }
