@@ -29,6 +29,9 @@ public struct EngineBench: Sendable {
     public var schedulers = 1
     /// Extra `trellis scheduler` flags (say `--concurrency 128`); none: the stock defaults.
     public var schedulerFlags: [String] = []
+    /// The lanes each scheduler process registers (`trellis scheduler --lanes`, capped by
+    /// its concurrency): the bench starts measuring once all of them are registered.
+    public var lanesPerScheduler = 1
     public var flatRuns = 20_000
     public var dagRuns = 200
     public var serialRuns = 50
@@ -175,7 +178,7 @@ private struct Context {
 
     private func waitUntilRegistered(_ names: [String], _ fleet: Fleet) async throws {
         for _ in 0..<600 {
-            if try await conn.bench(BenchQuery.liveSchedulers, [names]).single().decode("live", as: Int.self) == names.count { return }
+            if try await conn.bench(BenchQuery.liveSchedulers, [names]).single().decode("live", as: Int.self) == names.count * bench.lanesPerScheduler { return }
             if let exited = fleet.unexpectedExits.first {
                 throw BenchError("a bench scheduler exited at start-up: \(exited)")
             }

@@ -22,14 +22,15 @@ struct EngineBenchCommand: AsyncParsableCommand {
         discussion: """
             Workloads: flat (many one-node runs drained), dag (root → 8 → merge: a burst, then one run at a \
             time), start (enqueue rates), pickup (enqueue → start into an idle scheduler), fanout (few runs, \
-            many leaves). Schedulers are `trellis scheduler` processes with stock flags unless --concurrency \
-            or --batch are given. Exits 1 when a workload's nodes did not run exactly once.
+            many leaves). Schedulers are `trellis scheduler` processes with stock flags unless --concurrency, \
+            --batch or --lanes are given. Exits 1 when a workload's nodes did not run exactly once.
             """)
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Workloads to run: flat, dag, start, pickup, fanout (default: all).") var workloads: [String] = []
     @Option(help: "Scheduler processes.") var schedulers = 1
     @Option(help: "Scheduler --concurrency (default: the scheduler's own default).") var concurrency: Int?
     @Option(help: "Scheduler --batch (default: the scheduler's own default).") var batch: Int?
+    @Option(help: "Scheduler --lanes (default: the scheduler's own default).") var lanes: Int?
     @Option(help: "flat: one-node runs to drain.") var runs = 20_000
     @Option(help: "dag: runs submitted in the burst.") var dagRuns = 200
     @Option(help: "dag: runs one at a time afterwards.") var serialRuns = 50
@@ -56,6 +57,7 @@ struct EngineBenchCommand: AsyncParsableCommand {
         guard history >= 0 else { throw ValidationError("--history must be 0 or more") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let batch, !(1...1000).contains(batch) { throw ValidationError("--batch must be 1 to 1000") }
+        if let lanes, !(1...16).contains(lanes) { throw ValidationError("--lanes must be 1 to 16") }
     }
 
     func run() async throws {
@@ -63,6 +65,9 @@ struct EngineBenchCommand: AsyncParsableCommand {
         var bench = EngineBench(databaseURL: try await connection.locator.resolve { Console.note($0) }, trellis: executable)
         bench.schedulers = schedulers
         bench.schedulerFlags = (concurrency.map { ["--concurrency", String($0)] } ?? []) + (batch.map { ["--batch", String($0)] } ?? [])
+            + (lanes.map { ["--lanes", String($0)] } ?? [])
+        bench.lanesPerScheduler = SchedulerLanes.count(lanes: lanes ?? SchedulerCommand.defaultLanes,
+                                                       concurrency: concurrency ?? SchedulerCommand.defaultConcurrency)
         bench.flatRuns = runs
         bench.dagRuns = dagRuns
         bench.serialRuns = serialRuns

@@ -17,8 +17,12 @@ struct SchedulerCommand: AsyncParsableCommand {
             re-queues its node (up to trellis.max_lost_leases times) and stops its handler here.
             """)
     @OptionGroup var connection: ConnectionOptions
-    @Option(help: "Handlers in flight at most.") var concurrency = 100
-    @Option(help: "Nodes claimed per statement at most (a claim takes what free capacity allows, up to this).") var batch = 100
+    @Option(help: "Handlers in flight at most, split evenly between the lanes.") var concurrency = Self.defaultConcurrency
+    @Option(help: "Nodes claimed per statement at most (a claim takes what its lane's free capacity allows, up to this).") var batch = 100
+    @Option(help: ArgumentHelp("Independent claim/report loops in this process, each with its own connections and registration (NAME/1, NAME/2, …): a second keeps the database busy while the first is between round trips.",
+                               valueName: "n")) var lanes = Self.defaultLanes
+    static let defaultConcurrency = 200
+    static let defaultLanes = 2
     @Option(help: ArgumentHelp("A pass with at least this many results reports them on a second connection while it claims (0: one connection).",
                                valueName: "n")) var parallelReport = 16
     @Flag(help: "Do not fire due schedules from this instance (others still do).") var noSchedules = false
@@ -46,6 +50,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
+        guard (1...16).contains(lanes) else { throw ValidationError("--lanes must be 1 to 16") }
         guard parallelReport >= 0 else { throw ValidationError("--parallel-report must be 0 or more") }
         guard (2...Scheduler.maxLeaseSeconds).contains(lease) else { throw ValidationError("--lease must be 2 to \(Scheduler.maxLeaseSeconds) seconds") }
         guard maxOutputBytes >= 1 else { throw ValidationError("--max-output-bytes must be at least 1") }
@@ -95,8 +100,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         }
         let registry = HandlerRegistry.standard(allowSQL: allowSql ? (sqlUrl ?? url) : nil, allowShell: allowShell, llm: llm)
         let metrics = metricsPort.map { _ in SchedulerMetrics() }
-        let scheduler = Scheduler(databaseURL: url, registry: registry, options: options, metrics: metrics,
-                                  logger: ConsoleLogHandler.logger("trellis.scheduler", format: logFormat))
+        let scheduler = SchedulerLanes(databaseURL: url, registry: registry, options: options, lanes: lanes, metrics: metrics,
+                                       logger: ConsoleLogHandler.logger("trellis.scheduler", format: logFormat))
         let endpoints = metricsPort.flatMap { port in metrics.map { metrics in
             Task { [metricsHost] in
                 do {
@@ -120,7 +125,7 @@ struct SchedulerCommand: AsyncParsableCommand {
 
 /// A stop request (SIGTERM/SIGINT) that may come before the scheduler exists.
 private final class StopRequest: Sendable {
-    private let state = Mutex<(requested: Bool, scheduler: Scheduler?)>((false, nil))
+    private let state = Mutex<(requested: Bool, scheduler: SchedulerLanes?)>((false, nil))
 
     func signal() {
         state.withLock { state in
@@ -129,7 +134,7 @@ private final class StopRequest: Sendable {
         }?.requestStop()
     }
 
-    func attach(_ scheduler: Scheduler) {
+    func attach(_ scheduler: SchedulerLanes) {
         let requested = state.withLock { state in
             state.scheduler = scheduler
             return state.requested

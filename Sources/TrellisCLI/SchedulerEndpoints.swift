@@ -5,11 +5,11 @@ import TrellisRelay
 import TrellisScheduler
 
 /// `trellis scheduler --metrics-port`: Prometheus metrics (`/metrics`), liveness
-/// (`/healthz`: the process serves) and readiness (`/readyz`: connected to the database
-/// and registered; 503 otherwise) over HTTP, for Prometheus, systemd and orchestrators.
+/// (`/healthz`: the process serves) and readiness (`/readyz`: every lane connected to the
+/// database and registered; 503 otherwise) over HTTP, for Prometheus, systemd and orchestrators.
 enum SchedulerEndpoints {
     /// Serves until the calling task is cancelled; `onRunning` gets the bound port.
-    static func serve(host: String, port: Int, scheduler: Scheduler, metrics: SchedulerMetrics,
+    static func serve(host: String, port: Int, scheduler: SchedulerLanes, metrics: SchedulerMetrics,
                       onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         let router = Router()
         router.get("/metrics") { _, _ in HTTPReply.prometheus(metrics.text()) }

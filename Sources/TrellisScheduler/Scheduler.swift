@@ -235,6 +235,9 @@ public final class Scheduler: Sendable {
         let sideConnection = SideConnection { try await self.connect("-report") }
         let lease = Duration.seconds(options.leaseSeconds)
         let inFlight = InFlight(lease: lease)
+        /// What this instance last added to the shared in-flight gauge.
+        var gaugedInFlight = 0
+        defer { metrics?.inFlight.decrement(by: Double(gaugedInFlight)) }
         let watchdog = Task { await watchLeases(inFlight, lease: lease) }
         defer {
             listener?.cancel()
@@ -411,7 +414,9 @@ public final class Scheduler: Sendable {
                     try await send(unreported, successes, failures, store: store, scheduler: id, summary: &summary)
                     leftReady = true
                 }
-                metrics?.inFlight.set(Double(inFlight.count))
+                // By difference: the lanes of one process share the gauge (SchedulerLanes).
+                metrics?.inFlight.increment(by: Double(inFlight.count - gaugedInFlight))
+                gaugedInFlight = inFlight.count
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, leftReady: leftReady) {
                     await wakeup.wait(timeout: pause)

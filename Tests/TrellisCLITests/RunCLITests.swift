@@ -68,7 +68,7 @@ struct RunCLITests {
             #expect(unknownWorkflow.stderr.contains(#"unknown workflow "nope" (SQLSTATE TR404)"#))
 
             #expect(scheduler.stop() == 0, "\(scheduler.log)")
-            #expect(scheduler.log.contains("scheduler cli stopped:"))
+            #expect(scheduler.log.contains("scheduler cli/1 stopped:") && scheduler.log.contains("scheduler cli/2 stopped:"))
         }
     }
 }

@@ -55,13 +55,14 @@ struct SchedulerEndpointTests {
                 #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="fail"}"#) == 20)
                 #expect((sample(after, "trellis_scheduler_database_round_trip_seconds_count") ?? 0) >= 2)
 
-                // The scheduler's backend terminated: not ready until it has reconnected, then ready again.
+                // The main backends of both lanes (scraped/1, scraped/2) terminated: not ready
+                // until both have reconnected, then ready again.
                 try await conn.query("""
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                    WHERE application_name = 'trellis-scheduler scraped' AND datname = current_database()
+                    WHERE application_name LIKE 'trellis-scheduler scraped/_' AND datname = current_database()
                     """)
-                try await waitUntil(timeout: .seconds(30), "the scheduler to reconnect") {
-                    (sample(try await get(base + "/metrics").body, "trellis_scheduler_reconnects_total") ?? 0) >= 1
+                try await waitUntil(timeout: .seconds(30), "both lanes to reconnect") {
+                    (sample(try await get(base + "/metrics").body, "trellis_scheduler_reconnects_total") ?? 0) >= 2
                 }
                 #expect(try await get(base + "/readyz").status == 200)
                 #expect(scheduler.stop() == 0, "\(scheduler.log)")
@@ -91,7 +92,7 @@ struct SchedulerLogFormatTests {
                     let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
                     #expect(object != nil, "not a JSON object of strings: \(line)")
                     guard let object else { continue }
-                    #expect(object["ts"] != nil && object["level"] != nil && object["message"] != nil && object["scheduler"] == "logger", "\(line)")
+                    #expect(object["ts"] != nil && object["level"] != nil && object["message"] != nil && (object["scheduler"] == "logger/1" || object["scheduler"] == "logger/2"), "\(line)")
                     if object["node_key"] != nil { nodeLines.append(object) }
                 }
                 #expect(nodeLines.count == 1, "\(scheduler.log)")

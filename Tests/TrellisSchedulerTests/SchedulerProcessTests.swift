@@ -94,8 +94,9 @@ struct SchedulerProcessTests {
 
     @Test func twoSchedulersRunEveryNodeExactlyOnce() async throws {
         try await TestDatabase.withSeeded { db, conn in
-            let a = try BackgroundProcess(trellis: ["scheduler", "--name", "a", "--concurrency", "8", "--batch", "8", "--database-url", db.url])
-            let b = try BackgroundProcess(trellis: ["scheduler", "--name", "b", "--concurrency", "8", "--batch", "8", "--database-url", db.url])
+            // One lane each: this is about two instances (SchedulerLanesTests covers lanes).
+            let a = try BackgroundProcess(trellis: ["scheduler", "--name", "a", "--concurrency", "8", "--batch", "8", "--lanes", "1", "--database-url", db.url])
+            let b = try BackgroundProcess(trellis: ["scheduler", "--name", "b", "--concurrency", "8", "--batch", "8", "--lanes", "1", "--database-url", db.url])
             try await waitUntil(timeout: .seconds(30), "both schedulers to register") {
                 try await count(conn, "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NULL") == 2
             }
@@ -141,11 +142,12 @@ struct SchedulerProcessTests {
                     """
                 _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
                 // The victim serves only `sleep`, and its attempt would sleep ten minutes: it is
-                // certainly still running the node when it is killed.
+                // certainly still running the node when it is killed. Both run the default
+                // lanes (victim/1, victim/2 …): the attempts name the lane.
                 let victim = try BackgroundProcess(trellis: ["scheduler", "--name", "victim", "--handlers", "sleep", "--lease", "2", "--database-url", db.url])
                 let run = try await RunStore(connection: conn).start("slow", as: "admin").runID
                 try await waitUntil(timeout: .seconds(30), "the victim to claim the slow node") {
-                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim' AND outcome = 'running'") == 1
+                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name LIKE 'victim/%' AND outcome = 'running'") == 1
                 }
                 #expect(victim.stop(SIGKILL) == 128 + SIGKILL)
 
@@ -156,7 +158,7 @@ struct SchedulerProcessTests {
                 #expect(rescuer.stop() == 0, "\(rescuer.log)")
                 #expect(try await RunStore(connection: conn).run(run).status == "succeeded")
                 let attempts = try await conn.query("""
-                    SELECT a.scheduler_name || ':' || a.outcome AS o FROM trellis.node_attempts a
+                    SELECT split_part(a.scheduler_name, '/', 1) || ':' || a.outcome AS o FROM trellis.node_attempts a
                     JOIN trellis.node_runs n ON n.id = a.node_run_id WHERE n.node_key = 'long' ORDER BY a.attempt
                     """).rows.map { try $0.decode("o", as: String.self) }
                 #expect(attempts == ["victim:lost", "rescuer:succeeded"])
@@ -175,8 +177,8 @@ struct SchedulerProcessTests {
                     """, as: "admin")
                 let victim = try BackgroundProcess(trellis: ["scheduler", "--name", "victim", "--lease", "2", "--database-url", db.url])
                 try await conn.query("SELECT trellis.start_run('no-retry', '{}', 'admin') FROM generate_series(1, 5)")
-                try await waitUntil(timeout: .seconds(30), "the victim to hold all five") {
-                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim' AND outcome = 'running'") == 5
+                try await waitUntil(timeout: .seconds(30), "the victim (both lanes) to hold all five") {
+                    try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name LIKE 'victim/%' AND outcome = 'running'") == 5
                 }
                 #expect(victim.stop(SIGKILL) == 128 + SIGKILL)
                 let rescuer = try BackgroundProcess(trellis: ["scheduler", "--name", "rescuer", "--lease", "2", "--database-url", db.url])
@@ -185,7 +187,7 @@ struct SchedulerProcessTests {
                 }
                 #expect(rescuer.stop() == 0, "\(rescuer.log)")
                 #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'") == 5)
-                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name = 'victim' AND outcome = 'lost'") == 5)
+                #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_attempts WHERE scheduler_name LIKE 'victim/%' AND outcome = 'lost'") == 5)
                 #expect(try await count(conn, "SELECT count(*) AS n FROM trellis.node_runs WHERE lost_leases = 1") == 5)
             }
         }

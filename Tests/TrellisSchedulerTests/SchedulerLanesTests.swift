@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisScheduler
+import TrellisStore
+import TrellisTestSupport
+
+/// `trellis scheduler --lanes`: several claim/report loops in one process.
+@Suite struct SchedulerLanesTests {
+    @Test func theConcurrencyIsSplitEvenlyAndOnlyTheFirstLaneFiresSchedules() {
+        var options = SchedulerOptions(name: "w")
+        options.concurrency = 7
+        options.batch = 100
+        options.artifactConnections = 4
+        let lanes = SchedulerLanes.split(options, lanes: 2)
+        #expect(lanes.map(\.name) == ["w/1", "w/2"])
+        #expect(lanes.map(\.concurrency) == [4, 3])
+        #expect(lanes.map(\.batch) == [4, 3], "a lane never claims more than it may hold")
+        #expect(lanes.map(\.artifactConnections) == [2, 2])
+        #expect(lanes.map(\.fireSchedules) == [true, false])
+
+        options.concurrency = 1
+        let one = SchedulerLanes.split(options, lanes: 2)
+        #expect(one.map(\.name) == ["w"], "never more lanes than handlers in flight; one lane keeps the name")
+        #expect(one.map(\.concurrency) == [1])
+        #expect(SchedulerLanes.count(lanes: 4, concurrency: 3) == 3)
+        #expect(SchedulerLanes.count(lanes: 0, concurrency: 3) == 1)
+    }
+
+    /// The stock process runs two lanes: both register, each holds at most its half of the
+    /// concurrency (150 sleeping nodes need both), every node runs once, and SIGTERM stops
+    /// both lanes (deregistered, exit 0).
+    @Test func theStockSchedulerRunsTwoLanesThatShareTheWorkAndStopTogether() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "nap", "nodes": [{"key": "a", "kind": "tool_call", "handler": "sleep", "config": {"ms": 1500}}]}"#,
+                    as: "admin")
+                let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "duo", "--handlers", "sleep", "--poll-interval", "100",
+                                                                "--database-url", db.url])
+                try await waitUntil(timeout: .seconds(30), "two lanes to register") {
+                    try await conn.query("SELECT string_agg(name || ':' || concurrency, ',' ORDER BY name) AS l FROM trellis.schedulers WHERE stopped_at IS NULL")
+                        .single().decodeIfPresent("l", as: String.self) == "duo/1:100,duo/2:100"
+                }
+                _ = try await RunStore(connection: conn).start("nap", inputs: Array(repeating: "{}", count: 150), as: "admin")
+                var held: [String] = []
+                try await waitUntil(timeout: .seconds(30), "all 150 nodes held, by both lanes") {
+                    held = try await conn.query("""
+                        SELECT scheduler_name || ':' || count(*) AS h FROM trellis.node_attempts WHERE outcome = 'running'
+                        GROUP BY scheduler_name ORDER BY scheduler_name
+                        """).rows.map { try $0.decode("h", as: String.self) }
+                    return held.count == 2 && held.compactMap { Int($0.split(separator: ":").last ?? "") }.reduce(0, +) == 150
+                }
+                for lane in held {
+                    let count = Int(lane.split(separator: ":").last ?? "") ?? 0
+                    #expect((50...100).contains(count), "a lane holds at most its 100: \(held)")
+                }
+                try await waitUntil(timeout: .seconds(60), "the 150 runs to finish") {
+                    try await conn.query("SELECT count(*) AS n FROM trellis.workflow_runs WHERE finished_at IS NULL").single().decode("n", as: Int.self) == 0
+                }
+                #expect(scheduler.stop() == 0, "\(scheduler.log)")
+                let log = scheduler.log
+                #expect(log.contains("scheduler duo/1 stopped") && log.contains("scheduler duo/2 stopped"), "\(log)")
+                #expect(try await conn.query("SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NOT NULL").single()
+                    .decode("n", as: Int.self) == 2)
+                let once = try await conn.query("""
+                    SELECT count(*) FILTER (WHERE status = 'succeeded') AS ok, count(*) AS n,
+                           (SELECT count(*) FROM trellis.node_attempts) AS attempts FROM trellis.node_runs
+                    """).single()
+                #expect(try once.decode("ok", as: Int.self) == 150 && once.decode("n", as: Int.self) == 150
+                        && once.decode("attempts", as: Int.self) == 150)
+            }
+        }
+    }
+}
