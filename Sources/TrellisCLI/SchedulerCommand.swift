@@ -9,7 +9,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         commandName: "scheduler",
         abstract: "Run a scheduler instance: claim ready nodes, run their handlers, report results.",
         discussion: """
-            Run as many instances as you like, on any machines, against one database. \
+            Run as many instances as you like, on any machines, against one database; each process \
+            runs --lanes claim/report loops (registered as NAME/1, NAME/2, …). \
             SIGINT/SIGTERM stop claiming, let handlers in flight finish (or release them after \
             the lease), deregister, and exit 0. Built-in handlers: echo, sleep, fail, http; sql with \
             --allow-sql and shell with --allow-shell (both run what a workflow author wrote, so they \

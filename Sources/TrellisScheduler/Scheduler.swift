@@ -97,9 +97,22 @@ public final class Scheduler: Sendable {
     private let lastBegun = Atomic<Int64>(0)
     private let epoch = ContinuousClock.now
     private let artifactPool: ConnectionPool
+    /// The other lanes of this process, when it runs several (`SchedulerLanes`), and this
+    /// one's index among them.
+    private let siblings: LaneSiblings?
+    private let lane: Int
 
-    public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
-                logger: Logger? = nil) {
+    public convenience init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
+                            logger: Logger? = nil) {
+        self.init(databaseURL: databaseURL, registry: registry, options: options, metrics: metrics, logger: logger, siblings: nil, lane: 0)
+    }
+
+    init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics?,
+         logger: Logger?, siblings: LaneSiblings?, lane: Int) {
+        self.siblings = siblings
+        self.lane = lane
+        let wakeup = self.wakeup
+        siblings?.register(lane: lane) { Task { await wakeup.signal() } }
         self.databaseURL = databaseURL
         self.registry = registry
         self.options = options
@@ -217,6 +230,7 @@ public final class Scheduler: Sendable {
             do {
                 connection = try await connect("")
                 mainBackendPID.store(try await connection.backendPID(), ordering: .relaxed)
+                siblings?.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
                 store = SchedulerStore(connection: connection)
                 id = try await register(store)
                 registeredID.store(id, ordering: .relaxed)
@@ -316,6 +330,7 @@ public final class Scheduler: Sendable {
                 }
 
                 var claimed = 0
+                var asked = 0
                 // Whether this pass made nodes ready with no claim after it in the same
                 // transaction (results reported on the second connection or alone, leases
                 // reclaimed, approvals expired, schedules fired): go again at once for them.
@@ -325,6 +340,7 @@ public final class Scheduler: Sendable {
                 for action in loop.plan(now: clock.now, inFlight: inFlight.count) {
                     switch action {
                     case .claim(let max):
+                        asked = max
                         let sentAt = clock.now
                         let claims: [SchedulerStore.Claim]
                         if unreported.isEmpty {
@@ -417,6 +433,11 @@ public final class Scheduler: Sendable {
                 // By difference: the lanes of one process share the gauge (SchedulerLanes).
                 metrics?.inFlight.increment(by: Double(inFlight.count - gaugedInFlight))
                 gaugedInFlight = inFlight.count
+                // Sibling lanes ignore this lane's doorbells (LaneSiblings): when it may have
+                // left ready work and holds all it may, so cannot go again, it wakes them.
+                if let siblings, leftReady || (asked > 0 && claimed >= asked), inFlight.count >= options.concurrency {
+                    siblings.wakeOthers(than: lane)
+                }
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, leftReady: leftReady) {
                     await wakeup.wait(timeout: pause)
@@ -431,6 +452,7 @@ public final class Scheduler: Sendable {
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
                 mainBackendPID.store((try? await fresh.backendPID()) ?? 0, ordering: .relaxed)
+                siblings?.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
                 metrics?.reconnects.increment()
                 readyFlag.store(true, ordering: .relaxed)
                 connection = fresh
@@ -853,7 +875,9 @@ public final class Scheduler: Sendable {
                     // without claiming them go again themselves. Waking for it cost an empty
                     // claim after every pass — a millisecond of database time in the way of
                     // the next results.
-                    if notification.channel == "trellis_ready", notification.senderPID == mainBackendPID.load(ordering: .relaxed) {
+                    // Sibling lanes' main connections likewise (LaneSiblings).
+                    if notification.channel == "trellis_ready",
+                       notification.senderPID == mainBackendPID.load(ordering: .relaxed) || siblings?.isLaneBackend(notification.senderPID) == true {
                         continue
                     }
                     await wakeup.signal()

@@ -19,8 +19,11 @@ public final class SchedulerLanes: Sendable {
 
     public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, lanes: Int,
                 metrics: SchedulerMetrics? = nil, logger: Logger? = nil) {
-        self.lanes = Self.split(options, lanes: lanes).map {
-            Scheduler(databaseURL: databaseURL, registry: registry, options: $0, metrics: metrics, logger: logger)
+        let split = Self.split(options, lanes: lanes)
+        let siblings = split.count > 1 ? LaneSiblings() : nil
+        self.lanes = split.enumerated().map { index, lane in
+            Scheduler(databaseURL: databaseURL, registry: registry, options: lane, metrics: metrics, logger: logger,
+                      siblings: siblings, lane: index)
         }
     }
 

@@ -72,4 +72,45 @@ import TrellisTestSupport
             }
         }
     }
+
+    /// Lanes ignore each other's readiness doorbells (the lane that rang claimed in the same
+    /// transaction), so a lane that made more ready than it may hold must wake the others
+    /// itself. One handler per lane, polls 20 s apart (and no schedule checks, which wake a
+    /// lane every second): the root's lane claims one child as it
+    /// reports the root and is then full; the other child must start at once on the other
+    /// lane, not when the first child's two seconds are over (or at the next poll).
+    @Test func aFullLaneWakesItsSiblingForWhatItMadeReady() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "split", "nodes": [
+                      {"key": "root", "kind": "tool_call", "handler": "echo"},
+                      {"key": "left", "kind": "tool_call", "handler": "sleep", "config": {"ms": 2000}},
+                      {"key": "right", "kind": "tool_call", "handler": "sleep", "config": {"ms": 2000}}],
+                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
+                    """, as: "admin")
+                var options = SchedulerOptions(name: "pair")
+                options.concurrency = 2
+                options.pollInterval = .seconds(20)
+                options.fireSchedules = false  // else the first lane looks at schedules every second
+                let lanes = SchedulerLanes(databaseURL: db.url, registry: .builtIn, options: options, lanes: 2)
+                let running = Task { try await lanes.run() }
+                try await waitUntil(timeout: .seconds(30), "both lanes to register") { lanes.isReady }
+                let run = try await RunStore(connection: conn).start("split", as: "admin").runID
+                try await waitUntil(timeout: .seconds(30), "the run to finish") {
+                    try await RunStore(connection: conn).run(run).status == "succeeded"
+                }
+                lanes.requestStop()
+                _ = try await running.value
+                let row = try await conn.query("""
+                    SELECT extract(epoch FROM max(started_at) - min(started_at)) * 1000 AS gap_ms,
+                           count(DISTINCT scheduler_id) AS lanes
+                    FROM trellis.node_runs WHERE run_id = $1 AND node_key IN ('left', 'right')
+                    """, [run]).single()
+                let gap = try row.decode("gap_ms", as: Double.self)
+                #expect(gap < 1000, "the second child started \(gap) ms after the first")
+                #expect(try row.decode("lanes", as: Int.self) == 2)
+            }
+        }
+    }
 }
