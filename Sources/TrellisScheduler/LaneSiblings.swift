@@ -7,7 +7,7 @@ import Synchronization
 /// that rang one claimed in the same transaction, so it took what its results made ready,
 /// or goes again at once. Its sibling lanes may ignore them for the same reason — waking
 /// for them made an empty claim per doorbell per lane (one DAG run at a time measured
-/// 0.3–0.9 ms slower with two lanes, and the chaos run a third longer with six) — except
+/// 0.3–0.9 ms slower with two lanes than with one) — except
 /// when the lane that rang cannot go again because it holds all it may: then it wakes its
 /// siblings itself (`wakeOthers`), so ready work never waits for a poll.
 final class LaneSiblings: Sendable {
@@ -19,7 +19,8 @@ final class LaneSiblings: Sendable {
         backends.withLock { $0[lane] = pid }
     }
 
-    /// The backend is the main connection of one of the process's lanes.
+    /// The backend is the main connection of one of the process's lanes (0: none; a lane
+    /// whose connection was lost forgets its backend, whose pid another session may get).
     func isLaneBackend(_ pid: Int32) -> Bool {
         pid != 0 && backends.withLock { $0.values.contains(pid) }
     }

@@ -449,6 +449,7 @@ public final class Scheduler: Sendable {
                 // watchdog stops any whose lease could not be renewed in time).
                 logger.error("database connection lost: \(error); reconnecting")
                 readyFlag.store(false, ordering: .relaxed)
+                siblings?.setBackend(0, of: lane)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
                 mainBackendPID.store((try? await fresh.backendPID()) ?? 0, ordering: .relaxed)
