@@ -53,18 +53,11 @@ extension Date: PGEncodable {
 }
 
 extension Data: PGEncodable {
-    /// `bytea` hex format, written through a lookup table (artifact chunks are a MiB each).
+    /// `bytea` hex format.
     public func pgText() throws -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8](repeating: 0, count: 2 + count * 2)
-        text[0] = UInt8(ascii: "\\")
-        text[1] = UInt8(ascii: "x")
-        var index = 2
-        for byte in self {
-            text[index] = digits[Int(byte >> 4)]
-            text[index + 1] = digits[Int(byte & 0x0f)]
-            index += 2
-        }
+        var text = Array(#"\x"#.utf8)
+        text.reserveCapacity(2 + count * 2)
+        Hex.append(self, to: &text)
         return String(decoding: text, as: UTF8.self)
     }
 }

@@ -8,7 +8,7 @@ import TrellisStore
 /// shared by every subscriber. A class: an event passes through every subscriber's queue
 /// and batch, and copying a struct of four references retained each of them per copy
 /// (reference counting was the largest self cost of fanning out to 1,000 subscribers).
-public final class RelayEvent: Sendable, Hashable {
+public final class RelayEvent: Sendable {
     public let runID: UUID
     public let seq: Int64
     public let type: String
@@ -33,15 +33,6 @@ public final class RelayEvent: Sendable, Hashable {
     }
 
     public var isFinal: Bool { type == "run.finished" }
-
-    public static func == (a: RelayEvent, b: RelayEvent) -> Bool {
-        a.runID == b.runID && a.seq == b.seq && a.type == b.type && a.timestamp == b.timestamp && a.data == b.data
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(runID)
-        hasher.combine(seq)
-    }
 
     /// `{"v":1,"run_id","seq","type","ts","data"[,"replayed":true]}`
     public func envelope(replayed: Bool = false) -> String {

@@ -98,7 +98,7 @@ public struct ArtifactStore: Sendable {
                 }
             }
             if !pending.isEmpty || seq == 0 { try await flush(pending[...]) }
-            let sha = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+            let sha = Hex.lowercase(hasher.finalize())
             let row = try await finish(conn, id, sha)
             return Uploaded(document: try row.decode("document"), sha256: sha, size: size, created: try row.decode("created"))
         }

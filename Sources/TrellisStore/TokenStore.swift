@@ -28,7 +28,7 @@ public struct TokenStore: Sendable {
         var generator = SystemRandomNumberGenerator()
         let prefixBytes = (0..<4).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let secretBytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let prefix = "trl_" + prefixBytes.map { String(format: "%02x", $0) }.joined()
+        let prefix = "trl_" + Hex.lowercase(prefixBytes)
         let secret = Data(secretBytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         return (prefix + "_" + secret, prefix)

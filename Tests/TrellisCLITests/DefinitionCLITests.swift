@@ -5,10 +5,10 @@ import TrellisTestSupport
 
 /// One directory for this test process's files, removed when the process exits (each test
 /// run used to leave its few hundred files behind).
+private let cliTestDirectory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cli-\(getpid())")
 private let cliTestFiles: URL = {
-    let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cli-\(getpid())")
-    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "/trellis-cli-\(getpid())") }
-    return directory
+    atexit { try? FileManager.default.removeItem(at: cliTestDirectory) }
+    return cliTestDirectory
 }()
 
 /// Writes `contents` to a temporary file with `name` (in a directory of its own, so tests
