@@ -79,9 +79,12 @@ public struct Chaos: Sendable {
         // A kill every 0.3–0.7 s is about a hundred times any real fleet's churn: a node
         // can lose its lease to four kills in a row by chance. The bound on lost leases
         // (trellis.max_lost_leases, 3; proved by WorkerLossTests) is raised to 10 for the
-        // fleet's sessions, so the run checks the re-queueing itself, not the dice.
+        // fleet's sessions, so the run checks the re-queueing itself, not the dice. One lane
+        // per process: the run's length (and so the kills a node meets) follows the number
+        // of claim loops on the database, and six loops on two cores once ran past that
+        // bound (kill -9 of a two-lane process is covered by SchedulerProcessTests).
         let fleet = Fleet(trellis: options.trellisPath, directory: work, databaseURL: options.databaseURL, namePrefix: "chaos",
-                          schedulerArguments: ["--lease", String(options.leaseSeconds), "--concurrency", "16", "--batch", "16",
+                          schedulerArguments: ["--lease", String(options.leaseSeconds), "--concurrency", "16", "--batch", "16", "--lanes", "1",
                                                "--poll-interval", "200", "--allow-sql", "--max-output-bytes", "1048576",
                                                "--max-stored-output-bytes", "2097152"],
                           environment: ["PGOPTIONS": "-c trellis.max_lost_leases=10"])
