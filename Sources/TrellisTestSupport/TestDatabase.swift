@@ -30,6 +30,16 @@ public struct TestDatabase: Sendable {
         }
     }
 
+    /// A migrated database on a cluster of its own, stopped and deleted afterwards. For
+    /// tests whose outcome depends on every transaction in the cluster: the run feed holds
+    /// back events behind the oldest open transaction of any database, so another test's
+    /// open transaction on the shared server would stall it for as long as it stays open.
+    public static func withOwnCluster<T: Sendable>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        try await PrivateCluster.with { cluster in
+            try await body(TestDatabase(name: LocalCluster.databaseName, url: cluster.url))
+        }
+    }
+
     private static func with<T: Sendable>(migrated: Bool, _ body: (TestDatabase) async throws -> T) async throws -> T {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
         let template = migrated ? try await TestCluster.shared.migratedTemplate() : nil

@@ -7,7 +7,9 @@ import TrellisTestSupport
 
 /// The run feed (PROTOCOL.md "Feeds beyond one run") over SSE and WebSocket: lifecycle
 /// events of many runs, filtered by privilege, resumable by cursor with nothing missed or
-/// repeated — including across a transaction that commits after a later one.
+/// repeated — including across a transaction that commits after a later one. The tests that
+/// wait for live events run on clusters of their own: the feed waits for the cluster's oldest
+/// open transaction, and other suites' tests hold some open.
 @Suite("Run feed")
 struct RunFeedTests {
     func envelope(_ event: SSEStream.Event) throws -> [String: JSONValue] {
@@ -23,7 +25,7 @@ struct RunFeedTests {
     }
 
     @Test func everyLifecycleEventArrivesOnceInOrderAndResumesFromAnyCursor() async throws {
-        try await TestDatabase.withMigrated { db in
+        try await TestDatabase.withOwnCluster { db in
             try await seeded(db)
             try await RelayHarness.with(db.url) { relay in
                 let admin = try await relay.token(for: "admin"), viewer = try await relay.token(for: "viewer")
@@ -71,7 +73,7 @@ struct RunFeedTests {
     }
 
     @Test func aLaterCommitWaitsForAnEarlierOpenTransactionSoNoCursorSkipsIt() async throws {
-        try await TestDatabase.withMigrated { db in
+        try await TestDatabase.withOwnCluster { db in
             try await seeded(db)
             try await RelayHarness.with(db.url) { relay in
                 let admin = try await relay.token(for: "admin")
@@ -99,7 +101,7 @@ struct RunFeedTests {
     }
 
     @Test func badCursorsAndForeignWorkflowsAreRefusedAndTheWebSocketFollowsTheFeed() async throws {
-        try await TestDatabase.withMigrated { db in
+        try await TestDatabase.withOwnCluster { db in
             try await seeded(db)
             try await RelayHarness.with(db.url) { relay in
                 let admin = try await relay.token(for: "admin"), viewer = try await relay.token(for: "viewer")
