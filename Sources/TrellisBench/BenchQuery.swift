@@ -21,6 +21,7 @@ enum BenchQuery {
     static let discardRuns = "bench/discard_runs"
     static let liveSchedulers = "bench/live_schedulers"
     static let historyGenerate = "bench/history_generate"
+    static let walPosition = "bench/wal_position"
     static let chaosVerdict = "chaos/verdict"
     static let chaosTerminateBackend = "chaos/terminate_backend"
     static let chaosStartRun = "chaos/start_run"

@@ -214,6 +214,22 @@ private struct Context {
         }
     }
 
+    /// WAL written while `body` runs, in bytes: the write volume behind a workload's nodes
+    /// (index entries, event rows, row versions), a figure that does not move with the
+    /// disk's speed the way throughput does.
+    private func walWritten(_ body: () async throws -> Void) async throws -> Double {
+        func position() async throws -> Double {
+            try await conn.bench(BenchQuery.walPosition).single().decode("bytes", as: Double.self)
+        }
+        let before = try await position()
+        try await body()
+        return try await position() - before
+    }
+
+    private static func walPerNode(_ bytes: Double, nodes: Int) -> BenchReport.Figure {
+        .init(label: "WAL per node, start to finish", value: bytes / Double(max(nodes, 1)), unit: "bytes")
+    }
+
     private func nodeThroughput(_ workflow: String) async throws -> (nodes: Int, perSecond: Double) {
         let row = try await conn.bench(BenchQuery.nodeSpan, [workflow]).single()
         let nodes: Int = try row.decode("nodes"), seconds: Double = try row.decode("seconds")
@@ -246,25 +262,30 @@ private struct Context {
     /// starts the schedulers and measures how fast they drain it.
     private func drain(_ workload: BenchWorkload, runs: Int, shape: String) async throws -> BenchReport.Workload {
         let workflow = try await publish(workload)
-        log("\(workload.rawValue): enqueuing \(runs) \(shape)")
-        try await enqueue(workflow, count: runs)
-        try await withSchedulers { try await waitUntilDrained(workflow) }
+        let wal = try await walWritten {
+            log("\(workload.rawValue): enqueuing \(runs) \(shape)")
+            try await enqueue(workflow, count: runs)
+            try await withSchedulers { try await waitUntilDrained(workflow) }
+        }
         let (nodes, rate) = try await nodeThroughput(workflow)
         return .init(name: workload.rawValue, description: "\(runs) \(shape) enqueued first, then drained (\(nodes) nodes)",
-                     figures: [.init(label: "drain", value: rate, unit: "nodes/s")],
+                     figures: [.init(label: "drain", value: rate, unit: "nodes/s"), Self.walPerNode(wal, nodes: nodes)],
                      exactlyOnce: try await exactlyOnce([workflow]))
     }
 
     private func dag() async throws -> BenchReport.Workload {
         let burst = try await publish(.dag, "-burst"), serial = try await publish(.dag, "-serial")
+        var wal = 0.0
         try await withSchedulers {
             log("dag: \(bench.dagRuns) runs of root → 8 → merge submitted at once")
-            try await enqueue(burst, count: bench.dagRuns)
-            try await waitUntilDrained(burst)
+            wal = try await walWritten {
+                try await enqueue(burst, count: bench.dagRuns)
+                try await waitUntilDrained(burst)
+            }
             log("dag: \(bench.serialRuns) runs one at a time")
             try await oneAtATime(serial, count: bench.serialRuns, pause: .milliseconds(5))
         }
-        let (_, rate) = try await nodeThroughput(burst)
+        let (burstNodes, rate) = try await nodeThroughput(burst)
         let burstLatency = try await runLatencies(burst), serialLatency = try await runLatencies(serial)
         let settling: Double = try await conn.bench(BenchQuery.settlingTransactions, [serial]).single().decode("per_run")
         return .init(
@@ -272,6 +293,7 @@ private struct Context {
             figures: [.init(label: "burst", value: rate, unit: "nodes/s"),
                       .init(label: "burst run p50", value: BenchFigures.percentile(burstLatency, 0.5), unit: "ms"),
                       .init(label: "burst run p99", value: BenchFigures.percentile(burstLatency, 0.99), unit: "ms"),
+                      Self.walPerNode(wal, nodes: burstNodes),
                       .init(label: "one at a time p50", value: BenchFigures.percentile(serialLatency, 0.5), unit: "ms"),
                       .init(label: "one at a time p99", value: BenchFigures.percentile(serialLatency, 0.99), unit: "ms"),
                       .init(label: "one at a time: settling transactions (best 3)", value: settling, unit: "per run")],

@@ -59,6 +59,11 @@ struct BatchAndBenchCLITests {
             for workload in workloads {
                 let figures = workload["figures"] as? [[String: Any]] ?? []
                 #expect(!figures.isEmpty && figures.allSatisfy { ($0["value"] as? Double ?? -1) > 0 }, "\(workload)")
+                // The drains and the DAG burst say how much WAL a node wrote (a run of nodes writes some).
+                if ["flat", "dag", "fanout"].contains(workload["name"] as? String) {
+                    let wal = figures.first { ($0["label"] as? String)?.hasPrefix("WAL per node") == true }
+                    #expect(wal?["unit"] as? String == "bytes" && (wal?["value"] as? Double ?? 0) > 500, "\(workload)")
+                }
                 if workload["name"] as? String != "start" {
                     let once = workload["exactlyOnce"] as? [String: Any]
                     #expect(once?["nodesNotOnce"] as? Int == 0 && once?["runsNotSucceeded"] as? Int == 0, "\(workload)")
