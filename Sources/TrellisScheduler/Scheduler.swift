@@ -111,8 +111,13 @@ public final class Scheduler: Sendable {
          logger: Logger?, siblings: LaneSiblings?, lane: Int) {
         self.siblings = siblings
         self.lane = lane
-        let wakeup = self.wakeup
-        siblings?.register(lane: lane) { Task { await wakeup.signal() } }
+        let wakeup = self.wakeup, inbox = self.inbox
+        siblings?.register(lane: lane, wake: { Task { await wakeup.signal() } }, cancel: { id in
+            Task {
+                await inbox.cancel(id)
+                await wakeup.signal()
+            }
+        })
         self.databaseURL = databaseURL
         self.registry = registry
         self.options = options
@@ -245,7 +250,8 @@ public final class Scheduler: Sendable {
         readyFlag.store(true, ordering: .relaxed)
         logger.info("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))",
                     metadata: ["scheduler_id": "\(id)"])
-        let listener = options.pollOnly ? nil : Task { await listen() }
+        // Lanes share the first lane's listener (LaneSiblings).
+        let listener = options.pollOnly || (siblings != nil && lane != 0) ? nil : Task { await listen() }
         let sideConnection = SideConnection { try await self.connect("-report") }
         let lease = Duration.seconds(options.leaseSeconds)
         let inFlight = InFlight(lease: lease)
@@ -440,7 +446,9 @@ public final class Scheduler: Sendable {
                 }
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, leftReady: leftReady) {
+                    siblings?.setLoad(.init(room: options.concurrency - inFlight.count, waiting: true), of: lane)
                     await wakeup.wait(timeout: pause)
+                    siblings?.setLoad(.init(room: options.concurrency - inFlight.count, waiting: false), of: lane)
                 }
             } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
                 // The database went away (restart, failover, network): keep the handlers
@@ -854,7 +862,9 @@ public final class Scheduler: Sendable {
     }
 
     /// LISTENs for readiness and cancel doorbells on its own connection, reconnecting
-    /// with backoff; every (re)connect wakes the loop, which re-reads the database.
+    /// with backoff; every (re)connect wakes the loop, which re-reads the database. With
+    /// lanes, the first lane's listener serves them all (LaneSiblings): a cancel goes to
+    /// every lane, a doorbell rung elsewhere wakes one, a (re)connect wakes all.
     private func listen() async {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
@@ -864,9 +874,14 @@ public final class Scheduler: Sendable {
                 try await connection.listen("trellis_ready")
                 try await connection.listen("trellis_cancel")
                 backoff = .milliseconds(100)
-                await wakeup.signal()
+                if let siblings { siblings.wakeAll() } else { await wakeup.signal() }
                 while !Task.isCancelled {
                     guard let notification = try await connection.nextNotification(timeout: .seconds(1)) else { continue }
+                    if let siblings, notification.channel == "trellis_cancel" {
+                        // Whichever lane holds the node stops it in its next pass: each is told and woken.
+                        if let id = Int64(notification.payload) { siblings.cancel(id) } else { siblings.wakeAll() }
+                        continue
+                    }
                     if notification.channel == "trellis_cancel", let id = Int64(notification.payload) {
                         await inbox.cancel(id)
                     }
@@ -881,7 +896,7 @@ public final class Scheduler: Sendable {
                        notification.senderPID == mainBackendPID.load(ordering: .relaxed) || siblings?.isLaneBackend(notification.senderPID) == true {
                         continue
                     }
-                    await wakeup.signal()
+                    if let siblings { siblings.wakeForDoorbell() } else { await wakeup.signal() }
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -1,9 +1,27 @@
 import Foundation
+import Synchronization
 import Testing
 import TrellisPQ
-import TrellisScheduler
+@testable import TrellisScheduler
 import TrellisStore
 import TrellisTestSupport
+
+/// Holds its node until cancelled.
+private final class LaneBlockingHandler: NodeHandler {
+    let name = "block"
+    let started = Atomic<Int>(0)
+    let cancelled = Atomic<Int>(0)
+    func run(_ context: NodeContext) async throws -> HandlerOutput {
+        started.add(1, ordering: .relaxed)
+        do {
+            try await Task.sleep(for: .seconds(600))
+        } catch {
+            cancelled.add(1, ordering: .relaxed)
+            throw error
+        }
+        return HandlerOutput(.null)
+    }
+}
 
 /// `trellis scheduler --lanes`: several claim/report loops in one process.
 @Suite struct SchedulerLanesTests {
@@ -131,6 +149,110 @@ import TrellisTestSupport
                 try await conn.query("SELECT count(*) AS n FROM trellis.schedulers").single().decode("n", as: Int.self)
             }
             #expect(registered == 0)
+        }
+    }
+
+    /// The lane a doorbell rung elsewhere wakes: a parked one with room (the most room),
+    /// else one with room, else any; ties go round.
+    @Test func aDoorbellGoesToAParkedLaneWithRoomFirst() {
+        typealias Load = LaneSiblings.Load
+        let parkedFull = Load(room: 0, waiting: true), busy = Load(room: 40, waiting: false)
+        #expect(LaneSiblings.choose([(0, busy), (1, Load(room: 10, waiting: true))], turn: 0) == 1)
+        #expect(LaneSiblings.choose([(0, Load(room: 5, waiting: true)), (1, Load(room: 10, waiting: true))], turn: 0) == 1)
+        #expect(LaneSiblings.choose([(0, parkedFull), (1, busy)], turn: 0) == 1, "a full lane cannot claim")
+        #expect(LaneSiblings.choose([(0, Load(room: 0, waiting: false)), (1, parkedFull)], turn: 1) == 1)
+        let even = [(lane: 0, load: Load(room: 50, waiting: true)), (lane: 1, load: Load(room: 50, waiting: true))]
+        #expect(Set((0..<4).compactMap { LaneSiblings.choose(even, turn: $0) }) == [0, 1], "ties spread over the lanes")
+        #expect(LaneSiblings.choose([], turn: 0) == nil)
+    }
+
+    /// One LISTEN connection per process, on the first lane: a doorbell rung by another
+    /// session (a run started) wakes one lane, not every lane — each run of one echo node
+    /// costs its lane two claim calls (the one that takes it, the one that reports it) and
+    /// no other lane an empty one. Polls 20 s apart, so only doorbells wake the lanes.
+    @Test func oneListenerPerProcessAndADoorbellWakesOneLane() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "one", "nodes": [{"key": "a", "kind": "tool_call", "handler": "echo"}]}"#, as: "admin")
+                var options = SchedulerOptions(name: "quiet")
+                options.concurrency = 4
+                options.pollInterval = .seconds(20)
+                options.leaseSeconds = 60
+                options.fireSchedules = false
+                let metrics = SchedulerMetrics()
+                let lanes = SchedulerLanes(databaseURL: db.url, registry: .builtIn, options: options, lanes: 2, metrics: metrics)
+                let running = Task { try await lanes.run() }
+                try await waitUntil(timeout: .seconds(30), "both lanes and the listener to connect") {
+                    try await conn.query("""
+                        SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()
+                          AND application_name LIKE 'trellis-scheduler-listen %'
+                        """).single().decode("n", as: Int.self) == 1 && lanes.isReady
+                }
+                func claimCalls() -> Int {
+                    let line = metrics.text().split(separator: "\n").first { $0.hasPrefix("trellis_scheduler_claims_total ") }
+                    return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? -1
+                }
+                try await Task.sleep(for: .seconds(1))  // the start-up passes (the listener wakes both lanes once)
+                let before = claimCalls()
+                let runs = 10
+                for _ in 0..<runs {
+                    let run = try await RunStore(connection: conn).start("one", as: "admin").runID
+                    try await waitUntil(timeout: .seconds(10), "the run to finish on a doorbell") {
+                        try await RunStore(connection: conn).run(run).status == "succeeded"
+                    }
+                    try await Task.sleep(for: .milliseconds(100))  // the reporting pass is over
+                }
+                let calls = claimCalls() - before
+                let listeners = try await conn.query("""
+                    SELECT string_agg(application_name, ',') AS a FROM pg_stat_activity WHERE datname = current_database()
+                      AND application_name LIKE 'trellis-scheduler-listen %'
+                    """).single().decodeIfPresent("a", as: String.self)
+                lanes.requestStop()
+                _ = try await running.value
+                #expect(listeners == "trellis-scheduler-listen quiet/1", "one listener, the first lane's")
+                #expect(calls >= 2 * runs && calls <= 2 * runs + 2, "\(calls) claim calls for \(runs) runs (every lane waking made 3 each)")
+            }
+        }
+    }
+
+    /// A cancel reaches the lane that holds the node through the first lane's listener, at
+    /// once — not at the holder's next heartbeat.
+    @Test func aCancelReachesTheLaneThatHoldsTheNode() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "hold", "nodes": [{"key": "a", "kind": "tool_call", "handler": "block"}]}"#, as: "admin")
+                let handler = LaneBlockingHandler()
+                var options = SchedulerOptions(name: "holders")
+                options.concurrency = 2
+                options.pollInterval = .seconds(20)
+                options.leaseSeconds = 300
+                options.shutdownGrace = .milliseconds(100)
+                options.fireSchedules = false
+                let lanes = SchedulerLanes(databaseURL: db.url, registry: HandlerRegistry([handler]), options: options, lanes: 2)
+                let running = Task { try await lanes.run() }
+                try await waitUntil(timeout: .seconds(30), "both lanes to register") { lanes.isReady }
+                let runs = try await RunStore(connection: conn).start("hold", inputs: ["{}", "{}"], as: "admin")
+                #expect(runs.count == 2)
+                try await waitUntil(timeout: .seconds(30), "each lane to hold one node") {
+                    try await conn.query("""
+                        SELECT count(DISTINCT scheduler_name) AS n FROM trellis.node_attempts WHERE outcome = 'running'
+                        """).single().decode("n", as: Int.self) == 2 && handler.started.load(ordering: .relaxed) == 2
+                }
+                let second: UUID = try await conn.query("""
+                    SELECT run_id FROM trellis.node_attempts WHERE outcome = 'running' AND scheduler_name = 'holders/2'
+                    """).single().decode("run_id")
+                #expect(try await RunStore(connection: conn).control(.cancel, run: second, as: "admin") == "cancelled")
+                // Heartbeats come at most 10 s apart, the first 10 s after the claim: a cancel
+                // that missed the lane would be found by one about 8 s after this.
+                try await waitUntil(timeout: .seconds(4), "the second lane's handler to be cancelled") {
+                    handler.cancelled.load(ordering: .relaxed) == 1
+                }
+                lanes.requestStop()
+                _ = try await running.value
+                #expect(handler.cancelled.load(ordering: .relaxed) == 2, "the stop cancels the other")
+            }
         }
     }
 }
