@@ -20,23 +20,6 @@ private struct PoisonHandler: NodeHandler {
     }
 }
 
-/// Waits until cancelled and counts the cancellations it saw.
-private final class BlockingHandler: NodeHandler {
-    let name = "block"
-    let started = Atomic<Int>(0)
-    let cancelled = Atomic<Int>(0)
-    func run(_ context: NodeContext) async throws -> HandlerOutput {
-        started.add(1, ordering: .relaxed)
-        do {
-            try await Task.sleep(for: .seconds(600))
-        } catch {
-            cancelled.add(1, ordering: .relaxed)
-            throw error
-        }
-        return HandlerOutput(.null)
-    }
-}
-
 private func scalar(_ conn: PGConnection, _ sql: String, _ params: [(any PGEncodable)?] = []) async throws -> Int {
     try await conn.query(sql, params).single().decode("n", as: Int.self)
 }

@@ -6,23 +6,6 @@ import TrellisPQ
 import TrellisStore
 import TrellisTestSupport
 
-/// Holds its node until cancelled.
-private final class LaneBlockingHandler: NodeHandler {
-    let name = "block"
-    let started = Atomic<Int>(0)
-    let cancelled = Atomic<Int>(0)
-    func run(_ context: NodeContext) async throws -> HandlerOutput {
-        started.add(1, ordering: .relaxed)
-        do {
-            try await Task.sleep(for: .seconds(600))
-        } catch {
-            cancelled.add(1, ordering: .relaxed)
-            throw error
-        }
-        return HandlerOutput(.null)
-    }
-}
-
 /// `trellis scheduler --lanes`: several claim/report loops in one process.
 @Suite struct SchedulerLanesTests {
     @Test func theConcurrencyIsSplitEvenlyAndOnlyTheFirstLaneFiresSchedules() {
@@ -223,7 +206,7 @@ private final class LaneBlockingHandler: NodeHandler {
             try await db.withConnection { conn in
                 _ = try await WorkflowStore(connection: conn).publish(
                     definition: #"{"name": "hold", "nodes": [{"key": "a", "kind": "tool_call", "handler": "block"}]}"#, as: "admin")
-                let handler = LaneBlockingHandler()
+                let handler = BlockingHandler()
                 var options = SchedulerOptions(name: "holders")
                 options.concurrency = 2
                 options.pollInterval = .seconds(20)
