@@ -16,10 +16,6 @@ struct SchedulerEndpointTests {
     }
 
     /// The value of one sample line (`name{labels} value`) of a Prometheus text exposition.
-    private func sample(_ text: String, _ series: String) -> Double? {
-        text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
-    }
-
     @Test func countersMoveByTheNodesRunAndReadinessFollowsTheDatabase() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
@@ -39,7 +35,7 @@ struct SchedulerEndpointTests {
                 try await waitUntil(timeout: .seconds(30), "the scheduler to be ready") { try await get(base + "/readyz").status == 200 }
                 #expect(try await get(base + "/healthz") == (200, #"{"status": "ok"}"#))
                 let before = try await get(base + "/metrics").body
-                #expect(sample(before, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 0)
+                #expect(prometheusSample(before, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 0)
 
                 _ = try await RunStore(connection: conn).start("scraped", inputs: Array(repeating: "{}", count: 20), as: "admin")
                 try await waitUntil(timeout: .seconds(60), "20 runs to finish") {
@@ -47,13 +43,13 @@ struct SchedulerEndpointTests {
                 }
                 // Scraped during the process's life: 20 echo successes, 20 failures, 40 nodes claimed.
                 let after = try await get(base + "/metrics").body
-                #expect(sample(after, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 20, "\(after)")
-                #expect(sample(after, #"trellis_scheduler_nodes_total{outcome="failed"}"#) == 20)
-                #expect(sample(after, "trellis_scheduler_claimed_nodes_total") == 40)
-                #expect(sample(after, "trellis_scheduler_ready_lag_seconds_count") == 40)
-                #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="echo"}"#) == 20)
-                #expect(sample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="fail"}"#) == 20)
-                #expect((sample(after, "trellis_scheduler_database_round_trip_seconds_count") ?? 0) >= 2)
+                #expect(prometheusSample(after, #"trellis_scheduler_nodes_total{outcome="succeeded"}"#) == 20, "\(after)")
+                #expect(prometheusSample(after, #"trellis_scheduler_nodes_total{outcome="failed"}"#) == 20)
+                #expect(prometheusSample(after, "trellis_scheduler_claimed_nodes_total") == 40)
+                #expect(prometheusSample(after, "trellis_scheduler_ready_lag_seconds_count") == 40)
+                #expect(prometheusSample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="echo"}"#) == 20)
+                #expect(prometheusSample(after, #"trellis_scheduler_handler_duration_seconds_count{handler="fail"}"#) == 20)
+                #expect((prometheusSample(after, "trellis_scheduler_database_round_trip_seconds_count") ?? 0) >= 2)
 
                 // The main backends of both lanes (scraped/1, scraped/2) terminated: not ready
                 // until both have reconnected, then ready again.
@@ -62,7 +58,7 @@ struct SchedulerEndpointTests {
                     WHERE application_name LIKE 'trellis-scheduler scraped/_' AND datname = current_database()
                     """)
                 try await waitUntil(timeout: .seconds(30), "both lanes to reconnect") {
-                    (sample(try await get(base + "/metrics").body, "trellis_scheduler_reconnects_total") ?? 0) >= 2
+                    (prometheusSample(try await get(base + "/metrics").body, "trellis_scheduler_reconnects_total") ?? 0) >= 2
                 }
                 #expect(try await get(base + "/readyz").status == 200)
                 #expect(scheduler.stop() == 0, "\(scheduler.log)")

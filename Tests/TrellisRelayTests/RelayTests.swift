@@ -375,11 +375,9 @@ struct RelayTests {
                     #expect(seqs == stored, "ordered, gap-free, no duplicates")
                 }
                 let metrics = try await relay.request("GET", "/metrics", token: nil).body
-                let resyncs = metrics.split(separator: "\n").first { $0.hasPrefix("trellis_relay_resyncs_total ") }
-                    .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                let resyncs = prometheusSample(metrics, "trellis_relay_resyncs_total") ?? 0
                 #expect(resyncs >= 101, "every subscriber overflowed its buffer and was resynced from the log")
-                let relayed = metrics.split(separator: "\n").first { $0.hasPrefix("trellis_relay_events_total ") }
-                    .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+                let relayed = prometheusSample(metrics, "trellis_relay_events_total") ?? 0
                 #expect(relayed >= Double(101 * stored.count))
             }
         }

@@ -173,8 +173,7 @@ import TrellisTestSupport
                         """).single().decode("n", as: Int.self) == 1 && lanes.isReady
                 }
                 func claimCalls() -> Int {
-                    let line = metrics.text().split(separator: "\n").first { $0.hasPrefix("trellis_scheduler_claims_total ") }
-                    return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) } ?? -1
+                    prometheusSample(metrics.text(), "trellis_scheduler_claims_total").map { Int($0) } ?? -1
                 }
                 try await Task.sleep(for: .seconds(1))  // the start-up passes (the listener wakes both lanes once)
                 let before = claimCalls()
