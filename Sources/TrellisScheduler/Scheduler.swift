@@ -877,13 +877,16 @@ public final class Scheduler: Sendable {
                 if let siblings { siblings.wakeAll() } else { await wakeup.signal() }
                 while !Task.isCancelled {
                     guard let notification = try await connection.nextNotification(timeout: .seconds(1)) else { continue }
-                    if let siblings, notification.channel == "trellis_cancel" {
-                        // Whichever lane holds the node stops it in its next pass: each is told and woken.
-                        if let id = Int64(notification.payload) { siblings.cancel(id) } else { siblings.wakeAll() }
+                    if notification.channel == "trellis_cancel" {
+                        // Whichever lane holds the node stops it in its next pass: each is told, then woken.
+                        let id = Int64(notification.payload)
+                        if let siblings {
+                            if let id { siblings.cancel(id) } else { siblings.wakeAll() }
+                        } else {
+                            if let id { await inbox.cancel(id) }
+                            await wakeup.signal()
+                        }
                         continue
-                    }
-                    if notification.channel == "trellis_cancel", let id = Int64(notification.payload) {
-                        await inbox.cancel(id)
                     }
                     // The main connection's own doorbell: the pass that rang it reported and
                     // claimed in one transaction, so it took what its results made ready (or
