@@ -24,6 +24,27 @@ struct PGCodingTests {
         #expect(PGTimestamp.parse("infinity") == .distantFuture)
     }
 
+    @Test func hexWritesTwoLowerCaseDigitsPerByteFromAnySequence() throws {
+        let every = Data((0...255).map(UInt8.init))
+        let expected = (0...255).map { String(format: "%02x", $0) }.joined()
+        #expect(Hex.lowercase(every) == expected)
+        #expect(try every.pgText() == #"\x"# + expected)
+        #expect(Hex.lowercase(every.lazy.map { $0 }) == expected)  // not contiguous: copied first
+        #expect(Hex.lowercase(Data()) == "")
+        #expect(try Data().pgText() == #"\x"#)
+        #expect(try Data(pgText: try every.pgText()) == every)
+    }
+
+    @Test func aNulByteAnywhereInAParameterIsRefused() throws {
+        let long = String(repeating: "y", count: 1 << 20)
+        for text in ["\u{0}" + long, long + "\u{0}", "a\u{0}b", "\u{0}"] {
+            #expect(throws: PGError.self) { try Optional<any PGEncodable>.some(text).encodedParameter(index: 2) }
+        }
+        #expect(try Optional<any PGEncodable>.some(long).encodedParameter(index: 1) == long)
+        #expect(try Optional<any PGEncodable>.some("").encodedParameter(index: 1) == "")
+        #expect(try Optional<any PGEncodable>.none.encodedParameter(index: 1) == nil)
+    }
+
     @Test func decodingErrorsNameTheValue() {
         #expect(throws: PGError.self) { try Int(pgText: "12x") }
         #expect(throws: PGError.self) { try Bool(pgText: "maybe") }

@@ -123,6 +123,13 @@ struct PGConnectionTests {
                 #expect(try row.decode("doc", as: PGJSON.self).text == #"{"k": "v"}"#)
                 #expect(try row.decode("blob", as: Data.self) == Data([0, 1, 255]))
                 #expect(try row.decode("n", as: Decimal.self) == Decimal(string: "0.1")!)
+
+                // A MiB of every byte value (an artifact chunk) arrives intact.
+                var random = SystemRandomNumberGenerator()
+                let chunk = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &random) })
+                let echoed = try await conn.query("SELECT $1::bytea AS blob, length($1::bytea) AS size", [chunk]).single()
+                #expect(try echoed.decode("size", as: Int.self) == chunk.count)
+                #expect(try echoed.decode("blob", as: Data.self) == chunk)
             }
         }
     }
