@@ -35,6 +35,8 @@ final class LaneSiblings: Sendable {
     private let loads = Mutex<[Int: Load]>([:])
     /// Breaks ties between equally loaded lanes, so doorbells spread over them.
     private let turn = Atomic<Int>(0)
+    /// The first lane's listener, and whether every lane has stopped.
+    private let listener = Mutex<(task: Task<Void, Never>?, allStopped: Bool)>((nil, false))
 
     /// Lane `lane`'s main connection is now this backend.
     func setBackend(_ pid: Int32, of lane: Int) {
@@ -49,6 +51,34 @@ final class LaneSiblings: Sendable {
 
     func register(lane: Int, wake: @escaping @Sendable () -> Void, cancel: @escaping @Sendable (Int64) -> Void) {
         lanes.withLock { $0[lane] = Lane(wake: wake, cancel: cancel) }
+    }
+
+    /// The listener serves every lane, so it is cancelled when the last lane stops, not
+    /// with the first lane's loop.
+    func keepListening(_ task: Task<Void, Never>) {
+        let stopped = listener.withLock { state -> Bool in
+            if !state.allStopped { state.task = task }
+            return state.allStopped
+        }
+        if stopped { task.cancel() }
+    }
+
+    /// Lane `lane`'s loop has returned: doorbells and cancels no longer go to it, and the
+    /// listener stops with the last lane.
+    func laneStopped(_ lane: Int) {
+        let remaining = lanes.withLock { lanes -> Int in
+            lanes[lane] = nil
+            return lanes.count
+        }
+        loads.withLock { $0[lane] = nil }
+        backends.withLock { $0[lane] = nil }
+        guard remaining == 0 else { return }
+        let task = listener.withLock { state -> Task<Void, Never>? in
+            state.allStopped = true
+            defer { state.task = nil }
+            return state.task
+        }
+        task?.cancel()
     }
 
     /// Lane `lane` now has this room and is (or is not) parked waiting for work.

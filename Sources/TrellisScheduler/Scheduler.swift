@@ -213,6 +213,10 @@ public final class Scheduler: Sendable {
     /// options, no database at start-up); afterwards every error is logged and retried
     /// with backoff — one bad node or a database outage never ends the process.
     public func run() async throws -> SchedulerSummary {
+        defer {
+            mainBackendPID.store(0, ordering: .relaxed)
+            siblings?.laneStopped(lane)
+        }
         let served = options.handlers ?? registry.names
         for name in served where registry.handler(named: name) == nil {
             throw HandlerError(code: "unknown_handler", message: "no handler named \"\(name)\" is registered (known: \(registry.names.joined(separator: ", ")))", retryable: false)
@@ -250,8 +254,11 @@ public final class Scheduler: Sendable {
         readyFlag.store(true, ordering: .relaxed)
         logger.info("scheduler \(options.name) started (id \(id); handlers \(served.joined(separator: ",")); concurrency \(options.concurrency))",
                     metadata: ["scheduler_id": "\(id)"])
-        // Lanes share the first lane's listener (LaneSiblings).
+        // Lanes share the first lane's listener (LaneSiblings), which runs until the last
+        // lane stops: in a graceful stop the first lane is often done while others still
+        // wait for their handlers, and those must still hear cancels and doorbells.
         let listener = options.pollOnly || (siblings != nil && lane != 0) ? nil : Task { await listen() }
+        if let listener, let siblings { siblings.keepListening(listener) }
         let sideConnection = SideConnection { try await self.connect("-report") }
         let lease = Duration.seconds(options.leaseSeconds)
         let inFlight = InFlight(lease: lease)
@@ -260,7 +267,7 @@ public final class Scheduler: Sendable {
         defer { metrics?.inFlight.decrement(by: Double(gaugedInFlight)) }
         let watchdog = Task { await watchLeases(inFlight, lease: lease) }
         defer {
-            listener?.cancel()
+            if siblings == nil { listener?.cancel() }
             watchdog.cancel()
             Task { [artifactPool] in await artifactPool.close() }
         }

@@ -149,6 +149,70 @@ import TrellisTestSupport
         #expect(LaneSiblings.choose([], turn: 0) == nil)
     }
 
+    @Test func theListenerStopsWithTheLastLaneNotTheFirst() async throws {
+        let siblings = LaneSiblings()
+        for lane in 0..<2 { siblings.register(lane: lane, wake: {}, cancel: { _ in }) }
+        let listener = Task { while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) } }
+        siblings.keepListening(listener)
+        siblings.laneStopped(0)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!listener.isCancelled, "the second lane still listens through it")
+        siblings.laneStopped(1)
+        #expect(listener.isCancelled)
+        let late = Task { while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) } }
+        siblings.keepListening(late)
+        #expect(late.isCancelled, "a listener handed over after every lane stopped is stopped at once")
+    }
+
+    /// In a graceful stop the first lane, holding nothing, is done at once while the second
+    /// waits for its handler: a cancel for the second lane's node must still reach it through
+    /// the first lane's listener (with it gone, it waited for a heartbeat, up to 10 s).
+    @Test func aStoppingLaneStillHearsCancelsAfterTheFirstLaneIsDone() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(
+                    definition: #"{"name": "hold", "nodes": [{"key": "a", "kind": "tool_call", "handler": "block"}]}"#, as: "admin")
+                let handler = BlockingHandler()
+                var options = SchedulerOptions(name: "drainers")
+                options.concurrency = 2
+                options.pollInterval = .seconds(20)
+                options.leaseSeconds = 300
+                options.shutdownGrace = .seconds(120)
+                options.fireSchedules = false
+                let lanes = SchedulerLanes(databaseURL: db.url, registry: HandlerRegistry([handler]), options: options, lanes: 2)
+                let running = Task { try await lanes.run() }
+                try await waitUntil(timeout: .seconds(30), "both lanes to register") { lanes.isReady }
+                _ = try await RunStore(connection: conn).start("hold", inputs: ["{}", "{}"], as: "admin")
+                try await waitUntil(timeout: .seconds(30), "each lane to hold one node") {
+                    try await conn.query("""
+                        SELECT count(DISTINCT scheduler_name) AS n FROM trellis.node_attempts WHERE outcome = 'running'
+                        """).single().decode("n", as: Int.self) == 2 && handler.started.load(ordering: .relaxed) == 2
+                }
+                func runHeld(by lane: String) async throws -> UUID {
+                    try await conn.query("SELECT run_id FROM trellis.node_attempts WHERE outcome = 'running' AND scheduler_name = $1", [lane])
+                        .single().decode("run_id")
+                }
+                let first = try await runHeld(by: "drainers/1"), second = try await runHeld(by: "drainers/2")
+                #expect(try await RunStore(connection: conn).control(.cancel, run: first, as: "admin") == "cancelled")
+                try await waitUntil(timeout: .seconds(4), "the first lane's handler to be cancelled") {
+                    handler.cancelled.load(ordering: .relaxed) == 1
+                }
+                lanes.requestStop()
+                try await waitUntil(timeout: .seconds(10), "the first lane, holding nothing, to stop") {
+                    try await conn.query("SELECT stopped_at IS NOT NULL AS stopped FROM trellis.schedulers WHERE name = 'drainers/1'")
+                        .single().decode("stopped", as: Bool.self)
+                }
+                #expect(try await conn.query("SELECT stopped_at IS NULL AS up FROM trellis.schedulers WHERE name = 'drainers/2'")
+                    .single().decode("up", as: Bool.self), "the second lane waits for its handler (grace 120 s)")
+                #expect(try await RunStore(connection: conn).control(.cancel, run: second, as: "admin") == "cancelled")
+                try await waitUntil(timeout: .seconds(4), "the second lane's handler to be cancelled") {
+                    handler.cancelled.load(ordering: .relaxed) == 2
+                }
+                _ = try await running.value
+            }
+        }
+    }
+
     /// One LISTEN connection per process, on the first lane: a doorbell rung by another
     /// session (a run started) wakes one lane, not every lane — each run of one echo node
     /// costs its lane two claim calls (the one that takes it, the one that reports it) and
