@@ -21,8 +21,15 @@ public struct Chaos: Sendable {
         public var schedulers = 3
         public var subscribers = 200
         public var seed = UInt64.random(in: 1...UInt64(UInt32.max))
-        /// A random scheduler is SIGKILLed (and restarted) every this many milliseconds.
-        public var killEvery: ClosedRange<Int> = 300...700
+        /// A random scheduler is SIGKILLed (and restarted) once the fleet has finished this
+        /// many node attempts since the last kill (`killAfterAttempts`), and at most once
+        /// per this many milliseconds.
+        public var killEvery: ClosedRange<Int> = 200...500
+        /// Kills are paced by work done, not by the clock alone: the chance that an attempt
+        /// dies with its process — and so that a node loses its lease over and over — then
+        /// stays the same on a machine or build three times slower (a debug build on two
+        /// loaded cores), where clock-paced kills met each attempt three times as often.
+        public var killAfterAttempts: ClosedRange<Int> = 10...40
         /// A random scheduler or relay backend is terminated every this many milliseconds.
         public var terminateEvery: ClosedRange<Int> = 500...1500
         /// Restarts the database (`immediate`: without a shutdown checkpoint); nil when the
@@ -76,8 +83,9 @@ public struct Chaos: Sendable {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 
-        // A kill every 0.3–0.7 s is about a hundred times any real fleet's churn: a node
-        // can lose its lease to four kills in a row by chance. The bound on lost leases
+        // A kill per 10–40 finished attempts (at most one per 0.2–0.5 s) is about a hundred
+        // times any real fleet's churn: a node can lose its lease to four kills in a row by
+        // chance. The bound on lost leases
         // (trellis.max_lost_leases, 3; proved by WorkerLossTests) is raised to 10 for the
         // fleet's sessions, so the run checks the re-queueing itself, not the dice. One lane
         // per process: the run's length (and so the kills a node meets) follows the number
@@ -107,27 +115,27 @@ public struct Chaos: Sendable {
         let approver = Task { await approveGates() }
         var random = SeededGenerator(seed: options.seed)
         let clock = ContinuousClock()
-        var nextKill = clock.now + .milliseconds(Int(random.next() % 400) + options.killEvery.lowerBound)
+        var nextKill = clock.now + .milliseconds(Self.draw(options.killEvery, &random))
+        var nextKillAt = Self.draw(options.killAfterAttempts, &random)
         var nextTermination = clock.now + .milliseconds(options.terminateEvery.lowerBound)
         var restartsLeft = options.restartDatabase == nil ? 0 : 2
         var verdict = Verdict()
         var lastCheck = clock.now - .seconds(1)
         while Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
-            if clock.now >= nextKill {
+            if clock.now >= nextKill && verdict.finishedAttempts >= nextKillAt {
                 let victim = Int(random.next() % UInt64(options.schedulers))
                 fleet.kill(victim)
                 try fleet.startScheduler(victim)
                 report.kills += 1
-                nextKill = clock.now + .milliseconds(options.killEvery.lowerBound
-                                                     + Int(random.next() % UInt64(options.killEvery.count)))
+                nextKill = clock.now + .milliseconds(Self.draw(options.killEvery, &random))
+                nextKillAt = verdict.finishedAttempts + Self.draw(options.killAfterAttempts, &random)
             }
             if clock.now >= nextTermination {
                 if let terminated = try? await PGConnection.withConnection(options.databaseURL, {
                     try await $0.bench(BenchQuery.chaosTerminateBackend).single().decode("terminated", as: Int.self)
                 }) { report.terminations += terminated }
-                nextTermination = clock.now + .milliseconds(options.terminateEvery.lowerBound
-                                                            + Int(random.next() % UInt64(options.terminateEvery.count)))
+                nextTermination = clock.now + .milliseconds(Self.draw(options.terminateEvery, &random))
             }
             if clock.now - lastCheck >= .milliseconds(250) {
                 lastCheck = clock.now
@@ -186,6 +194,10 @@ public struct Chaos: Sendable {
         }
         report.violations = violations
         return report
+    }
+
+    private static func draw(_ range: ClosedRange<Int>, _ random: inout SeededGenerator) -> Int {
+        range.lowerBound + Int(random.next() % UInt64(range.count))
     }
 
     /// Migrates, publishes the chaos workflows, and makes an approver and a token.
@@ -255,6 +267,8 @@ public struct Chaos: Sendable {
         public var runs = 0, unfinished = 0, succeeded = 0, failedByDesign = 0, poisonNotFailed = 0, failedUnexpectedly = 0
         public var largeNotStored = 0
         public var failedByWorkerLoss = 0, resultsNotAppliedOnce = 0, runsWithGaps = 0, lostAttempts = 0, requeuedNodes = 0
+        /// Attempts whose handler came back (not running, not lost): the pace of kills.
+        public var finishedAttempts = 0
         public var events: Int64 = 0
     }
 
@@ -267,7 +281,8 @@ public struct Chaos: Sendable {
                 failedUnexpectedly: try row.decode("failed_unexpectedly"), largeNotStored: try row.decode("large_not_stored"),
                 failedByWorkerLoss: try row.decode("failed_by_worker_loss"),
                 resultsNotAppliedOnce: try row.decode("results_not_applied_once"), runsWithGaps: try row.decode("runs_with_gaps"),
-                lostAttempts: try row.decode("lost_attempts"), requeuedNodes: try row.decode("requeued_nodes"), events: try row.decode("events"))
+                lostAttempts: try row.decode("lost_attempts"), requeuedNodes: try row.decode("requeued_nodes"),
+                finishedAttempts: try row.decode("finished_attempts"), events: try row.decode("events"))
         }
     }
 }
