@@ -1,8 +1,9 @@
 import Synchronization
 
-/// What the lanes of one process know of each other (`SchedulerLanes`): the backend of
-/// each lane's main connection, each lane's room and whether it waits for work, and a way
-/// to wake a lane or pass it a cancel.
+/// What the lanes of one process know of each other (`SchedulerLanes`; a scheduler run on
+/// its own is a process of one lane, so there is one listener path): the backend of each
+/// lane's main connection, each lane's room and whether it waits for work, and a way to
+/// wake a lane or pass it a cancel.
 ///
 /// A scheduler ignores the readiness doorbells its own main connection rings: the pass
 /// that rang one claimed in the same transaction, so it took what its results made ready,

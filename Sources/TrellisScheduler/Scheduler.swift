@@ -97,22 +97,23 @@ public final class Scheduler: Sendable {
     private let lastBegun = Atomic<Int64>(0)
     private let epoch = ContinuousClock.now
     private let artifactPool: ConnectionPool
-    /// The other lanes of this process, when it runs several (`SchedulerLanes`), and this
-    /// one's index among them.
-    private let siblings: LaneSiblings?
+    /// The lanes of this process (`SchedulerLanes`; a scheduler on its own is the one lane
+    /// of its own), and this one's index among them.
+    private let siblings: LaneSiblings
     private let lane: Int
 
     public convenience init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics? = nil,
                             logger: Logger? = nil) {
-        self.init(databaseURL: databaseURL, registry: registry, options: options, metrics: metrics, logger: logger, siblings: nil, lane: 0)
+        self.init(databaseURL: databaseURL, registry: registry, options: options, metrics: metrics, logger: logger,
+                  siblings: LaneSiblings(), lane: 0)
     }
 
     init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, metrics: SchedulerMetrics?,
-         logger: Logger?, siblings: LaneSiblings?, lane: Int) {
+         logger: Logger?, siblings: LaneSiblings, lane: Int) {
         self.siblings = siblings
         self.lane = lane
         let wakeup = self.wakeup, inbox = self.inbox
-        siblings?.register(lane: lane, wake: { Task { await wakeup.signal() } }, cancel: { id in
+        siblings.register(lane: lane, wake: { Task { await wakeup.signal() } }, cancel: { id in
             Task {
                 await inbox.cancel(id)
                 await wakeup.signal()
@@ -215,7 +216,7 @@ public final class Scheduler: Sendable {
     public func run() async throws -> SchedulerSummary {
         defer {
             mainBackendPID.store(0, ordering: .relaxed)
-            siblings?.laneStopped(lane)
+            siblings.laneStopped(lane)
         }
         let served = options.handlers ?? registry.names
         for name in served where registry.handler(named: name) == nil {
@@ -239,7 +240,7 @@ public final class Scheduler: Sendable {
             do {
                 connection = try await connect("")
                 mainBackendPID.store(try await connection.backendPID(), ordering: .relaxed)
-                siblings?.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
+                siblings.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
                 store = SchedulerStore(connection: connection)
                 id = try await register(store)
                 registeredID.store(id, ordering: .relaxed)
@@ -257,8 +258,7 @@ public final class Scheduler: Sendable {
         // Lanes share the first lane's listener (LaneSiblings), which runs until the last
         // lane stops: in a graceful stop the first lane is often done while others still
         // wait for their handlers, and those must still hear cancels and doorbells.
-        let listener = options.pollOnly || (siblings != nil && lane != 0) ? nil : Task { await listen() }
-        if let listener, let siblings { siblings.keepListening(listener) }
+        if !options.pollOnly && lane == 0 { siblings.keepListening(Task { await listen() }) }
         let sideConnection = SideConnection { try await self.connect("-report") }
         let lease = Duration.seconds(options.leaseSeconds)
         let inFlight = InFlight(lease: lease)
@@ -267,7 +267,6 @@ public final class Scheduler: Sendable {
         defer { metrics?.inFlight.decrement(by: Double(gaugedInFlight)) }
         let watchdog = Task { await watchLeases(inFlight, lease: lease) }
         defer {
-            if siblings == nil { listener?.cancel() }
             watchdog.cancel()
             Task { [artifactPool] in await artifactPool.close() }
         }
@@ -448,14 +447,14 @@ public final class Scheduler: Sendable {
                 gaugedInFlight = inFlight.count
                 // Sibling lanes ignore this lane's doorbells (LaneSiblings): when it may have
                 // left ready work and holds all it may, so cannot go again, it wakes them.
-                if let siblings, leftReady || (asked > 0 && claimed >= asked), inFlight.count >= options.concurrency {
+                if leftReady || (asked > 0 && claimed >= asked), inFlight.count >= options.concurrency {
                     siblings.wakeOthers(than: lane)
                 }
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, leftReady: leftReady) {
-                    siblings?.setLoad(.init(room: options.concurrency - inFlight.count, waiting: true), of: lane)
+                    siblings.setLoad(.init(room: options.concurrency - inFlight.count, waiting: true), of: lane)
                     await wakeup.wait(timeout: pause)
-                    siblings?.setLoad(.init(room: options.concurrency - inFlight.count, waiting: false), of: lane)
+                    siblings.setLoad(.init(room: options.concurrency - inFlight.count, waiting: false), of: lane)
                 }
             } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
                 // The database went away (restart, failover, network): keep the handlers
@@ -464,11 +463,11 @@ public final class Scheduler: Sendable {
                 // watchdog stops any whose lease could not be renewed in time).
                 logger.error("database connection lost: \(error); reconnecting")
                 readyFlag.store(false, ordering: .relaxed)
-                siblings?.setBackend(0, of: lane)
+                siblings.setBackend(0, of: lane)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
                 mainBackendPID.store((try? await fresh.backendPID()) ?? 0, ordering: .relaxed)
-                siblings?.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
+                siblings.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
                 metrics?.reconnects.increment()
                 readyFlag.store(true, ordering: .relaxed)
                 connection = fresh
@@ -869,9 +868,9 @@ public final class Scheduler: Sendable {
     }
 
     /// LISTENs for readiness and cancel doorbells on its own connection, reconnecting
-    /// with backoff; every (re)connect wakes the loop, which re-reads the database. With
-    /// lanes, the first lane's listener serves them all (LaneSiblings): a cancel goes to
-    /// every lane, a doorbell rung elsewhere wakes one, a (re)connect wakes all.
+    /// with backoff, for every lane of the process (LaneSiblings; one when the scheduler
+    /// runs alone): a cancel goes to every lane, a doorbell rung elsewhere wakes one, a
+    /// (re)connect wakes all, and each then re-reads the database.
     private func listen() async {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
@@ -881,32 +880,22 @@ public final class Scheduler: Sendable {
                 try await connection.listen("trellis_ready")
                 try await connection.listen("trellis_cancel")
                 backoff = .milliseconds(100)
-                if let siblings { siblings.wakeAll() } else { await wakeup.signal() }
+                siblings.wakeAll()
                 while !Task.isCancelled {
                     guard let notification = try await connection.nextNotification(timeout: .seconds(1)) else { continue }
                     if notification.channel == "trellis_cancel" {
                         // Whichever lane holds the node stops it in its next pass: each is told, then woken.
-                        let id = Int64(notification.payload)
-                        if let siblings {
-                            if let id { siblings.cancel(id) } else { siblings.wakeAll() }
-                        } else {
-                            if let id { await inbox.cancel(id) }
-                            await wakeup.signal()
-                        }
+                        if let id = Int64(notification.payload) { siblings.cancel(id) } else { siblings.wakeAll() }
                         continue
                     }
-                    // The main connection's own doorbell: the pass that rang it reported and
-                    // claimed in one transaction, so it took what its results made ready (or
-                    // took a full batch, and goes again anyway); passes that make nodes ready
+                    // A lane's own doorbell: the pass that rang it reported and claimed in
+                    // one transaction, so it took what its results made ready (or took a
+                    // full batch, and goes again anyway); passes that make nodes ready
                     // without claiming them go again themselves. Waking for it cost an empty
                     // claim after every pass — a millisecond of database time in the way of
-                    // the next results.
-                    // Sibling lanes' main connections likewise (LaneSiblings).
-                    if notification.channel == "trellis_ready",
-                       notification.senderPID == mainBackendPID.load(ordering: .relaxed) || siblings?.isLaneBackend(notification.senderPID) == true {
-                        continue
-                    }
-                    if let siblings { siblings.wakeForDoorbell() } else { await wakeup.signal() }
+                    // the next results. Its sibling lanes ignore it likewise (LaneSiblings).
+                    if notification.channel == "trellis_ready", siblings.isLaneBackend(notification.senderPID) { continue }
+                    siblings.wakeForDoorbell()
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -20,7 +20,7 @@ public final class SchedulerLanes: Sendable {
     public init(databaseURL: String, registry: HandlerRegistry, options: SchedulerOptions, lanes: Int,
                 metrics: SchedulerMetrics? = nil, logger: Logger? = nil) {
         let split = Self.split(options, lanes: lanes)
-        let siblings = split.count > 1 ? LaneSiblings() : nil
+        let siblings = LaneSiblings()
         self.lanes = split.enumerated().map { index, lane in
             Scheduler(databaseURL: databaseURL, registry: registry, options: lane, metrics: metrics, logger: logger,
                       siblings: siblings, lane: index)
