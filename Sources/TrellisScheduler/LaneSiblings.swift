@@ -31,13 +31,19 @@ final class LaneSiblings: Sendable {
         var cancel: @Sendable (Int64) -> Void
     }
 
+    private struct Members {
+        var registered: [Int: Lane] = [:]
+        /// The lanes whose loop runs: the ones doorbells and cancels go to.
+        var running: [Int: Lane] = [:]
+        /// The first lane's listener, which serves them.
+        var listener: Task<Void, Never>?
+    }
+
     private let backends = Mutex<[Int: Int32]>([:])
-    private let lanes = Mutex<[Int: Lane]>([:])
+    private let members = Mutex(Members())
     private let loads = Mutex<[Int: Load]>([:])
     /// Breaks ties between equally loaded lanes, so doorbells spread over them.
     private let turn = Atomic<Int>(0)
-    /// The first lane's listener, and whether every lane has stopped.
-    private let listener = Mutex<(task: Task<Void, Never>?, allStopped: Bool)>((nil, false))
 
     /// Lane `lane`'s main connection is now this backend.
     func setBackend(_ pid: Int32, of lane: Int) {
@@ -51,15 +57,21 @@ final class LaneSiblings: Sendable {
     }
 
     func register(lane: Int, wake: @escaping @Sendable () -> Void, cancel: @escaping @Sendable (Int64) -> Void) {
-        lanes.withLock { $0[lane] = Lane(wake: wake, cancel: cancel) }
+        members.withLock { $0.registered[lane] = Lane(wake: wake, cancel: cancel) }
+    }
+
+    /// Lane `lane`'s loop has begun: doorbells and cancels go to it.
+    func laneStarted(_ lane: Int) {
+        members.withLock { $0.running[lane] = $0.registered[lane] }
     }
 
     /// The listener serves every lane, so it is cancelled when the last lane stops, not
     /// with the first lane's loop.
     func keepListening(_ task: Task<Void, Never>) {
-        let stopped = listener.withLock { state -> Bool in
-            if !state.allStopped { state.task = task }
-            return state.allStopped
+        let stopped = members.withLock { members -> Bool in
+            guard !members.running.isEmpty else { return true }
+            members.listener = task
+            return false
         }
         if stopped { task.cancel() }
     }
@@ -67,19 +79,15 @@ final class LaneSiblings: Sendable {
     /// Lane `lane`'s loop has returned: doorbells and cancels no longer go to it, and the
     /// listener stops with the last lane.
     func laneStopped(_ lane: Int) {
-        let remaining = lanes.withLock { lanes -> Int in
-            lanes[lane] = nil
-            return lanes.count
+        let listener = members.withLock { members -> Task<Void, Never>? in
+            members.running[lane] = nil
+            guard members.running.isEmpty else { return nil }
+            defer { members.listener = nil }
+            return members.listener
         }
         loads.withLock { $0[lane] = nil }
         backends.withLock { $0[lane] = nil }
-        guard remaining == 0 else { return }
-        let task = listener.withLock { state -> Task<Void, Never>? in
-            state.allStopped = true
-            defer { state.task = nil }
-            return state.task
-        }
-        task?.cancel()
+        listener?.cancel()
     }
 
     /// Lane `lane` now has this room and is (or is not) parked waiting for work.
@@ -89,31 +97,31 @@ final class LaneSiblings: Sendable {
 
     /// Wakes every lane but `lane` (their next pass claims what `lane` left).
     func wakeOthers(than lane: Int) {
-        for (index, each) in lanes.withLock({ $0 }) where index != lane { each.wake() }
+        for (index, each) in members.withLock({ $0.running }) where index != lane { each.wake() }
     }
 
     /// Wakes every lane (the listener (re)connected: whatever rang meanwhile is unknown).
     func wakeAll() {
-        for each in lanes.withLock({ $0 }).values { each.wake() }
+        for each in members.withLock({ $0.running }).values { each.wake() }
     }
 
     /// A cancel request for a node run: every lane records it, then wakes (in that order,
     /// so its next pass sees it); whichever holds the node stops it.
     func cancel(_ nodeRunID: Int64) {
-        for each in lanes.withLock({ $0 }).values { each.cancel(nodeRunID) }
+        for each in members.withLock({ $0.running }).values { each.cancel(nodeRunID) }
     }
 
     /// Wakes the one lane a doorbell rung elsewhere calls for (`choose`); it is no longer
     /// counted as waiting, so the next doorbell before its pass wakes another.
     func wakeForDoorbell() {
-        let registered = lanes.withLock { $0 }
+        let running = members.withLock { $0.running }
         let chosen = loads.withLock { loads -> Int? in
-            let known = registered.keys.sorted().map { (lane: $0, load: loads[$0] ?? Load(room: 1, waiting: false)) }
+            let known = running.keys.sorted().map { (lane: $0, load: loads[$0] ?? Load(room: 1, waiting: false)) }
             guard let lane = Self.choose(known, turn: turn.add(1, ordering: .relaxed).newValue) else { return nil }
             loads[lane]?.waiting = false
             return lane
         }
-        if let chosen { registered[chosen]?.wake() }
+        if let chosen { running[chosen]?.wake() }
     }
 
     /// The lane to wake: one parked with room (the most room first), else one with room

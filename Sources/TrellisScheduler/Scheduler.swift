@@ -214,6 +214,7 @@ public final class Scheduler: Sendable {
     /// options, no database at start-up); afterwards every error is logged and retried
     /// with backoff — one bad node or a database outage never ends the process.
     public func run() async throws -> SchedulerSummary {
+        siblings.laneStarted(lane)
         defer {
             mainBackendPID.store(0, ordering: .relaxed)
             siblings.laneStopped(lane)

@@ -151,7 +151,10 @@ import TrellisTestSupport
 
     @Test func theListenerStopsWithTheLastLaneNotTheFirst() async throws {
         let siblings = LaneSiblings()
-        for lane in 0..<2 { siblings.register(lane: lane, wake: {}, cancel: { _ in }) }
+        for lane in 0..<2 {
+            siblings.register(lane: lane, wake: {}, cancel: { _ in })
+            siblings.laneStarted(lane)
+        }
         let listener = Task { while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) } }
         siblings.keepListening(listener)
         siblings.laneStopped(0)
@@ -162,6 +165,12 @@ import TrellisTestSupport
         let late = Task { while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) } }
         siblings.keepListening(late)
         #expect(late.isCancelled, "a listener handed over after every lane stopped is stopped at once")
+        siblings.laneStarted(0)  // a scheduler run again
+        let again = Task { while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) } }
+        siblings.keepListening(again)
+        #expect(!again.isCancelled)
+        siblings.laneStopped(0)
+        #expect(again.isCancelled)
     }
 
     /// In a graceful stop the first lane, holding nothing, is done at once while the second
