@@ -177,48 +177,25 @@ import TrellisTestSupport
     /// waits for its handler: a cancel for the second lane's node must still reach it through
     /// the first lane's listener (with it gone, it waited for a heartbeat, up to 10 s).
     @Test func aStoppingLaneStillHearsCancelsAfterTheFirstLaneIsDone() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(
-                    definition: #"{"name": "hold", "nodes": [{"key": "a", "kind": "tool_call", "handler": "block"}]}"#, as: "admin")
-                let handler = BlockingHandler()
-                var options = SchedulerOptions(name: "drainers")
-                options.concurrency = 2
-                options.pollInterval = .seconds(20)
-                options.leaseSeconds = 300
-                options.shutdownGrace = .seconds(120)
-                options.fireSchedules = false
-                let lanes = SchedulerLanes(databaseURL: db.url, registry: HandlerRegistry([handler]), options: options, lanes: 2)
-                let running = Task { try await lanes.run() }
-                try await waitUntil(timeout: .seconds(30), "both lanes to register") { lanes.isReady }
-                _ = try await RunStore(connection: conn).start("hold", inputs: ["{}", "{}"], as: "admin")
-                try await waitUntil(timeout: .seconds(30), "each lane to hold one node") {
-                    try await conn.query("""
-                        SELECT count(DISTINCT scheduler_name) AS n FROM trellis.node_attempts WHERE outcome = 'running'
-                        """).single().decode("n", as: Int.self) == 2 && handler.started.load(ordering: .relaxed) == 2
-                }
-                func runHeld(by lane: String) async throws -> UUID {
-                    try await conn.query("SELECT run_id FROM trellis.node_attempts WHERE outcome = 'running' AND scheduler_name = $1", [lane])
-                        .single().decode("run_id")
-                }
-                let first = try await runHeld(by: "drainers/1"), second = try await runHeld(by: "drainers/2")
-                #expect(try await RunStore(connection: conn).control(.cancel, run: first, as: "admin") == "cancelled")
-                try await waitUntil(timeout: .seconds(4), "the first lane's handler to be cancelled") {
-                    handler.cancelled.load(ordering: .relaxed) == 1
-                }
-                lanes.requestStop()
-                try await waitUntil(timeout: .seconds(10), "the first lane, holding nothing, to stop") {
-                    try await conn.query("SELECT stopped_at IS NOT NULL AS stopped FROM trellis.schedulers WHERE name = 'drainers/1'")
-                        .single().decode("stopped", as: Bool.self)
-                }
-                #expect(try await conn.query("SELECT stopped_at IS NULL AS up FROM trellis.schedulers WHERE name = 'drainers/2'")
-                    .single().decode("up", as: Bool.self), "the second lane waits for its handler (grace 120 s)")
-                #expect(try await RunStore(connection: conn).control(.cancel, run: second, as: "admin") == "cancelled")
-                try await waitUntil(timeout: .seconds(4), "the second lane's handler to be cancelled") {
-                    handler.cancelled.load(ordering: .relaxed) == 2
-                }
-                _ = try await running.value
+        try await withTwoLanesHoldingANodeEach("drainers", shutdownGrace: .seconds(120)) { conn, lanes, handler, running in
+            #expect(try await RunStore(connection: conn).control(.cancel, run: try await Self.run(heldBy: "drainers/1", conn),
+                                                                 as: "admin") == "cancelled")
+            try await waitUntil(timeout: .seconds(4), "the first lane's handler to be cancelled") {
+                handler.cancelled.load(ordering: .relaxed) == 1
             }
+            lanes.requestStop()
+            try await waitUntil(timeout: .seconds(10), "the first lane, holding nothing, to stop") {
+                try await conn.query("SELECT stopped_at IS NOT NULL AS stopped FROM trellis.schedulers WHERE name = 'drainers/1'")
+                    .single().decode("stopped", as: Bool.self)
+            }
+            #expect(try await conn.query("SELECT stopped_at IS NULL AS up FROM trellis.schedulers WHERE name = 'drainers/2'")
+                .single().decode("up", as: Bool.self), "the second lane waits for its handler (grace 120 s)")
+            #expect(try await RunStore(connection: conn).control(.cancel, run: try await Self.run(heldBy: "drainers/2", conn),
+                                                                 as: "admin") == "cancelled")
+            try await waitUntil(timeout: .seconds(4), "the second lane's handler to be cancelled") {
+                handler.cancelled.load(ordering: .relaxed) == 2
+            }
+            _ = try await running.value
         }
     }
 
@@ -274,41 +251,53 @@ import TrellisTestSupport
     /// A cancel reaches the lane that holds the node through the first lane's listener, at
     /// once — not at the holder's next heartbeat.
     @Test func aCancelReachesTheLaneThatHoldsTheNode() async throws {
+        try await withTwoLanesHoldingANodeEach("holders", shutdownGrace: .milliseconds(100)) { conn, lanes, handler, running in
+            #expect(try await RunStore(connection: conn).control(.cancel, run: try await Self.run(heldBy: "holders/2", conn),
+                                                                 as: "admin") == "cancelled")
+            // Heartbeats come at most 10 s apart, the first 10 s after the claim: a cancel
+            // that missed the lane would be found by one about 8 s after this.
+            try await waitUntil(timeout: .seconds(4), "the second lane's handler to be cancelled") {
+                handler.cancelled.load(ordering: .relaxed) == 1
+            }
+            lanes.requestStop()
+            _ = try await running.value
+            #expect(handler.cancelled.load(ordering: .relaxed) == 2, "the stop cancels the other")
+        }
+    }
+
+    /// Two lanes (`NAME/1`, `NAME/2`) serving a `block` handler, polls 20 s apart (only
+    /// doorbells wake them), each holding the node of one of two runs.
+    private func withTwoLanesHoldingANodeEach(
+        _ name: String, shutdownGrace: Duration,
+        _ body: (PGConnection, SchedulerLanes, BlockingHandler, Task<SchedulerSummary, any Error>) async throws -> Void
+    ) async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
                 _ = try await WorkflowStore(connection: conn).publish(
                     definition: #"{"name": "hold", "nodes": [{"key": "a", "kind": "tool_call", "handler": "block"}]}"#, as: "admin")
                 let handler = BlockingHandler()
-                var options = SchedulerOptions(name: "holders")
+                var options = SchedulerOptions(name: name)
                 options.concurrency = 2
                 options.pollInterval = .seconds(20)
                 options.leaseSeconds = 300
-                options.shutdownGrace = .milliseconds(100)
+                options.shutdownGrace = shutdownGrace
                 options.fireSchedules = false
                 let lanes = SchedulerLanes(databaseURL: db.url, registry: HandlerRegistry([handler]), options: options, lanes: 2)
                 let running = Task { try await lanes.run() }
                 try await waitUntil(timeout: .seconds(30), "both lanes to register") { lanes.isReady }
-                let runs = try await RunStore(connection: conn).start("hold", inputs: ["{}", "{}"], as: "admin")
-                #expect(runs.count == 2)
+                #expect(try await RunStore(connection: conn).start("hold", inputs: ["{}", "{}"], as: "admin").count == 2)
                 try await waitUntil(timeout: .seconds(30), "each lane to hold one node") {
                     try await conn.query("""
                         SELECT count(DISTINCT scheduler_name) AS n FROM trellis.node_attempts WHERE outcome = 'running'
                         """).single().decode("n", as: Int.self) == 2 && handler.started.load(ordering: .relaxed) == 2
                 }
-                let second: UUID = try await conn.query("""
-                    SELECT run_id FROM trellis.node_attempts WHERE outcome = 'running' AND scheduler_name = 'holders/2'
-                    """).single().decode("run_id")
-                #expect(try await RunStore(connection: conn).control(.cancel, run: second, as: "admin") == "cancelled")
-                // Heartbeats come at most 10 s apart, the first 10 s after the claim: a cancel
-                // that missed the lane would be found by one about 8 s after this.
-                try await waitUntil(timeout: .seconds(4), "the second lane's handler to be cancelled") {
-                    handler.cancelled.load(ordering: .relaxed) == 1
-                }
-                lanes.requestStop()
-                _ = try await running.value
-                #expect(handler.cancelled.load(ordering: .relaxed) == 2, "the stop cancels the other")
+                try await body(conn, lanes, handler, running)
             }
         }
     }
-}
 
+    private static func run(heldBy lane: String, _ conn: PGConnection) async throws -> UUID {
+        try await conn.query("SELECT run_id FROM trellis.node_attempts WHERE outcome = 'running' AND scheduler_name = $1", [lane])
+            .single().decode("run_id")
+    }
+}
