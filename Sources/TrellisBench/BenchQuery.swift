@@ -23,6 +23,7 @@ enum BenchQuery {
     static let historyGenerate = "bench/history_generate"
     static let walPosition = "bench/wal_position"
     static let chaosVerdict = "chaos/verdict"
+    static let chaosProgress = "chaos/progress"
     static let chaosTerminateBackend = "chaos/terminate_backend"
     static let chaosStartRun = "chaos/start_run"
 

@@ -24,7 +24,7 @@ public struct Chaos: Sendable {
         /// A random scheduler is SIGKILLed (and restarted) once the fleet has finished this
         /// many node attempts since the last kill (`killAfterAttempts`), and at most once
         /// per this many milliseconds.
-        public var killEvery: ClosedRange<Int> = 200...500
+        public var killEvery: ClosedRange<Int> = 300...700
         /// Kills are paced by work done, not by the clock alone: the chance that an attempt
         /// dies with its process — and so that a node loses its lease over and over — then
         /// stays the same on a machine or build three times slower (a debug build on two
@@ -83,7 +83,7 @@ public struct Chaos: Sendable {
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
 
-        // A kill per 10–40 finished attempts (at most one per 0.2–0.5 s) is about a hundred
+        // A kill per 10–40 finished attempts (at most one per 0.3–0.7 s) is about a hundred
         // times any real fleet's churn: a node can lose its lease to four kills in a row by
         // chance. The bound on lost leases
         // (trellis.max_lost_leases, 3; proved by WorkerLossTests) is raised to 10 for the
@@ -119,17 +119,17 @@ public struct Chaos: Sendable {
         var nextKillAt = Self.draw(options.killAfterAttempts, &random)
         var nextTermination = clock.now + .milliseconds(options.terminateEvery.lowerBound)
         var restartsLeft = options.restartDatabase == nil ? 0 : 2
-        var verdict = Verdict()
+        var progress = Progress()
         var lastCheck = clock.now - .seconds(1)
         while Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
-            if clock.now >= nextKill && verdict.finishedAttempts >= nextKillAt {
+            if clock.now >= nextKill && progress.finishedAttempts >= nextKillAt {
                 let victim = Int(random.next() % UInt64(options.schedulers))
                 fleet.kill(victim)
                 try fleet.startScheduler(victim)
                 report.kills += 1
                 nextKill = clock.now + .milliseconds(Self.draw(options.killEvery, &random))
-                nextKillAt = verdict.finishedAttempts + Self.draw(options.killAfterAttempts, &random)
+                nextKillAt = progress.finishedAttempts + Self.draw(options.killAfterAttempts, &random)
             }
             if clock.now >= nextTermination {
                 if let terminated = try? await PGConnection.withConnection(options.databaseURL, {
@@ -139,19 +139,19 @@ public struct Chaos: Sendable {
             }
             if clock.now - lastCheck >= .milliseconds(250) {
                 lastCheck = clock.now
-                if let fresh = try? await readVerdict(keys: keys) { verdict = fresh }
-                let doneShare = options.runs == 0 ? 1 : Double(verdict.runs - verdict.unfinished) / Double(options.runs)
+                if let fresh = try? await readProgress(keys: keys) { progress = fresh }
+                let doneShare = options.runs == 0 ? 1 : Double(progress.runs - progress.unfinished) / Double(options.runs)
                 // Restart the database at about a third and two thirds of the way.
                 if restartsLeft > 0, doneShare >= (restartsLeft == 2 ? 0.3 : 0.6), let restart = options.restartDatabase {
                     let immediate = restartsLeft == 1
-                    log("restarting the database (\(immediate ? "-m immediate" : "-m fast")) with \(verdict.runs - verdict.unfinished) of \(options.runs) runs done")
+                    log("restarting the database (\(immediate ? "-m immediate" : "-m fast")) with \(progress.runs - progress.unfinished) of \(options.runs) runs done")
                     let began = ContinuousClock.now
                     try await restart(immediate)
                     log("database back after \(ContinuousClock.now - began)")
                     restartsLeft -= 1
                     report.restarts += 1
                 }
-                if verdict.runs == options.runs && verdict.unfinished == 0 { break }
+                if progress.runs == options.runs && progress.unfinished == 0 { break }
                 if let failure = startFailure.withLock({ $0 }) {
                     log("starting runs failed: \(failure)")
                     break
@@ -166,7 +166,18 @@ public struct Chaos: Sendable {
         let results = await clients.wait()
         let exits = fleet.unexpectedExits
         let graceful = await fleet.stopAll()
-        if let fresh = try? await readVerdict(keys: keys) { verdict = fresh }
+        // The checks, once everything has stopped (a few tries: the database was just
+        // restarted under the last of the load).
+        var verdict = Verdict()
+        for attempt in 1...5 {
+            do {
+                verdict = try await readVerdict(keys: keys)
+                break
+            } catch {
+                log("reading the verdict failed (\(attempt) of 5): \(error)")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
 
         report.seconds = BenchFigures.seconds(ContinuousClock.now - started)
         report.database = verdict
@@ -267,9 +278,22 @@ public struct Chaos: Sendable {
         public var runs = 0, unfinished = 0, succeeded = 0, failedByDesign = 0, poisonNotFailed = 0, failedUnexpectedly = 0
         public var largeNotStored = 0
         public var failedByWorkerLoss = 0, resultsNotAppliedOnce = 0, runsWithGaps = 0, lostAttempts = 0, requeuedNodes = 0
-        /// Attempts whose handler came back (not running, not lost): the pace of kills.
-        public var finishedAttempts = 0
         public var events: Int64 = 0
+    }
+
+    /// How far the runs have got (queries/chaos/progress.sql).
+    struct Progress {
+        var runs = 0, unfinished = 0
+        /// Attempts whose handler came back (not running, not lost): the pace of kills.
+        var finishedAttempts = 0
+    }
+
+    private func readProgress(keys: String) async throws -> Progress {
+        try await PGConnection.withConnection(options.databaseURL) { conn in
+            let row = try await conn.bench(BenchQuery.chaosProgress, [keys]).single()
+            return Progress(runs: try row.decode("runs"), unfinished: try row.decode("unfinished"),
+                            finishedAttempts: try row.decode("finished_attempts"))
+        }
     }
 
     private func readVerdict(keys: String) async throws -> Verdict {
@@ -281,8 +305,7 @@ public struct Chaos: Sendable {
                 failedUnexpectedly: try row.decode("failed_unexpectedly"), largeNotStored: try row.decode("large_not_stored"),
                 failedByWorkerLoss: try row.decode("failed_by_worker_loss"),
                 resultsNotAppliedOnce: try row.decode("results_not_applied_once"), runsWithGaps: try row.decode("runs_with_gaps"),
-                lostAttempts: try row.decode("lost_attempts"), requeuedNodes: try row.decode("requeued_nodes"),
-                finishedAttempts: try row.decode("finished_attempts"), events: try row.decode("events"))
+                lostAttempts: try row.decode("lost_attempts"), requeuedNodes: try row.decode("requeued_nodes"), events: try row.decode("events"))
         }
     }
 }

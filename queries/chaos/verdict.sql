@@ -38,6 +38,4 @@ SELECT
         AS runs_with_gaps,
     (SELECT count(*) FROM trellis.node_attempts a JOIN runs ON runs.id = a.run_id WHERE a.outcome = 'lost') AS lost_attempts,
     (SELECT count(*) FROM work WHERE lost_leases > 0) AS requeued_nodes,
-    (SELECT count(*) FROM trellis.node_attempts a JOIN runs ON runs.id = a.run_id WHERE a.outcome NOT IN ('running', 'lost'))
-        AS finished_attempts,
     (SELECT coalesce(sum(runs.last_seq), 0) FROM runs)::bigint AS events
