@@ -27,25 +27,30 @@ public struct NodeArtifacts: Sendable {
     public static let unavailable = NodeArtifacts(pool: nil, maxBytes: 0) { ArtifactStore.NodeAttempt(scheduler: 0, nodeRunID: 0, attempt: 0) }
 
     /// Stores `data` as an artifact of this node and returns its reference (put
-    /// `reference.json` in the output). The same bytes are stored once.
+    /// `reference.json` in the output). The same bytes are stored once, so an upload whose
+    /// connection was lost is simply sent again (`retryingLostConnections`).
     public func put(_ data: Data, name: String, mediaType: String = "application/octet-stream") async throws -> ArtifactReference {
-        try await put(AsyncStream { continuation in
-            var offset = 0
-            while offset < data.count {
-                let end = min(offset + ArtifactStore.chunkSize, data.count)
-                continuation.yield(Array(data[data.startIndex + offset ..< data.startIndex + end]))
-                offset = end
-            }
-            continuation.finish()
-        }, name: name, mediaType: mediaType)
+        try await Self.retryingLostConnections {
+            try await put(AsyncStream { continuation in
+                var offset = 0
+                while offset < data.count {
+                    let end = min(offset + ArtifactStore.chunkSize, data.count)
+                    continuation.yield(Array(data[data.startIndex + offset ..< data.startIndex + end]))
+                    offset = end
+                }
+                continuation.finish()
+            }, name: name, mediaType: mediaType)
+        }
     }
 
-    /// Stores the bytes `parts` yields, streamed into the database a chunk at a time.
+    /// Stores the bytes `parts` yields, streamed into the database a chunk at a time. A
+    /// lost connection fails it (`artifacts_unavailable`, retryable): `parts` cannot be read
+    /// twice.
     public func put<Parts: AsyncSequence & Sendable>(_ parts: Parts, name: String, mediaType: String = "application/octet-stream")
         async throws -> ArtifactReference where Parts.Element == [UInt8] {
         let node = node()
         let limit = maxBytes
-        let uploaded = try await call {
+        let uploaded = try await call(replayable: false) {
             try await ArtifactStore(connection: $0).upload(parts, name: name, mediaType: mediaType, maxBytes: limit, for: node)
         }
         return ArtifactReference(id: uploaded.sha256, name: name, mediaType: mediaType, size: uploaded.size)
@@ -113,8 +118,33 @@ public struct NodeArtifacts: Sendable {
         }
     }
 
-    /// Runs one database call on a pooled connection, turning failures into handler errors.
-    private func call<T: Sendable>(_ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
+    /// Runs `body` again, after 0.1 s and then 0.3 s, when it failed because its connection
+    /// was lost (`artifacts_unavailable`, retryable): a backend terminated or a database
+    /// restarting under an upload or a read is the infrastructure's failure, and must not
+    /// spend the node's retry budget — every artifact call is idempotent (uploads are
+    /// content-addressed), so sending it again is safe. Anything else is thrown at once.
+    static func retryingLostConnections<T>(attempts: Int = 3, firstDelay: Duration = .milliseconds(100),
+                                           _ body: () async throws -> T) async throws -> T {
+        var delay = firstDelay
+        for attempt in 1... {
+            do {
+                return try await body()
+            } catch let error as HandlerError where error.code == "artifacts_unavailable" && error.retryable && attempt < attempts {
+                try await Task.sleep(for: delay)
+                delay *= 3
+            }
+        }
+        preconditionFailure("unreachable: the last attempt returns or throws")
+    }
+
+    /// Runs one database call on a pooled connection, turning failures into handler errors;
+    /// a `replayable` call is sent again when its connection was lost.
+    private func call<T: Sendable>(replayable: Bool = true, _ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
+        guard replayable else { return try await callOnce(body) }
+        return try await Self.retryingLostConnections { try await callOnce(body) }
+    }
+
+    private func callOnce<T: Sendable>(_ body: @Sendable (PGConnection) async throws -> T) async throws -> T {
         guard let pool else {
             throw HandlerError(code: "artifacts_unavailable", message: "this handler runs outside a scheduler: no artifact store", retryable: false)
         }

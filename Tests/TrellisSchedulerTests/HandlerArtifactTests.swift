@@ -33,6 +33,15 @@ private struct BigHandler: NodeHandler {
     }
 }
 
+/// Stores 2.5 MiB (three chunks) as an artifact and returns its reference.
+private struct StoreHandler: NodeHandler {
+    let name = "store"
+    static let bytes = Data((0..<(5 << 19)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+    func run(_ context: NodeContext) async throws -> HandlerOutput {
+        HandlerOutput(.object(["stored": try await context.artifacts.put(Self.bytes, name: "blob.bin").json]))
+    }
+}
+
 /// Downstream of both: reads the upper-cased artifact, expands the stored big output, and
 /// tries an artifact its run does not reference. Fails its first call ever (`failFirst`),
 /// so a run can be retried from where it failed.
@@ -246,6 +255,46 @@ struct HandlerArtifactTests {
                 try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1::uuid", [retry.id])
                 #expect(try await prune() == 3)
                 #expect(try await conn.query("SELECT count(*) AS n FROM trellis.artifact_chunks").single().decode("n", as: Int.self) == 0)
+            }
+        }
+    }
+
+    /// A backend terminated under an upload (a database restart, an operator's
+    /// `pg_terminate_backend`, chaos) is the infrastructure's failure: the upload is sent
+    /// again on a fresh connection and the node succeeds on its one attempt, its retry
+    /// budget untouched. The cut is the database's own: the first chunk the scheduler's
+    /// artifact connection writes terminates that backend (a sequence remembers it across
+    /// the rollback).
+    @Test func anUploadWhoseConnectionIsLostIsSentAgainWithoutSpendingARetry() async throws {
+        try await TestDatabase.withMigrated { db in
+            let run = try await db.withConnection { conn in
+                try await conn.execute(script: """
+                    CREATE SEQUENCE public.cuts;
+                    CREATE FUNCTION public.cut_first_upload() RETURNS trigger LANGUAGE plpgsql AS $fn$
+                    BEGIN
+                        IF current_setting('application_name') LIKE 'trellis-scheduler-artifacts%' AND nextval('public.cuts') = 1 THEN
+                            PERFORM pg_terminate_backend(pg_backend_pid());
+                            PERFORM pg_sleep(5);  -- the termination lands here
+                        END IF;
+                        RETURN NEW;
+                    END;
+                    $fn$;
+                    CREATE TRIGGER cut_first_upload BEFORE INSERT ON trellis.artifact_chunks
+                        FOR EACH ROW EXECUTE FUNCTION public.cut_first_upload();
+                    """)
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "store-once", "nodes": [{"key": "s", "kind": "tool_call", "handler": "store", "retry": {"max_attempts": 1}}]}
+                    """, as: "admin")
+                return try await RunStore(connection: conn).start("store-once", input: "{}", as: "admin").runID
+            }
+            let finished = try await runToTheEnd(db, run, registry: HandlerRegistry([StoreHandler()]), name: "cut-upload")
+            #expect(finished.status == "succeeded", "\(finished.errors)")
+            #expect(finished.nodes["s"]?.attempt == 1)
+            try await db.withConnection { conn in
+                #expect(try await conn.query("SELECT last_value AS n FROM public.cuts").single().decode("n", as: Int.self) > 1,
+                        "the upload was cut once and sent again")
+                let stored = try await conn.query("SELECT size FROM trellis.artifacts WHERE name = 'blob.bin'").single()
+                #expect(try stored.decode("size", as: Int.self) == StoreHandler.bytes.count)
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import TrellisCore
 import TrellisPQ
 @testable import TrellisScheduler
 import TrellisStore
@@ -202,7 +203,9 @@ import TrellisTestSupport
     /// One LISTEN connection per process, on the first lane: a doorbell rung by another
     /// session (a run started) wakes one lane, not every lane — each run of one echo node
     /// costs its lane two claim calls (the one that takes it, the one that reports it) and
-    /// no other lane an empty one. Polls 20 s apart, so only doorbells wake the lanes.
+    /// no other lane an empty one. Polls 20 s apart, so only doorbells wake the lanes — and
+    /// heartbeats, every 10 s, whose passes claim too: on a loaded machine where the runs
+    /// take longer (26 s once), each lane's heartbeat passes are allowed for.
     @Test func oneListenerPerProcessAndADoorbellWakesOneLane() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
@@ -226,7 +229,7 @@ import TrellisTestSupport
                     prometheusSample(metrics.text(), "trellis_scheduler_claims_total").map { Int($0) } ?? -1
                 }
                 try await Task.sleep(for: .seconds(1))  // the start-up passes (the listener wakes both lanes once)
-                let before = claimCalls()
+                let before = claimCalls(), began = ContinuousClock.now
                 let runs = 10
                 for _ in 0..<runs {
                     let run = try await RunStore(connection: conn).start("one", as: "admin").runID
@@ -236,6 +239,7 @@ import TrellisTestSupport
                     try await Task.sleep(for: .milliseconds(100))  // the reporting pass is over
                 }
                 let calls = claimCalls() - before
+                let heartbeats = 2 * Int((ContinuousClock.now - began) / SchedulerLoop<ContinuousClock.Instant>.maxHeartbeatInterval)
                 let listeners = try await conn.query("""
                     SELECT string_agg(application_name, ',') AS a FROM pg_stat_activity WHERE datname = current_database()
                       AND application_name LIKE 'trellis-scheduler-listen %'
@@ -243,7 +247,8 @@ import TrellisTestSupport
                 lanes.requestStop()
                 _ = try await running.value
                 #expect(listeners == "trellis-scheduler-listen quiet/1", "one listener, the first lane's")
-                #expect(calls >= 2 * runs && calls <= 2 * runs + 2, "\(calls) claim calls for \(runs) runs (every lane waking made 3 each)")
+                #expect(calls >= 2 * runs && calls <= 2 * runs + 2 + heartbeats,
+                        "\(calls) claim calls for \(runs) runs, \(heartbeats) heartbeat passes allowed (every lane waking made 3 each)")
             }
         }
     }
