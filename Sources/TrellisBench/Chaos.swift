@@ -191,7 +191,9 @@ public struct Chaos: Sendable {
         if let failure = startFailure.withLock({ $0 }) { violations.append("starting runs failed: \(failure)") }
         if verdict.runs != options.runs { violations.append("\(verdict.runs) runs were created, not \(options.runs)") }
         if verdict.unfinished > 0 { violations.append("\(verdict.unfinished) runs never finished") }
-        if verdict.failedUnexpectedly > 0 { violations.append("\(verdict.failedUnexpectedly) runs not designed to fail did not succeed") }
+        if verdict.failedUnexpectedly > 0 {
+            violations.append("\(verdict.failedUnexpectedly) runs not designed to fail did not succeed: \(verdict.unexpectedFailures ?? "?")")
+        }
         if verdict.poisonNotFailed > 0 { violations.append("\(verdict.poisonNotFailed) poison runs did not fail") }
         if verdict.largeNotStored > 0 { violations.append("\(verdict.largeNotStored) large outputs not stored whole as a readable artifact") }
         if verdict.failedByWorkerLoss > 0 { violations.append("\(verdict.failedByWorkerLoss) runs failed by worker loss (lease_expired)") }
@@ -277,6 +279,8 @@ public struct Chaos: Sendable {
     public struct Verdict: Sendable {
         public var runs = 0, unfinished = 0, succeeded = 0, failedByDesign = 0, poisonNotFailed = 0, failedUnexpectedly = 0
         public var largeNotStored = 0
+        /// The first few of those runs, with what their nodes failed with.
+        public var unexpectedFailures: String?
         public var failedByWorkerLoss = 0, resultsNotAppliedOnce = 0, runsWithGaps = 0, lostAttempts = 0, requeuedNodes = 0
         public var events: Int64 = 0
     }
@@ -303,6 +307,7 @@ public struct Chaos: Sendable {
                 runs: try row.decode("runs"), unfinished: try row.decode("unfinished"), succeeded: try row.decode("succeeded"),
                 failedByDesign: try row.decode("failed_by_design"), poisonNotFailed: try row.decode("poison_not_failed"),
                 failedUnexpectedly: try row.decode("failed_unexpectedly"), largeNotStored: try row.decode("large_not_stored"),
+                unexpectedFailures: try row.decodeIfPresent("unexpected_failures", as: String.self),
                 failedByWorkerLoss: try row.decode("failed_by_worker_loss"),
                 resultsNotAppliedOnce: try row.decode("results_not_applied_once"), runsWithGaps: try row.decode("runs_with_gaps"),
                 lostAttempts: try row.decode("lost_attempts"), requeuedNodes: try row.decode("requeued_nodes"), events: try row.decode("events"))

@@ -16,6 +16,14 @@ SELECT
     (SELECT count(*) FROM runs WHERE workflow = 'chaos-poison' AND status = 'failed') AS failed_by_design,
     (SELECT count(*) FROM runs WHERE workflow = 'chaos-poison' AND finished_at IS NOT NULL AND status <> 'failed') AS poison_not_failed,
     (SELECT count(*) FROM runs WHERE workflow <> 'chaos-poison' AND finished_at IS NOT NULL AND status <> 'succeeded') AS failed_unexpectedly,
+    -- What those runs' nodes failed with (up to five), so a failing run says why.
+    (SELECT string_agg(x.line, '; ') FROM (
+        SELECT runs.workflow || ' ' || runs.id || ': ' || runs.status || coalesce(', ' || (
+                   SELECT string_agg(n.node_key || ' ' || n.status || ' ' || coalesce(n.error ->> 'code', '') || ' '
+                                     || left(coalesce(n.error ->> 'message', ''), 200), ', ' ORDER BY n.id)
+                   FROM trellis.node_runs n WHERE n.run_id = runs.id AND n.status NOT IN ('succeeded', 'skipped')), '') AS line
+        FROM runs WHERE runs.workflow <> 'chaos-poison' AND runs.finished_at IS NOT NULL AND runs.status <> 'succeeded'
+        ORDER BY runs.id LIMIT 5) x) AS unexpected_failures,
     -- A large output is stored whole: the node's output references an artifact of the
     -- run's own (artifact_refs) holding the whole 1.5 MiB blob.
     (SELECT count(*) FROM runs JOIN trellis.node_runs n ON n.run_id = runs.id
