@@ -87,9 +87,6 @@ public final class Scheduler: Sendable {
     /// The registration id handlers present with their artifact calls (it changes when
     /// the scheduler registers again).
     private let registeredID = Atomic<Int64>(0)
-    /// The backend of the main connection: its own trellis_ready doorbells do not wake the
-    /// loop (see `listen`).
-    private let mainBackendPID = Atomic<Int32>(0)
     /// Handler tasks created but not yet running: the loop lets them begin before it
     /// drains the results, and waits for them as for siblings (see the top of a pass).
     private let unbegun = Atomic<Int>(0)
@@ -215,10 +212,7 @@ public final class Scheduler: Sendable {
     /// with backoff — one bad node or a database outage never ends the process.
     public func run() async throws -> SchedulerSummary {
         siblings.laneStarted(lane)
-        defer {
-            mainBackendPID.store(0, ordering: .relaxed)
-            siblings.laneStopped(lane)
-        }
+        defer { siblings.laneStopped(lane) }
         let served = options.handlers ?? registry.names
         for name in served where registry.handler(named: name) == nil {
             throw HandlerError(code: "unknown_handler", message: "no handler named \"\(name)\" is registered (known: \(registry.names.joined(separator: ", ")))", retryable: false)
@@ -240,8 +234,7 @@ public final class Scheduler: Sendable {
         while true {
             do {
                 connection = try await connect("")
-                mainBackendPID.store(try await connection.backendPID(), ordering: .relaxed)
-                siblings.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
+                siblings.setBackend(try await connection.backendPID(), of: lane)
                 store = SchedulerStore(connection: connection)
                 id = try await register(store)
                 registeredID.store(id, ordering: .relaxed)
@@ -467,8 +460,7 @@ public final class Scheduler: Sendable {
                 siblings.setBackend(0, of: lane)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
-                mainBackendPID.store((try? await fresh.backendPID()) ?? 0, ordering: .relaxed)
-                siblings.setBackend(mainBackendPID.load(ordering: .relaxed), of: lane)
+                siblings.setBackend((try? await fresh.backendPID()) ?? 0, of: lane)
                 metrics?.reconnects.increment()
                 readyFlag.store(true, ordering: .relaxed)
                 connection = fresh
