@@ -175,7 +175,7 @@ public struct Chaos: Sendable {
                 break
             } catch {
                 log("reading the verdict failed (\(attempt) of 5): \(error)")
-                try await Task.sleep(for: .seconds(1))
+                if attempt < 5 { try await Task.sleep(for: .seconds(1)) }
             }
         }
 
