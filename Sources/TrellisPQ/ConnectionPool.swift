@@ -47,7 +47,7 @@ public actor ConnectionPool {
             let value = try await body(connection)
             release(connection, broken: false)
             return value
-        } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed {
+        } catch let error as PGError where error.isConnectionLoss {
             release(connection, broken: true)
             throw error
         } catch {

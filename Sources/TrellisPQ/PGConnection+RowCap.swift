@@ -36,7 +36,7 @@ extension PGConnection {
                     if columns == nil { columns = PGConnection.columns(of: result) }
                     status = PGConnection.commandStatus(result)
                 default:
-                    if failure == nil { failure = PGConnection.error(from: result, handle: handle, endpoint: endpoint) }
+                    if failure == nil { failure = PGConnection.error(from: result, endpoint: endpoint) }
                 }
             }
             if let failure { throw failure }

@@ -268,7 +268,7 @@ public final class PGConnection: @unchecked Sendable {
             let (tag, affected) = commandStatus(result)
             return PGResult(columns: columns(of: result), values: rows, affectedRows: affected, commandTag: tag)
         default:
-            throw error(from: result, handle: handle, endpoint: endpoint)
+            throw error(from: result, endpoint: endpoint)
         }
     }
 
@@ -295,14 +295,19 @@ public final class PGConnection: @unchecked Sendable {
         (String(cString: PQcmdStatus(result)), Int(String(cString: PQcmdTuples(result))) ?? 0)
     }
 
-    /// The error an error result carries, with every field libpq gives.
-    static func error(from result: OpaquePointer, handle: OpaquePointer, endpoint: String) -> PGError {
+    /// The error an error result carries, with every field libpq gives. Every error the
+    /// server sends has a SQLSTATE; a result without one is libpq's own report that the
+    /// link failed ("server closed the connection unexpectedly" when a write meets a
+    /// backend that is gone, before libpq has read the end of the stream and marked the
+    /// connection bad), so it is a lost connection, not a refused statement.
+    static func error(from result: OpaquePointer, endpoint: String) -> PGError {
         func field(_ code: Character) -> String? {
             guard let value = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
             return String(cString: value)
         }
         guard let sqlState = field("C") else {
-            return connectionError(handle, endpoint: endpoint)
+            let message = PGError.oneLine(String(cString: PQresultErrorMessage(result)))
+            return PGError(kind: .connectionClosed, message: "connection to \(endpoint) lost: \(message.isEmpty ? "no reason given" : message)")
         }
         return PGError(
             kind: .server,

@@ -150,21 +150,35 @@ public struct NodeArtifacts: Sendable {
         }
         do {
             return try await pool.withConnection(body)
-        } catch let error as ArtifactStore.TooLarge {
-            throw HandlerError(code: "artifact_too_large", message: "artifact is over the limit of \(error.limit) bytes; nothing was stored", retryable: false)
-        } catch let error as PGError where error.kind == .server && !error.isTransient {
-            switch error.sqlState {
-            case "TR404": throw HandlerError(code: "artifact_not_found", message: error.message, retryable: false)
-            case "42501": throw HandlerError(code: "artifact_forbidden", message: error.message, retryable: false)
-            case "TR409": throw HandlerError(code: "lease_lost", message: error.message)
-            default: throw HandlerError(code: "artifact_error", message: "\(error.sqlState ?? "?"): \(error.message)", retryable: false)
-            }
-        } catch let error as HandlerError {
-            throw error
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw HandlerError(code: "artifacts_unavailable", message: "artifact store: \(error)")
+            throw Self.handlerError(for: error)
+        }
+    }
+
+    /// What a failed artifact call tells the handler. A lost connection — libpq's own
+    /// error, or the server ending the session (PGError.isConnectionLoss) — is
+    /// `artifacts_unavailable` and retryable, so the call is sent again on a fresh
+    /// connection: a backend terminated under a 1.5 MiB upload once surfaced as a
+    /// statement error without a SQLSTATE and failed its node's last attempt.
+    static func handlerError(for error: any Error) -> HandlerError {
+        switch error {
+        case let error as HandlerError:
+            return error
+        case let error as ArtifactStore.TooLarge:
+            return HandlerError(code: "artifact_too_large", message: "artifact is over the limit of \(error.limit) bytes; nothing was stored", retryable: false)
+        case let error as PGError where error.isConnectionLoss:
+            return HandlerError(code: "artifacts_unavailable", message: "artifact store: \(error)")
+        case let error as PGError where error.kind == .server && !error.isTransient:
+            switch error.sqlState {
+            case "TR404": return HandlerError(code: "artifact_not_found", message: error.message, retryable: false)
+            case "42501": return HandlerError(code: "artifact_forbidden", message: error.message, retryable: false)
+            case "TR409": return HandlerError(code: "lease_lost", message: error.message)
+            default: return HandlerError(code: "artifact_error", message: "\(error.sqlState ?? "?"): \(error.message)", retryable: false)
+            }
+        default:
+            return HandlerError(code: "artifacts_unavailable", message: "artifact store: \(error)")
         }
     }
 }

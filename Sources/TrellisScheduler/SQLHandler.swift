@@ -80,7 +80,7 @@ public final class SQLHandler: NodeHandler {
             fresh = try await checkout()
             do {
                 try await fresh.query("BEGIN")
-            } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
+            } catch let error as PGError where error.isConnectionLoss {
                 // A pooled connection the server closed while it sat idle (a restart):
                 // nothing ran yet, so take a fresh one.
                 await fresh.close()

@@ -239,7 +239,7 @@ public final class Scheduler: Sendable {
                 id = try await register(store)
                 registeredID.store(id, ordering: .relaxed)
                 break
-            } catch let error as PGError where error.kind == .connection || error.kind == .connectionClosed || error.sqlState?.hasPrefix("57P") == true {
+            } catch let error as PGError where error.isConnectionLoss || error.sqlState?.hasPrefix("57P") == true {
                 if stopping.load(ordering: .relaxed) { return SchedulerSummary() }
                 logger.warning("database not reachable yet, retrying in \(startBackoff): \(error)")
                 await wakeup.wait(timeout: startBackoff)
@@ -368,7 +368,7 @@ public final class Scheduler: Sendable {
                             }
                             reported = await reporting
                             if case .success(let part) = reported { summary.add(part) }
-                            if case .failure(let error) = reported, let pg = error as? PGError, pg.kind == .connection || pg.kind == .connectionClosed {
+                            if case .failure(let error) = reported, let pg = error as? PGError, pg.isConnectionLoss {
                                 await sideConnection.drop()
                             }
                             claims = try claimed.get()
@@ -450,11 +450,12 @@ public final class Scheduler: Sendable {
                     await wakeup.wait(timeout: pause)
                     siblings.setLoad(.init(room: options.concurrency - inFlight.count, waiting: false), of: lane)
                 }
-            } catch let error as PGError where error.kind == .connectionClosed || error.kind == .connection {
-                // The database went away (restart, failover, network): keep the handlers
-                // running, reconnect with backoff, and carry on under the same scheduler id
-                // so their results are still accepted while their leases hold (the
-                // watchdog stops any whose lease could not be renewed in time).
+            } catch let error as PGError where error.isConnectionLoss {
+                // The database went away (restart, failover, network, this backend
+                // terminated): keep the handlers running, reconnect with backoff, and
+                // carry on under the same scheduler id so their results are still
+                // accepted while their leases hold (the watchdog stops any whose lease
+                // could not be renewed in time).
                 logger.error("database connection lost: \(error); reconnecting")
                 readyFlag.store(false, ordering: .relaxed)
                 siblings.setBackend(0, of: lane)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import TrellisPQ
+import CLibPQ
+@testable import TrellisPQ
 import TrellisTestSupport
 
 @Suite("PGConnection against a real PostgreSQL")
@@ -268,6 +269,44 @@ struct PGConnectionTests {
             await #expect(throws: PGError.self) { try await victim.query("SELECT 1") }
             await killer.close()
         }
+    }
+
+    /// A backend terminated before a large write: libpq reports either the server's FATAL
+    /// (57P01) or, when its write fails first, its own "server closed the connection
+    /// unexpectedly" with no SQLSTATE. Both are a lost connection (a pool drops it, an
+    /// idempotent call is sent again), never a statement the server refused: the second
+    /// form once failed a chaos run's 1.5 MiB artifact upload as a refusal.
+    @Test func aConnectionLostUnderALargeWriteReadsAsLost() async throws {
+        try await TestDatabase.withEmpty { db in
+            let victim = try await db.connect()
+            try await PGConnection.withConnection(db.url) { killer in
+                let pid = try await victim.backendPID()
+                try await killer.query("SELECT pg_terminate_backend($1)", [Int(pid)])
+                try await waitUntil(timeout: .seconds(10), "the backend to be gone") {
+                    try await killer.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1", [Int(pid)])
+                        .single().decode("n", as: Int.self) == 0
+                }
+            }
+            let large = String(repeating: "x", count: 8 << 20)
+            let error = await #expect(throws: PGError.self) { try await victim.query("SELECT length($1) AS n", [large]) }
+            #expect(error?.isConnectionLoss == true, "\(String(describing: error))")
+            await victim.close()
+        }
+    }
+
+    /// Every error the server sends carries a SQLSTATE; an error result without one is
+    /// libpq's own report of a failed link, whatever the connection's status says yet.
+    @Test func anErrorResultWithoutASQLStateIsALostConnection() throws {
+        let result = try #require(PQmakeEmptyPGresult(nil, PGRES_FATAL_ERROR))
+        defer { PQclear(result) }
+        let error = PGConnection.error(from: result, endpoint: "db.example:5432")
+        #expect(error.kind == .connectionClosed)
+        #expect(error.isConnectionLoss)
+        #expect(error.message.contains("db.example:5432"))
+        let refused = PGError(kind: .server, message: "duplicate key", sqlState: SQLState.uniqueViolation)
+        #expect(!refused.isConnectionLoss)
+        #expect(PGError(kind: .server, message: "terminating connection", sqlState: "57P01").isConnectionLoss)
+        #expect(!PGError(kind: .server, message: "canceling statement", sqlState: SQLState.queryCanceled).isConnectionLoss)
     }
 
     @Test func connectionFailureNamesEndpointButNotPassword() async throws {

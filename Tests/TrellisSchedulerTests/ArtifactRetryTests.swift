@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+import TrellisPQ
 @testable import TrellisScheduler
 
 /// Which failures of an artifact call are sent again (`NodeArtifacts.retryingLostConnections`):
@@ -28,6 +29,35 @@ import Testing
         #expect(thrice.calls == 3)
         #expect((try? thrice.result.get()) == nil)
         #expect((thrice.result.failure as? HandlerError)?.code == "artifacts_unavailable")
+    }
+
+    /// How a database failure reaches the retry: every form of a lost connection —
+    /// libpq's own error (no SQLSTATE, e.g. "server closed the connection unexpectedly"
+    /// when an upload's write meets a terminated backend), the server ending the session,
+    /// a connection exception — is `artifacts_unavailable` and retryable; a refused
+    /// statement is not sent again.
+    @Test func everyFormOfALostConnectionIsSentAgainAndARefusalIsNot() {
+        let lost: [PGError] = [
+            PGError(kind: .connectionClosed, message: "connection to db lost: server closed the connection unexpectedly"),
+            PGError(kind: .connection, message: "cannot connect"),
+            PGError(kind: .server, message: "terminating connection due to administrator command", sqlState: "57P01"),
+            PGError(kind: .server, message: "terminating connection because of crash of another server process", sqlState: "57P02"),
+            PGError(kind: .server, message: "the database system is starting up", sqlState: "57P03"),
+            PGError(kind: .server, message: "connection failure", sqlState: "08006"),
+        ]
+        for error in lost {
+            let mapped = NodeArtifacts.handlerError(for: error)
+            #expect(mapped.code == "artifacts_unavailable" && mapped.retryable, "\(error)")
+        }
+        let refused: [(PGError, String)] = [
+            (PGError(kind: .server, message: "unique violation", sqlState: "23505"), "artifact_error"),
+            (PGError(kind: .server, message: "no such artifact", sqlState: "TR404"), "artifact_not_found"),
+            (PGError(kind: .server, message: "permission denied", sqlState: "42501"), "artifact_forbidden"),
+        ]
+        for (error, code) in refused {
+            let mapped = NodeArtifacts.handlerError(for: error)
+            #expect(mapped.code == code && !mapped.retryable, "\(error)")
+        }
     }
 
     @Test func otherFailuresAreNotSentAgain() async {
