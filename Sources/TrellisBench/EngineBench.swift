@@ -262,15 +262,26 @@ private struct Context {
     /// starts the schedulers and measures how fast they drain it.
     private func drain(_ workload: BenchWorkload, runs: Int, shape: String) async throws -> BenchReport.Workload {
         let workflow = try await publish(workload)
+        let postmaster = ProcessCPU.postmaster(ofBackend: try await conn.backendPID())
+        let serverBefore = postmaster.flatMap(ProcessCPU.serverSeconds), schedulersBefore = ProcessCPU.reapedChildrenSeconds()
         let wal = try await walWritten {
             log("\(workload.rawValue): enqueuing \(runs) \(shape)")
             try await enqueue(workflow, count: runs)
             try await withSchedulers { try await waitUntilDrained(workflow) }
         }
+        let serverAfter = postmaster.flatMap(ProcessCPU.serverSeconds), schedulersAfter = ProcessCPU.reapedChildrenSeconds()
         let (nodes, rate) = try await nodeThroughput(workflow)
+        var figures: [BenchReport.Figure] = [.init(label: "drain", value: rate, unit: "nodes/s"), Self.walPerNode(wal, nodes: nodes)]
+        // CPU per node: what the workload costs whatever the machine (absent when the
+        // server is on another host). The database's includes the enqueue, as the WAL does.
+        if let before = serverBefore, let after = serverAfter {
+            figures.append(.init(label: "database CPU per node, start to finish", value: (after - before) * 1e6 / Double(max(nodes, 1)), unit: "µs"))
+        }
+        if let before = schedulersBefore, let after = schedulersAfter {
+            figures.append(.init(label: "scheduler CPU per node", value: (after - before) * 1e6 / Double(max(nodes, 1)), unit: "µs"))
+        }
         return .init(name: workload.rawValue, description: "\(runs) \(shape) enqueued first, then drained (\(nodes) nodes)",
-                     figures: [.init(label: "drain", value: rate, unit: "nodes/s"), Self.walPerNode(wal, nodes: nodes)],
-                     exactlyOnce: try await exactlyOnce([workflow]))
+                     figures: figures, exactlyOnce: try await exactlyOnce([workflow]))
     }
 
     private func dag() async throws -> BenchReport.Workload {

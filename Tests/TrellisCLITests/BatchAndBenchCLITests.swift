@@ -64,6 +64,15 @@ struct BatchAndBenchCLITests {
                     let wal = figures.first { ($0["label"] as? String)?.hasPrefix("WAL per node") == true }
                     #expect(wal?["unit"] as? String == "bytes" && (wal?["value"] as? Double ?? 0) > 500, "\(workload)")
                 }
+                // The drains say what CPU a node cost the database (the harness's own cluster
+                // runs on this host, so /proc has it) and the scheduler processes.
+                if ["flat", "fanout"].contains(workload["name"] as? String),
+                   ProcessInfo.processInfo.environment["TRELLIS_TEST_DATABASE_URL"] == nil {
+                    for label in ["database CPU per node, start to finish", "scheduler CPU per node"] {
+                        let cpu = figures.first { $0["label"] as? String == label }
+                        #expect(cpu?["unit"] as? String == "µs", "\(label): \(workload)")
+                    }
+                }
                 if workload["name"] as? String != "start" {
                     let once = workload["exactlyOnce"] as? [String: Any]
                     #expect(once?["nodesNotOnce"] as? Int == 0 && once?["runsNotSucceeded"] as? Int == 0, "\(workload)")
