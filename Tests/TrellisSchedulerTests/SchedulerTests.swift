@@ -197,7 +197,8 @@ struct SchedulerResilienceTests {
         try await TestDatabase.withSeeded { db, conn in
             var options = SchedulerOptions(name: "resilient")
             options.pollInterval = .milliseconds(50)
-            let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options)
+            let metrics = SchedulerMetrics()
+            let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options, metrics: metrics)
             let running = Task { try await scheduler.run() }
             let store = RunStore(connection: conn)
             let first = try await store.start("linear-pipeline", input: "{}", as: "admin").runID
@@ -218,6 +219,10 @@ struct SchedulerResilienceTests {
             scheduler.requestStop()
             let summary = try await running.value
             #expect(summary.succeeded == 6)
+            // A terminated backend is a lost connection: the lane reconnects at once, never
+            // taking it for a failed pass and backing off (loop_errors).
+            #expect(prometheusSample(metrics.text(), "trellis_scheduler_reconnects_total") ?? 0 >= 1)
+            #expect(prometheusSample(metrics.text(), "trellis_scheduler_loop_errors_total") ?? 0 == 0)
             // Still one registration: the instance carried on under its id.
             #expect(try await conn.query("SELECT count(*) AS n FROM trellis.schedulers").single().decode("n", as: Int.self) == 1)
         }
