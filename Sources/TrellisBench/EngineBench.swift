@@ -272,7 +272,7 @@ private struct Context {
         let serverAfter = postmaster.flatMap(ProcessCPU.serverSeconds), schedulersAfter = ProcessCPU.reapedChildrenSeconds()
         let (nodes, rate) = try await nodeThroughput(workflow)
         var figures: [BenchReport.Figure] = [.init(label: "drain", value: rate, unit: "nodes/s"), Self.walPerNode(wal, nodes: nodes)]
-        // CPU per node: what the workload costs whatever the machine (absent when the
+        // CPU per node: which side a node's cost is on, whatever the disk (absent when the
         // server is on another host). The database's includes the enqueue, as the WAL does.
         if let before = serverBefore, let after = serverAfter {
             figures.append(.init(label: "database CPU per node, start to finish", value: (after - before) * 1e6 / Double(max(nodes, 1)), unit: "µs"))

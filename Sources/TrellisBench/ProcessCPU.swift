@@ -3,8 +3,8 @@ import Foundation
 /// CPU time read from /proc, for the bench's per-node CPU figures: the database server's
 /// (every live child of the postmaster, plus what the postmaster has reaped from children
 /// that exited) and this process's reaped children's (the bench's scheduler processes,
-/// once stopped). Throughput follows the machine; CPU per node is the cost a workload puts
-/// on whatever machine runs it, and says which side is the bound. Linux only; nil where
+/// once stopped). Unlike throughput it does not follow the disk (it does the CPU), and it
+/// says which side — database or scheduler — a node's cost is on. Linux only; nil where
 /// /proc cannot be read or the server is not on this host.
 enum ProcessCPU {
     /// Clock ticks of one process: (utime + stime, cutime + cstime).
