@@ -24,6 +24,9 @@ final class Fleet: Sendable {
     private let members = Mutex<[String: Member]>([:])
     private let exits = Mutex<[String]>([])
     private let generation = Atomic<Int>(0)
+    /// How long `stopAll` waits after SIGTERM: a scheduler's default grace (30 s), a
+    /// backoff and its last report, with room to spare.
+    static let stopTimeout: Duration = .seconds(90)
 
     /// Schedulers run `trellis scheduler --name <prefix>-<index>-<generation>
     /// --database-url <url> <schedulerArguments>` with `environment` added to their own.
@@ -122,10 +125,18 @@ final class Fleet: Sendable {
         let everyone = Array(all.values)
         for member in everyone { _ = Glibc.kill(member.pid, SIGTERM) }
         var failed: [String] = []
+        // A process that outlives SIGTERM by far more than its shutdown grace (30 s) is
+        // reported and killed, not waited for: one that never stopped once held a chaos run
+        // (and would have held `make test`) until killed by hand.
+        let deadline = ContinuousClock.now + Self.stopTimeout
         for member in everyone {
-            let status = ProcessRunner.waitForExit(member.pid)
-            if status != 0 {
-                failed.append("\(member.name) exited \(status): \(Self.tail(of: member.log))")
+            let left = max(deadline - ContinuousClock.now, .zero)
+            if let status = ProcessRunner.waitForExit(member.pid, timeout: left) {
+                if status != 0 { failed.append("\(member.name) exited \(status): \(Self.tail(of: member.log))") }
+            } else {
+                _ = Glibc.kill(member.pid, SIGKILL)
+                _ = ProcessRunner.waitForExit(member.pid)
+                failed.append("\(member.name) did not stop within \(Self.stopTimeout) of SIGTERM (killed): \(Self.tail(of: member.log))")
             }
         }
         return failed

@@ -77,6 +77,13 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         if stopRequestedAt == nil { stopRequestedAt = now }
     }
 
+    /// Stopping, and the grace is over: the loop ends even when its passes keep failing
+    /// (a pass that throws before `plan` never reaches its `.stop`), so SIGTERM always ends
+    /// a scheduler within its grace plus one backoff.
+    public func graceOver(now: Instant) -> Bool {
+        stopRequestedAt.map { now >= $0.advanced(by: settings.shutdownGrace) } ?? false
+    }
+
     /// The actions of one pass, in order.
     public mutating func plan(now: Instant, inFlight: Int) -> [Action] {
         var actions: [Action] = []

@@ -244,10 +244,18 @@ public final class PGConnection: @unchecked Sendable {
         try await withHandle { PQbackendPID($0) }
     }
 
+    /// The error libpq reports without a result. A connection still in pipeline mode here
+    /// is lost too, whatever its status says: a pipeline whose backend was terminated
+    /// mid-stream could not leave pipeline mode (results it can never read), and every
+    /// later call on it failed at once as "not allowed in pipeline mode" — which a
+    /// scheduler lane took for a failed pass, every five seconds, and never reconnected.
     static func connectionError(_ handle: OpaquePointer, endpoint: String) -> PGError {
         let message = PGError.oneLine(String(cString: PQerrorMessage(handle)))
         if PQstatus(handle) != CONNECTION_OK {
             return PGError(kind: .connectionClosed, message: "connection to \(endpoint) lost: \(message)")
+        }
+        if PQpipelineStatus(handle) != PQ_PIPELINE_OFF {
+            return PGError(kind: .connectionClosed, message: "connection to \(endpoint) unusable (stuck in pipeline mode): \(message)")
         }
         return PGError(kind: .server, message: message)
     }

@@ -274,6 +274,20 @@ public final class Scheduler: Sendable {
             now: clock.now)
 
         while true {
+            // A stop is taken at the top of every pass, before any database call: a lane whose
+            // calls all fail (one chaos run's lane kept a connection it could not use) must
+            // still stop within its grace.
+            if stopping.load(ordering: .relaxed) && !loop.isStopping {
+                loop.stopRequested(at: clock.now)
+                logger.info("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
+            }
+            if loop.graceOver(now: clock.now) {
+                // A pass's plan ends the loop at the grace (cancel, stop); this ends it when
+                // the passes keep failing before they get to their plan.
+                logger.error("scheduler \(options.name): shutdown grace over with passes failing; stopping \(inFlight.count) handler(s)")
+                inFlight.cancelAll()
+                break
+            }
             do {
                 // Handlers that finish together (a DAG level's siblings) are reported
                 // together. The first sibling to finish wakes this loop while the others'
@@ -330,10 +344,6 @@ public final class Scheduler: Sendable {
                 // fencing decides, and refuses it.
                 for item in finished { inFlight.remove(item.claim.nodeRunID, attempt: item.claim.attempt) }
                 var unreported = finished
-                if stopping.load(ordering: .relaxed) && !loop.isStopping {
-                    loop.stopRequested(at: clock.now)
-                    logger.info("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
-                }
 
                 var claimed = 0
                 var asked = 0

@@ -131,7 +131,24 @@ public struct ProcessRunner: Sendable {
     public static func waitForExit(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return exitCode(status)
+    }
+
+    /// Waits up to `timeout` for `pid` to exit; nil if it is still running then.
+    public static func waitForExit(_ pid: pid_t, timeout: Duration) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        var status: Int32 = 0
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return exitCode(status) }
+            if reaped < 0 && errno != EINTR { return nil }
+            if ContinuousClock.now >= deadline { return nil }
+            usleep(20_000)
+        }
+    }
+
+    private static func exitCode(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     private static let spawnLock = NSLock()

@@ -91,6 +91,18 @@ import TrellisCore
         #expect(drained.plan(now: at(5), inFlight: 0) == [.stop])
     }
 
+    /// A stop is kept even by a loop whose passes all fail: the grace still ends it.
+    @Test func theGraceEndsAStopWhateverThePassesDo() {
+        var loop = SchedulerLoop(settings: settings, now: zero)
+        #expect(!loop.graceOver(now: at(100_000)), "not stopping")
+        loop.stopRequested(at: at(1_000))
+        _ = loop.failed()
+        #expect(!loop.graceOver(now: at(30_999)))
+        #expect(loop.graceOver(now: at(31_000)))
+        loop.stopRequested(at: at(20_000))  // a second signal does not move the deadline
+        #expect(loop.graceOver(now: at(31_000)))
+    }
+
     @Test func errorsBackOffDoublingToFiveSecondsAndACleanPassResets() {
         var loop = SchedulerLoop(settings: settings, now: zero)
         let pauses = (0..<9).map { _ in loop.failed() }

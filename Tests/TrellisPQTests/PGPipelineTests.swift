@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import TrellisPQ
+import CLibPQ
+@testable import TrellisPQ
 import TrellisTestSupport
 
 /// Pipeline mode: several statements in one round trip, as one transaction.
@@ -44,6 +45,28 @@ struct PGPipelineTests {
         }
     }
 
+    /// A connection left in pipeline mode with results it can never read (what a backend
+    /// terminated mid-pipeline can leave: leaving pipeline mode then fails) is lost for
+    /// every later call, so its owner opens a new one; before, each call failed at once as
+    /// a refused statement and the owner kept the connection forever.
+    @Test func aConnectionStuckInPipelineModeReadsAsLost() async throws {
+        try await TestDatabase.withEmpty { db in
+            let conn = try await PGConnection.connect(db.url)
+            let stuck = try await conn.withHandle { handle -> Bool in
+                guard PQenterPipelineMode(handle) == 1, PQsendQueryParams(handle, "SELECT 1", 0, nil, nil, nil, nil, 0) == 1 else { return false }
+                return PQexitPipelineMode(handle) == 0  // a result not read: it cannot leave
+            }
+            #expect(stuck)
+            let error = await #expect(throws: PGError.self) { _ = try await conn.query("SELECT 2 AS two") }
+            #expect(error?.isConnectionLoss == true, "\(String(describing: error))")
+            let pooled = ConnectionPool(url: db.url, capacity: 1)
+            // A healthy connection is unaffected: the same query on a fresh one answers.
+            #expect(try await pooled.withConnection { try await $0.query("SELECT 2 AS two").single().decode("two", as: Int.self) } == 2)
+            await pooled.close()
+            await conn.close()
+        }
+    }
+
     @Test func aBackendKilledMidPipelineIsAConnectionError() async throws {
         try await TestDatabase.withEmpty { db in
             let conn = try await PGConnection.connect(db.url)
@@ -59,6 +82,15 @@ struct PGPipelineTests {
             _ = try await killer.query("SELECT pg_terminate_backend($1)", [Int(pid)])
             let error = await #expect(throws: PGError.self) { _ = try await task.value }
             #expect(error?.kind == .connectionClosed || error?.sqlState == "57P01", "\(String(describing: error))")
+            #expect(error?.isConnectionLoss == true, "\(String(describing: error))")
+            // The connection reads as lost from then on — never as a statement refused for
+            // being left in pipeline mode, which a chaos run's scheduler lane took for a
+            // failed pass, every five seconds, without ever reconnecting.
+            let after = await #expect(throws: PGError.self) { _ = try await conn.query("SELECT 1 AS one") }
+            #expect(after?.isConnectionLoss == true, "\(String(describing: after))")
+            let again = await #expect(throws: PGError.self) { _ = try await conn.pipeline([.init("SELECT 1 AS one")]) }
+            #expect(again?.isConnectionLoss == true, "\(String(describing: again))")
+            await conn.close()
             await killer.close()
         }
     }

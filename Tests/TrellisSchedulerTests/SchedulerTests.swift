@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TrellisCore
 import TrellisPQ
@@ -189,6 +190,47 @@ struct SchedulerResilienceTests {
                 #expect(try check.decode("attempts", as: Int.self) == 800)
                 #expect(try check.decode("finished_events", as: Int.self) == 800)
                 #expect(try check.decode("runs", as: Int.self) == 800)
+            }
+        }
+    }
+
+    /// SIGTERM ends a scheduler within its grace even when every pass fails before its
+    /// plan: here every progress report is refused, so each pass throws at its first call
+    /// (progress goes first, and goes back to the inbox). A chaos run's scheduler, whose
+    /// connection had become unusable, ran on like this past its SIGTERM for good.
+    @Test func aStopEndsASchedulerWhosePassesAllFail() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "slow", "nodes": [{"key": "s", "kind": "tool_call", "handler": "sleep", "config": {"ms": 60000, "steps": 100}}]}
+                    """, as: "admin")
+                try await conn.execute(script: """
+                    CREATE FUNCTION public.refuse_progress() RETURNS trigger LANGUAGE plpgsql AS $fn$
+                    BEGIN
+                        IF NEW.type = 'node.progress' THEN RAISE EXCEPTION 'progress refused for this test'; END IF;
+                        RETURN NEW;
+                    END;
+                    $fn$;
+                    CREATE TRIGGER refuse_progress BEFORE INSERT ON trellis.run_events
+                        FOR EACH ROW EXECUTE FUNCTION public.refuse_progress();
+                    """)
+                var options = SchedulerOptions(name: "failing")
+                options.pollInterval = .milliseconds(50)
+                options.shutdownGrace = .seconds(1)
+                let metrics = SchedulerMetrics()
+                let scheduler = Scheduler(databaseURL: db.url, registry: .builtIn, options: options, metrics: metrics)
+                let running = Task { try await scheduler.run() }
+                let stopped = Mutex(false)
+                let watcher = Task { _ = try? await running.value; stopped.withLock { $0 = true } }
+                let run = try await RunStore(connection: conn).start("slow", as: "admin").runID
+                try await waitUntil(timeout: .seconds(30), "passes failing at the progress report") {
+                    prometheusSample(metrics.text(), "trellis_scheduler_loop_errors_total") ?? 0 >= 2
+                }
+                scheduler.requestStop()
+                // The grace (1 s) plus at most one backoff (≤ 5 s) and a margin.
+                try await waitUntil(timeout: .seconds(15), "the scheduler to stop") { stopped.withLock { $0 } }
+                await watcher.value
+                #expect(try await RunStore(connection: conn).run(run).finishedAt == nil, "the node was stopped, not finished")
             }
         }
     }

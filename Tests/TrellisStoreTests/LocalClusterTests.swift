@@ -22,6 +22,20 @@ struct LocalClusterTests {
         #expect(open.isSubset(of: [0, 1, 2, 3]), "\(open.sorted())")  // 3: ls's own listing
     }
 
+    /// A bounded wait for a background child: nil while it outlives the wait (a process
+    /// that ignores SIGTERM, which `exec` keeps), its exit code once it is gone (128 + the signal).
+    @Test func aBoundedWaitReportsAChildThatWillNotStop() throws {
+        let log = FileManager.default.temporaryDirectory.appending(path: "stubborn-\(getpid()).log")
+        defer { try? FileManager.default.removeItem(at: log) }
+        let pid = try ProcessRunner.spawnBackground(["/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 30"], stdoutFile: log, stderrFile: log)
+        let ready = ContinuousClock.now + .seconds(10)
+        while (try? String(contentsOf: log, encoding: .utf8))?.contains("ready") != true, ContinuousClock.now < ready { usleep(10_000) }
+        kill(pid, SIGTERM)
+        #expect(ProcessRunner.waitForExit(pid, timeout: .milliseconds(300)) == nil, "the trap ignores SIGTERM")
+        kill(pid, SIGKILL)
+        #expect(ProcessRunner.waitForExit(pid, timeout: .seconds(10)) == 128 + SIGKILL)
+    }
+
     @Test func startsIsReusedAndStops() async throws {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appending(path: "trellis-cluster-\(UUID().uuidString.prefix(8))")
         let cluster = LocalCluster(directory: directory, settings: ["fsync": "off"], fastInit: true)
