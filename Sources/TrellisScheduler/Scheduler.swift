@@ -273,6 +273,7 @@ public final class Scheduler: Sendable {
             pollInterval: options.pollInterval, shutdownGrace: options.shutdownGrace, fireSchedules: options.fireSchedules),
             now: clock.now)
 
+        var lastPassFailed = false
         while true {
             // A stop is taken at the top of every pass, before any database call: a lane whose
             // calls all fail (one chaos run's lane kept a connection it could not use) must
@@ -281,13 +282,14 @@ public final class Scheduler: Sendable {
                 loop.stopRequested(at: clock.now)
                 logger.info("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
             }
-            if loop.graceOver(now: clock.now) {
+            if lastPassFailed && loop.graceOver(now: clock.now) {
                 // A pass's plan ends the loop at the grace (cancel, stop); this ends it when
                 // the passes keep failing before they get to their plan.
                 logger.error("scheduler \(options.name): shutdown grace over with passes failing; stopping \(inFlight.count) handler(s)")
                 inFlight.cancelAll()
                 break
             }
+            lastPassFailed = true  // until this pass gets to its end
             do {
                 // Handlers that finish together (a DAG level's siblings) are reported
                 // together. The first sibling to finish wakes this loop while the others'
@@ -454,6 +456,7 @@ public final class Scheduler: Sendable {
                 if leftReady || (asked > 0 && claimed >= asked), inFlight.count >= options.concurrency {
                     siblings.wakeOthers(than: lane)
                 }
+                lastPassFailed = false
                 if done { break }
                 if let pause = loop.idle(now: clock.now, claimed: claimed, leftReady: leftReady) {
                     siblings.setLoad(.init(room: options.concurrency - inFlight.count, waiting: true), of: lane)
