@@ -134,8 +134,7 @@ final class Fleet: Sendable {
             if let status = ProcessRunner.waitForExit(member.pid, timeout: left) {
                 if status != 0 { failed.append("\(member.name) exited \(status): \(Self.tail(of: member.log))") }
             } else {
-                _ = Glibc.kill(member.pid, SIGKILL)
-                _ = ProcessRunner.waitForExit(member.pid)
+                Self.kill(member)
                 failed.append("\(member.name) did not stop within \(Self.stopTimeout) of SIGTERM (killed): \(Self.tail(of: member.log))")
             }
         }
@@ -144,9 +143,12 @@ final class Fleet: Sendable {
 
     func killAll() {
         let all = members.withLock { members in defer { members = [:] }; return Array(members.values) }
-        for member in all {
-            _ = Glibc.kill(member.pid, SIGKILL)
-            _ = ProcessRunner.waitForExit(member.pid)
-        }
+        for member in all { Self.kill(member) }
+    }
+
+    /// SIGKILL, then reap (no zombie left behind).
+    private static func kill(_ member: Member) {
+        _ = Glibc.kill(member.pid, SIGKILL)
+        _ = ProcessRunner.waitForExit(member.pid)
     }
 }

@@ -252,12 +252,16 @@ public final class PGConnection: @unchecked Sendable {
     static func connectionError(_ handle: OpaquePointer, endpoint: String) -> PGError {
         let message = PGError.oneLine(String(cString: PQerrorMessage(handle)))
         if PQstatus(handle) != CONNECTION_OK {
-            return PGError(kind: .connectionClosed, message: "connection to \(endpoint) lost: \(message)")
+            return lost(endpoint, message)
         }
         if PQpipelineStatus(handle) != PQ_PIPELINE_OFF {
             return PGError(kind: .connectionClosed, message: "connection to \(endpoint) unusable (stuck in pipeline mode): \(message)")
         }
         return PGError(kind: .server, message: message)
+    }
+
+    static func lost(_ endpoint: String, _ message: String) -> PGError {
+        PGError(kind: .connectionClosed, message: "connection to \(endpoint) lost: \(message.isEmpty ? "no reason given" : message)")
     }
 
     /// Copies a `PGresult` into a `PGResult`, or turns an error result into a `PGError`.
@@ -315,7 +319,7 @@ public final class PGConnection: @unchecked Sendable {
         }
         guard let sqlState = field("C") else {
             let message = PGError.oneLine(String(cString: PQresultErrorMessage(result)))
-            return PGError(kind: .connectionClosed, message: "connection to \(endpoint) lost: \(message.isEmpty ? "no reason given" : message)")
+            return lost(endpoint, message)
         }
         return PGError(
             kind: .server,

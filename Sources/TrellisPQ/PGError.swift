@@ -88,7 +88,8 @@ extension PGError {
     /// The connection is gone, whatever form the news took: libpq could not connect or
     /// lost the link, or the server ended the session — terminated by an administrator
     /// or a shutdown (57P01), a crash of another backend (57P02), not accepting
-    /// connections yet (57P03), or any connection exception (class 08). Nothing more can
+    /// connections yet (57P03), an idle session timed out (57P05), or any connection
+    /// exception (class 08). Nothing more can
     /// be sent on it; a pool drops it, and an idempotent call may be sent again on a
     /// fresh one. A backend terminated under a call reports either 57P01 or, when a
     /// write fails first, libpq's own error: both must read the same.
@@ -97,7 +98,7 @@ extension PGError {
         case .connection, .connectionClosed: return true
         case .server:
             guard let state = sqlState else { return false }
-            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03", "57P05"].contains(state)
         case .encoding, .decoding, .cancelled: return false
         }
     }

@@ -239,7 +239,9 @@ public final class Scheduler: Sendable {
                 id = try await register(store)
                 registeredID.store(id, ordering: .relaxed)
                 break
-            } catch let error as PGError where error.isConnectionLoss || error.sqlState?.hasPrefix("57P") == true {
+            } catch let error as PGError where error.isConnectionLoss || error.sqlState == "57P04" {
+                // (57P04: the database is being dropped or re-created — at start-up, a
+                // deployment step to wait through.)
                 if stopping.load(ordering: .relaxed) { return SchedulerSummary() }
                 logger.warning("database not reachable yet, retrying in \(startBackoff): \(error)")
                 await wakeup.wait(timeout: startBackoff)

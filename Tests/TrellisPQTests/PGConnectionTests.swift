@@ -294,6 +294,23 @@ struct PGConnectionTests {
         }
     }
 
+    /// A session the server ended for idling (`idle_session_timeout`, 57P05 — a pooler or
+    /// an administrator's setting) is a lost connection, whichever form libpq reports it
+    /// in: a pool must drop it, not hand it out again as a connection that refuses SQL.
+    /// (Here libpq reports the closed link before it reads the server's 57P05; the code
+    /// itself is checked by value.)
+    @Test func aSessionEndedForIdlingReadsAsLost() async throws {
+        try await TestDatabase.withEmpty { db in
+            let victim = try await db.connect()
+            try await victim.query("SET idle_session_timeout = '100ms'")
+            try await Task.sleep(for: .milliseconds(500))
+            let error = await #expect(throws: PGError.self) { try await victim.query("SELECT 1") }
+            #expect(error?.isConnectionLoss == true, "\(String(describing: error))")
+            #expect(PGError(kind: .server, message: "terminating connection due to idle-session timeout", sqlState: "57P05").isConnectionLoss)
+            await victim.close()
+        }
+    }
+
     /// Every error the server sends carries a SQLSTATE; an error result without one is
     /// libpq's own report of a failed link, whatever the connection's status says yet.
     @Test func anErrorResultWithoutASQLStateIsALostConnection() throws {

@@ -205,6 +205,13 @@ final class Indices: Sendable {
     var count: Int { members.withLock { $0.count } }
 }
 
+/// Failures reported by concurrent clients, so a waiter can stop at the first one.
+final class Failures: Sendable {
+    private let items = Mutex([String]())
+    func record(_ failure: String) { items.withLock { $0.append(failure) } }
+    var all: [String] { items.withLock { $0 } }
+}
+
 struct RelayTestError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
