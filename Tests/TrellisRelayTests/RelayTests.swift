@@ -358,6 +358,12 @@ struct RelayTests {
                                 do {
                                     return try await relay.webSocket(token: token, send: subscribe, pause: index == 100 ? .milliseconds(40) : .zero) {
                                         if $0.contains(where: { $0.contains(#""type": "ack""#) }) { subscribed.insert(index) }
+                                        // A refusal (say, every pooled connection busy under a
+                                        // loaded machine) would leave this client waiting for good.
+                                        if let refusal = $0.first(where: { $0.contains(#""type": "error""#) }) {
+                                            failed.record("client \(index): \(refusal)")
+                                            return true
+                                        }
                                         return $0.contains { $0.contains(#""type": "end""#) }
                                     }
                                 } catch {
