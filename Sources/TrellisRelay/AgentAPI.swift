@@ -191,7 +191,7 @@ struct AgentAPI: Sendable {
         let first = try await task(run, workflow: workflow, principal: principal)
         let after = Int64(first["metadata"]?["trellis"]?["last_seq"]?.doubleValue ?? 0)
         let contextID = first["contextId"]?.stringValue ?? run.uuidString.lowercased()
-        try relay.gate.enter()
+        let slot = try relay.gate.enter()
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -202,7 +202,7 @@ struct AgentAPI: Sendable {
             "data: " + (try JSONText.encode(JSONValue.object(["jsonrpc": .string("2.0"), "id": id, "result": result]))) + "\n\n"
         }
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { relay.gate.leave() }
+            defer { slot.release() }
             let stop = StreamStop()
             let watcher = EventStreams(relay: relay).watch(token: token, principal: principal, runs: [run], stop: stop)
             defer { watcher.cancel() }

@@ -94,14 +94,14 @@ struct EventStreams: Sendable {
             if Self.terminal.contains(state.status) && after >= state.lastSeq {
                 return Response(status: .noContent)
             }
-            try relay.gate.enter()
+            let slot = try relay.gate.enter()
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             let stream = stream(run)
             let token = context.token ?? ""
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                defer { relay.gate.leave() }
+                defer { slot.release() }
                 // The token and the grant are checked again while the stream is open.
                 let stop = StreamStop()
                 let watcher = watch(token: token, principal: principal, runs: [run], stop: stop)
@@ -150,13 +150,13 @@ struct EventStreams: Sendable {
                 return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                                 body: .init(byteBuffer: ByteBuffer(string: "retry: 2000\n\nevent: reset\ndata: \(Self.feedReset(expired))\n\n")))
             }
-            try relay.gate.enter()
+            let slot = try relay.gate.enter()
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             let token = context.token ?? ""
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                defer { relay.gate.leave() }
+                defer { slot.release() }
                 // The token is checked again while the stream is open (the feed's reads check `view`).
                 let stop = StreamStop()
                 let watcher = watch(token: token, principal: principal, runs: [], stop: stop)
@@ -194,15 +194,16 @@ struct EventStreams: Sendable {
         }, onUpgrade: { inbound, outbound, webSocket in
             guard let principal = webSocket.requestContext.principal, let token = webSocket.requestContext.token else { return }
             let socket = SocketWriter(outbound: outbound)
+            let slot: StreamSlot
             do {
-                try relay.gate.enter()
+                slot = try relay.gate.enter()
             } catch {
                 let refused = RelayError.from(error)
                 try? await socket.send(#"{"type": "error", "code": \#(JSONText.quote(refused.code)), "message": \#(JSONText.quote(refused.message))}"#)
                 try? await outbound.close(.goingAway, reason: refused.code)
                 return
             }
-            defer { relay.gate.leave() }
+            defer { slot.release() }
             let session = SocketSession(streams: self, principal: principal, token: token, socket: socket)
             await session.serve(inbound)
         })

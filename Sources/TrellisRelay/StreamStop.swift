@@ -28,26 +28,3 @@ final class StreamStop: Sendable {
         hooks.forEach { $0() }
     }
 }
-
-/// Counts the open streams (SSE responses and WebSockets) of one relay against its cap.
-final class StreamGate: Sendable {
-    private let open = Atomic<Int>(0)
-    let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Takes a slot, or throws 503 `too_many_connections` when the relay is full.
-    func enter() throws {
-        if open.add(1, ordering: .relaxed).newValue > limit {
-            open.subtract(1, ordering: .relaxed)
-            throw RelayError(.serviceUnavailable, "too_many_connections",
-                             "this relay serves \(limit) streams at most; retry later or use another relay")
-        }
-    }
-
-    func leave() {
-        open.subtract(1, ordering: .relaxed)
-    }
-}

@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import Testing
+import TrellisStore
+import TrellisTestSupport
+@testable import TrellisRelay
+
+/// The relay's cap on open streams gives every slot back — also the slot of an SSE
+/// response whose body never runs (Hummingbird skips the body when the head cannot be
+/// written, a client that left first), which once kept its slot until the relay restarted.
+@Suite("Stream gate")
+struct StreamGateTests {
+    @Test func aSlotComesBackWhenItsResponseIsDroppedUnwritten() throws {
+        let gate = StreamGate(limit: 1)
+        do {
+            let slot = try gate.enter()
+            let response = Response(status: .ok, body: ResponseBody { writer in
+                defer { slot.release() }
+                try await writer.finish(nil)
+            })
+            let full = #expect(throws: RelayError.self) { _ = try gate.enter() }
+            #expect(full?.code == "too_many_connections")
+            #expect(response.status == .ok && gate.count == 1)
+        }
+        #expect(gate.count == 0, "the dropped response's slot is free again")
+        let again = try gate.enter()
+        again.release()
+        again.release()
+        #expect(gate.count == 0, "a slot released twice is given back once")
+    }
+
+    /// Clients that send an SSE request and reset the connection before the answer: the
+    /// relay (room for one stream) must still serve the next client that stays, not 503.
+    @Test func clientsThatLeaveBeforeTheAnswerDoNotUseUpTheRelay() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
+            try await RelayHarness.with(db.url, configure: { $0.maxStreams = 1 }) { relay in
+                let (token, run) = try await relay.startFanOut()  // queued: its stream stays open
+                let request = "GET /v1/runs/\(run)/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Authorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
+                for _ in 0..<5 { try RawTCP.sendAndReset(port: relay.port, request) }
+                var last = ""
+                do {
+                    try await waitUntil(timeout: .seconds(30), "a stream answered with 200") {
+                        last = try RawTCP.head(port: relay.port, request)
+                        return last.hasPrefix("HTTP/1.1 200")
+                    }
+                } catch {
+                    Issue.record("the last answer: \(last)")
+                    throw error
+                }
+            }
+        }
+    }
+}
+
+/// Plain TCP for requests no HTTP client makes: one reset right after it is sent, and
+/// one whose response head alone is read.
+enum RawTCP {
+    static func connect(_ port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RelayTestError("socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw RelayTestError("connect to port \(port) failed")
+        }
+        return fd
+    }
+
+    static func send(_ fd: Int32, _ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
+            throw RelayTestError("send failed")
+        }
+    }
+
+    /// Sends `request`, then closes with a reset (SO_LINGER 0) at once.
+    static func sendAndReset(port: Int, _ request: String) throws {
+        let fd = try connect(port)
+        defer { close(fd) }
+        try send(fd, request)
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// Sends `request` and returns the response head (up to the blank line), then closes.
+    static func head(port: Int, _ request: String) throws -> String {
+        let fd = try connect(port)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        try send(fd, request)
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { break }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+}
