@@ -32,6 +32,9 @@ public struct RelayBench: Sendable {
         public var p99: Double
         public var max: Double
         public var seconds: Double
+        /// From the first client's connect to the last one's subscription acknowledged:
+        /// a reconnect storm's cost (each subscription authenticates and checks access).
+        public var subscribeSeconds: Double
         /// The run's event rate (events over the span of their timestamps).
         public var eventsPerSecond: Double
     }
@@ -66,10 +69,12 @@ public struct RelayBench: Sendable {
 
         log("\(subscribers) WebSocket subscribers on one run of \(runNodes) nodes")
         let clients = BenchSubscribers(count: subscribers, port: port, token: token, run: run)
+        let subscribing = ContinuousClock.now
         clients.start()
         while clients.subscribed < subscribers {
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(10))
         }
+        let subscribeSeconds = BenchFigures.seconds(ContinuousClock.now - subscribing)
         log("all subscribed; running the workflow")
         let start = ContinuousClock.now
         try await drive { clients.ended >= subscribers }
@@ -98,7 +103,7 @@ public struct RelayBench: Sendable {
         let span = (live.max() ?? 0) - (live.min() ?? 0)
         return Report(subscribers: subscribers, eventsPerSubscriber: stamps.count, delivered: delivered,
                       failedClients: failed.count, liveSamples: lags.count, p50: BenchFigures.percentile(lags, 0.5), p99: BenchFigures.percentile(lags, 0.99),
-                      max: lags.last ?? .nan, seconds: seconds,
+                      max: lags.last ?? .nan, seconds: seconds, subscribeSeconds: subscribeSeconds,
                       eventsPerSecond: span > 0 ? Double(live.count - 1) / span : .nan)
     }
 

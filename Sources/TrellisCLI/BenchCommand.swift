@@ -160,5 +160,6 @@ struct RelayBenchCommand: AsyncParsableCommand {
                      report.eventsPerSecond, report.eventsPerSecond * Double(report.subscribers)))
         print(String(format: "delivery lag (event ts → arrival), %d live samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
                      report.liveSamples, report.p50, report.p99, report.max))
+        print(String(format: "subscribing: %d clients at once, all acknowledged in %.2f s", report.subscribers, report.subscribeSeconds))
     }
 }

@@ -77,10 +77,7 @@ struct EventStreams: Sendable {
 
     /// Checks `view` on the run; returns its status and last seq.
     func access(_ run: UUID, _ principal: String) async throws -> (status: String, lastSeq: Int64) {
-        try await relay.pool.withConnection { conn in
-            let status = try await APIStore(connection: conn).requireAccess(to: run, as: principal)
-            return (status, try await RunStore(connection: conn).run(run).lastSeq)
-        }
+        try await relay.pool.withConnection { try await APIStore(connection: $0).streamAccess(to: run, as: principal) }
     }
 
     func register(on api: RouterGroup<RelayContext>) {

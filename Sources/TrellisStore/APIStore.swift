@@ -122,6 +122,13 @@ public struct APIStore: Sendable {
         try await connection.run(Query.Relay.requireAccess, [run, principal, privilege]).single().decode("status")
     }
 
+    /// `view` on the run (TR404, 42501 as `requireAccess`), with its status and the seq its
+    /// event log ends at now: where a new stream starts.
+    public func streamAccess(to run: UUID, as principal: String) async throws -> (status: String, lastSeq: Int64) {
+        let row = try await connection.run(Query.Relay.streamAccess, [run, principal]).single()
+        return (try row.decode("status"), try row.decode("last_seq"))
+    }
+
     /// One row of the run-lifecycle feed. Rows the principal may not see carry only their
     /// cursor (`visible` false), so a reader moves past them.
     public struct FeedRow: Sendable, Hashable {

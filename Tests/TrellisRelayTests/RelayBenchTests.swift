@@ -30,6 +30,7 @@ struct RelayBenchTests {
             #expect(report.delivered == 20 * report.eventsPerSubscriber)
             #expect(report.liveSamples > 0 && report.liveSamples <= report.delivered)
             #expect(report.p50 >= 0 && report.p50 <= report.p99 && report.p99 <= report.max)
+            #expect(report.subscribeSeconds > 0)
         }
     }
 

@@ -271,6 +271,9 @@ struct RelayTests {
                     $0.contains { $0.contains(#""type": "end""#) }
                 }
                 #expect(try atEnd.map(decode).map { $0["type"] } == [.string("hello"), .string("ack"), .string("end")])
+                let finalHello = try decode(atEnd[0])
+                #expect(finalHello["last_seq"] == .number(Double(stored.last!.seq)) && finalHello["run_status"] == .string("succeeded"),
+                        "hello names where the log ends and how the run ended: \(finalHello)")
 
                 // Bad input is answered, and the socket stays usable.
                 let replies = try await relay.webSocket(token: token, send: [
