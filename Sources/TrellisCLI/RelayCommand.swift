@@ -17,11 +17,14 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Database connections for requests and streams.") var pool = 8
     @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
     @Option(help: "Largest artifact upload in bytes (streamed; 413 past it).") var maxArtifactBytes = 1 << 30
+    @Option(help: "Seconds a client may leave sent data unacknowledged or unread before its connection is closed (0: the kernel's limits).")
+    var sendTimeout = 30
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard pool >= 1 else { throw ValidationError("--pool must be at least 1") }
         guard maxBody >= 1024 else { throw ValidationError("--max-body must be at least 1024") }
+        guard (0...3600).contains(sendTimeout) else { throw ValidationError("--send-timeout must be 0 to 3600 seconds") }
     }
 
     func run() async throws {
@@ -31,6 +34,7 @@ struct RelayCommand: AsyncParsableCommand {
         options.poolSize = pool
         options.maxBody = maxBody
         options.maxArtifactBytes = maxArtifactBytes
+        options.sendTimeout = .seconds(sendTimeout)
         let relay = Relay(databaseURL: try await connection.locator.resolve { Console.note($0) }, options: options)
         let host = self.host
         try await relay.run { port in

@@ -52,6 +52,10 @@ public struct Relay: Sendable {
         public var maxStreams = 10_000
         /// How long a request waits for a pooled database connection before a 503.
         public var poolWait = Duration.seconds(5)
+        /// A connection whose sent data stays unacknowledged, or unsent because the client
+        /// stopped reading, this long is closed (TCP_USER_TIMEOUT) and its streams end;
+        /// zero leaves it to the kernel's retransmission limits.
+        public var sendTimeout = Duration.seconds(30)
 
         public init() {}
     }
@@ -87,9 +91,12 @@ public struct Relay: Sendable {
         var logger = Logger(label: "trellis-relay")
         logger.logLevel = options.logLevel
         let router = makeRouter()
+        let sendTimeout = options.sendTimeout
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
+                http1: .init(additionalChannelHandlers: [SendTimeout(sendTimeout)]),
+                ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

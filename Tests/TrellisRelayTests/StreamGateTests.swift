@@ -52,14 +52,49 @@ struct StreamGateTests {
             }
         }
     }
+
+    /// A client that stays connected but stops reading (its receive window shut) must not
+    /// hold its stream for good: with a send timeout of one second the kernel closes the
+    /// connection once the relay's writes back up, the stream ends, and its slot is free.
+    @Test func aClientThatStopsReadingIsCutOffAndItsSlotFreed() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
+            try await RelayHarness.with(db.url, configure: { $0.maxStreams = 1; $0.sendTimeout = .seconds(1) }) { relay in
+                let (token, run) = try await relay.startFanOut()  // queued: its stream stays open
+                // 8 MB of log to replay, more than the kernel buffers between the two ends.
+                try await db.withConnection { conn in
+                    try await conn.query("""
+                        INSERT INTO trellis.run_events (run_id, seq, type, data)
+                        SELECT $1::uuid, r.last_seq + g, 'node.progress', jsonb_build_object('filler', repeat('x', 64000))
+                        FROM trellis.workflow_runs r, generate_series(1, 128) g WHERE r.id = $1::uuid
+                        """, [run])
+                    try await conn.query("UPDATE trellis.workflow_runs SET last_seq = last_seq + 128 WHERE id = $1::uuid", [run])
+                }
+                let request = "GET /v1/runs/\(run)/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Authorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
+                let stalled = try RawTCP.connect(relay.port, receiveBuffer: 4096)
+                defer { close(stalled) }
+                try RawTCP.send(stalled, request)  // and never read
+                try await relay.waitForClients(1)
+                try await waitUntil(timeout: .seconds(60), "the stalled stream to be closed") {
+                    try RawTCP.head(port: relay.port, request).hasPrefix("HTTP/1.1 200")
+                }
+            }
+        }
+    }
 }
 
 /// Plain TCP for requests no HTTP client makes: one reset right after it is sent, and
 /// one whose response head alone is read.
 enum RawTCP {
-    static func connect(_ port: Int) throws -> Int32 {
+    /// A connected socket; `receiveBuffer` (bytes) is set before connecting, so the window
+    /// it advertises stays that small.
+    static func connect(_ port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RelayTestError("socket failed") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
