@@ -10,13 +10,17 @@ public enum LoopbackSocket {
         public var description: String
     }
 
-    /// A connected socket (the caller closes it); `receiveTimeout` bounds each read.
-    public static func connect(port: Int, receiveTimeout: Int? = nil) throws -> Int32 {
+    /// A connected socket (the caller closes it); `receiveTimeout` bounds each read;
+    /// `receiveBuffer` (bytes, set before connecting) keeps the advertised window that small.
+    public static func connect(port: Int, receiveTimeout: Int? = nil, receiveBuffer: Int32? = nil) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "no socket (errno \(errno))") }
         if let receiveTimeout {
             var limit = timeval(tv_sec: receiveTimeout, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

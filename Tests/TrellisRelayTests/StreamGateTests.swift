@@ -72,9 +72,9 @@ struct StreamGateTests {
                 }
                 let request = "GET /v1/runs/\(run)/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     + "Authorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
-                let stalled = try RawTCP.connect(relay.port, receiveBuffer: 4096)
+                let stalled = try LoopbackSocket.connect(port: relay.port, receiveBuffer: 4096)
                 defer { close(stalled) }
-                try RawTCP.send(stalled, request)  // and never read
+                try LoopbackSocket.sendAll(stalled, Array(request.utf8))  // and never read
                 try await relay.waitForClients(1)
                 try await waitUntil(timeout: .seconds(60), "the stalled stream to be closed") {
                     try RawTCP.head(port: relay.port, request).hasPrefix("HTTP/1.1 200")
@@ -84,54 +84,23 @@ struct StreamGateTests {
     }
 }
 
-/// Plain TCP for requests no HTTP client makes: one reset right after it is sent, and
-/// one whose response head alone is read.
+/// Requests no HTTP client makes: one reset right after it is sent, and one whose response
+/// head alone is read.
 enum RawTCP {
-    /// A connected socket; `receiveBuffer` (bytes) is set before connecting, so the window
-    /// it advertises stays that small.
-    static func connect(_ port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw RelayTestError("socket failed") }
-        if var size = receiveBuffer {
-            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw RelayTestError("connect to port \(port) failed")
-        }
-        return fd
-    }
-
-    static func send(_ fd: Int32, _ text: String) throws {
-        let bytes = Array(text.utf8)
-        guard bytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == bytes.count else {
-            throw RelayTestError("send failed")
-        }
-    }
-
     /// Sends `request`, then closes with a reset (SO_LINGER 0) at once.
     static func sendAndReset(port: Int, _ request: String) throws {
-        let fd = try connect(port)
+        let fd = try LoopbackSocket.connect(port: port)
         defer { close(fd) }
-        try send(fd, request)
+        try LoopbackSocket.sendAll(fd, Array(request.utf8))
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
     }
 
     /// Sends `request` and returns the response head (up to the blank line), then closes.
     static func head(port: Int, _ request: String) throws -> String {
-        let fd = try connect(port)
+        let fd = try LoopbackSocket.connect(port: port, receiveTimeout: 10)
         defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        try send(fd, request)
+        try LoopbackSocket.sendAll(fd, Array(request.utf8))
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
