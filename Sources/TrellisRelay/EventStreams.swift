@@ -185,8 +185,12 @@ struct EventStreams: Sendable {
             })
         }
 
+        let sendTimeout = relay.options.sendTimeout
         api.ws("ws", shouldUpgrade: { _, context in
             _ = try context.who
+            // The HTTP pipeline's handlers (SendTimeout among them) are added only to
+            // connections that stay HTTP: an upgraded socket gets the option here.
+            SendTimeout.apply(sendTimeout, to: context.channel)
             return .upgrade([:])
         }, onUpgrade: { inbound, outbound, webSocket in
             guard let principal = webSocket.requestContext.principal, let token = webSocket.requestContext.token else { return }

@@ -14,11 +14,14 @@ public struct RelayContext: RequestContext, WebSocketRequestContext {
     /// The bearer token, kept for the life of a stream so it can be checked again: a
     /// revoked or expired token ends streams it opened (Relay.Options.revalidateEvery).
     var token: String?
+    /// The connection, for socket options a WebSocket must get before its upgrade.
+    let channel: any Channel
 
     public init(source: Source) {
         coreContext = .init(source: source)
         webSocket = .init()
         principal = nil
+        channel = source.channel
     }
 }
 

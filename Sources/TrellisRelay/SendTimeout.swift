@@ -10,22 +10,28 @@ import NIOCore
 /// stream's own write does wait, and without this such a stream held its task, its queue
 /// and its `maxStreams` slot until the kernel's retransmissions gave up (many minutes) or,
 /// for a live client that never reads, for good. The failed write ends the stream. Added
-/// to the HTTP pipeline of each connection (and removed on a WebSocket upgrade; the option
-/// stays on the socket).
+/// to the HTTP pipeline of each connection that stays HTTP; a WebSocket's socket gets it
+/// before its upgrade (`apply`).
 final class SendTimeout: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
-    let milliseconds: Int
+    let timeout: Duration
 
     init(_ timeout: Duration) {
-        let (seconds, attoseconds) = timeout.components
-        milliseconds = Int(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        self.timeout = timeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        Self.apply(timeout, to: context.channel)
+    }
+
+    /// Sets the option on `channel`'s socket (zero: leaves the kernel's default).
+    static func apply(_ timeout: Duration, to channel: any Channel) {
+        let (seconds, attoseconds) = timeout.components
+        let milliseconds = Int(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
         guard milliseconds > 0 else { return }
         let option = ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_TCP)),
                                                        name: .init(rawValue: TCP_USER_TIMEOUT))
-        context.channel.setOption(option, value: milliseconds).whenFailure { _ in }
+        channel.setOption(option, value: milliseconds).whenFailure { _ in }
     }
 }

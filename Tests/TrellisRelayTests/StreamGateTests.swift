@@ -3,6 +3,7 @@ import Hummingbird
 import Testing
 import TrellisStore
 import TrellisTestSupport
+@testable import TrellisBench
 @testable import TrellisRelay
 
 /// The relay's cap on open streams gives every slot back — also the slot of an SSE
@@ -42,7 +43,7 @@ struct StreamGateTests {
                 var last = ""
                 do {
                     try await waitUntil(timeout: .seconds(30), "a stream answered with 200") {
-                        last = try RawTCP.head(port: relay.port, request)
+                        last = try await RawTCP.head(port: relay.port, request)
                         return last.hasPrefix("HTTP/1.1 200")
                     }
                 } catch {
@@ -56,7 +57,9 @@ struct StreamGateTests {
     /// A client that stays connected but stops reading (its receive window shut) must not
     /// hold its stream for good: with a send timeout of one second the kernel closes the
     /// connection once the relay's writes back up, the stream ends, and its slot is free.
-    @Test func aClientThatStopsReadingIsCutOffAndItsSlotFreed() async throws {
+    /// Over SSE and over a WebSocket (whose socket got the option before its upgrade).
+    @Test(arguments: ["sse", "websocket"])
+    func aClientThatStopsReadingIsCutOffAndItsSlotFreed(_ transport: String) async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { _ = try await Seeder(connection: $0).load(as: "admin") }
             try await RelayHarness.with(db.url, configure: { $0.maxStreams = 1; $0.sendTimeout = .seconds(1) }) { relay in
@@ -72,12 +75,20 @@ struct StreamGateTests {
                 }
                 let request = "GET /v1/runs/\(run)/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     + "Authorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
-                let stalled = try LoopbackSocket.connect(port: relay.port, receiveBuffer: 4096)
+                let stalled: Int32
+                if transport == "sse" {
+                    stalled = try LoopbackSocket.connect(port: relay.port, receiveBuffer: 4096)
+                    try LoopbackSocket.sendAll(stalled, Array(request.utf8))  // and never read
+                } else {
+                    stalled = try RawWebSocket.connect(port: relay.port, path: "/v1/ws", token: token)
+                    var size: Int32 = 4096
+                    setsockopt(stalled, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+                    RawWebSocket.send(stalled, opcode: 1, Array(#"{"op": "subscribe", "run_id": "\#(run)"}"#.utf8))  // and never read
+                }
                 defer { close(stalled) }
-                try LoopbackSocket.sendAll(stalled, Array(request.utf8))  // and never read
                 try await relay.waitForClients(1)
                 try await waitUntil(timeout: .seconds(60), "the stalled stream to be closed") {
-                    try RawTCP.head(port: relay.port, request).hasPrefix("HTTP/1.1 200")
+                    try await RawTCP.head(port: relay.port, request).hasPrefix("HTTP/1.1 200")
                 }
             }
         }
@@ -96,8 +107,16 @@ enum RawTCP {
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
     }
 
-    /// Sends `request` and returns the response head (up to the blank line), then closes.
-    static func head(port: Int, _ request: String) throws -> String {
+    /// Sends `request` and returns the response head (up to the blank line), then closes —
+    /// on a thread of its own: a blocking read on one of the two cooperative threads once
+    /// starved the in-process relay it waited for.
+    static func head(port: Int, _ request: String) async throws -> String {
+        try await withCheckedThrowingContinuation { answer in
+            Thread.detachNewThread { answer.resume(with: Result { try headBlocking(port: port, request) }) }
+        }
+    }
+
+    private static func headBlocking(port: Int, _ request: String) throws -> String {
         let fd = try LoopbackSocket.connect(port: port, receiveTimeout: 10)
         defer { close(fd) }
         try LoopbackSocket.sendAll(fd, Array(request.utf8))
