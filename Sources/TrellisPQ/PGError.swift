@@ -90,8 +90,9 @@ extension PGError {
     /// or a shutdown (57P01), a crash of another backend (57P02), not accepting
     /// connections yet (57P03), an idle session timed out (57P05), or any connection
     /// exception (class 08). Nothing more can be sent on it; a pool drops it, and an
-    /// idempotent call may be sent again on a fresh one. A backend terminated under a call reports either 57P01 or, when a
-    /// write fails first, libpq's own error: both must read the same.
+    /// idempotent call may be sent again on a fresh one. A backend terminated under a call
+    /// reports either 57P01 or, when a write fails first, libpq's own error: both must read
+    /// the same.
     public var isConnectionLoss: Bool {
         switch kind {
         case .connection, .connectionClosed: return true

@@ -191,18 +191,13 @@ struct AgentAPI: Sendable {
         let first = try await task(run, workflow: workflow, principal: principal)
         let after = Int64(first["metadata"]?["trellis"]?["last_seq"]?.doubleValue ?? 0)
         let contextID = first["contextId"]?.stringValue ?? run.uuidString.lowercased()
-        let slot = try relay.gate.enter()
-        var headers = HTTPFields()
-        headers[.contentType] = "text/event-stream"
-        headers[.cacheControl] = "no-cache"
         let events = EventStreams(relay: relay).stream(run)
         let relay = self.relay
         let id = call.id
         @Sendable func frame(_ result: JSONValue) throws -> String {
             "data: " + (try JSONText.encode(JSONValue.object(["jsonrpc": .string("2.0"), "id": id, "result": result]))) + "\n\n"
         }
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { slot.release() }
+        return try relay.gate.eventStream { writer in
             let stop = StreamStop()
             let watcher = EventStreams(relay: relay).watch(token: token, principal: principal, runs: [run], stop: stop)
             defer { watcher.cancel() }
@@ -235,7 +230,7 @@ struct AgentAPI: Sendable {
                 try await writer.write(ByteBuffer(string: "data: " + (try JSONText.encode(error)) + "\n\n"))
             }
             try await writer.finish(nil)
-        })
+        }
     }
 }
 

@@ -91,14 +91,9 @@ struct EventStreams: Sendable {
             if Self.terminal.contains(state.status) && after >= state.lastSeq {
                 return Response(status: .noContent)
             }
-            let slot = try relay.gate.enter()
-            var headers = HTTPFields()
-            headers[.contentType] = "text/event-stream"
-            headers[.cacheControl] = "no-cache"
             let stream = stream(run)
             let token = context.token ?? ""
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                defer { slot.release() }
+            return try relay.gate.eventStream { writer in
                 // The token and the grant are checked again while the stream is open.
                 let stop = StreamStop()
                 let watcher = watch(token: token, principal: principal, runs: [run], stop: stop)
@@ -123,7 +118,7 @@ struct EventStreams: Sendable {
                     try await writer.write(ByteBuffer(string: "event: end\ndata: {\"run_id\": \"\(run.uuidString.lowercased())\"}\n\n"))
                 }
                 try await writer.finish(nil)
-            })
+            }
         }
 
         // Run lifecycle events across runs (PROTOCOL.md "Feeds beyond one run"): every run
@@ -147,13 +142,8 @@ struct EventStreams: Sendable {
                 return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                                 body: .init(byteBuffer: ByteBuffer(string: "retry: 2000\n\nevent: reset\ndata: \(Self.feedReset(expired))\n\n")))
             }
-            let slot = try relay.gate.enter()
-            var headers = HTTPFields()
-            headers[.contentType] = "text/event-stream"
-            headers[.cacheControl] = "no-cache"
             let token = context.token ?? ""
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                defer { slot.release() }
+            return try relay.gate.eventStream { writer in
                 // The token is checked again while the stream is open (the feed's reads check `view`).
                 let stop = StreamStop()
                 let watcher = watch(token: token, principal: principal, runs: [], stop: stop)
@@ -182,7 +172,7 @@ struct EventStreams: Sendable {
                     try await writer.write(ByteBuffer(string: "event: error\ndata: \(reason.body)\n\n"))
                 }
                 try await writer.finish(nil)
-            })
+            }
         }
 
         let sendTimeout = relay.options.sendTimeout

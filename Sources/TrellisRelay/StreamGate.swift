@@ -1,3 +1,4 @@
+import Hummingbird
 import Synchronization
 
 /// Counts the open streams (SSE responses and WebSockets) of one relay against its cap.
@@ -25,6 +26,20 @@ final class StreamGate: Sendable {
 
     fileprivate func leave() {
         open.subtract(1, ordering: .relaxed)
+    }
+
+    /// A `text/event-stream` response under the cap: the slot is taken now (503 when the
+    /// relay is full) and held by the body, which gives it back when it ends — or, if the
+    /// body never runs, when it is dropped.
+    func eventStream(_ body: @escaping @Sendable (inout any ResponseBodyWriter) async throws -> Void) throws -> Response {
+        let slot = try enter()
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { slot.release() }
+            try await body(&writer)
+        })
     }
 }
 

@@ -14,14 +14,10 @@ struct StreamGateTests {
     @Test func aSlotComesBackWhenItsResponseIsDroppedUnwritten() throws {
         let gate = StreamGate(limit: 1)
         do {
-            let slot = try gate.enter()
-            let response = Response(status: .ok, body: ResponseBody { writer in
-                defer { slot.release() }
-                try await writer.finish(nil)
-            })
+            let response = try gate.eventStream { writer in try await writer.finish(nil) }
             let full = #expect(throws: RelayError.self) { _ = try gate.enter() }
             #expect(full?.code == "too_many_connections")
-            #expect(response.status == .ok && gate.count == 1)
+            #expect(response.status == .ok && response.headers[.contentType] == "text/event-stream" && gate.count == 1)
         }
         #expect(gate.count == 0, "the dropped response's slot is free again")
         let again = try gate.enter()
