@@ -13,6 +13,17 @@ public struct BenchReport: Codable, Sendable {
         /// The baseline: a disk's commit rate drifts by tens of percent within minutes, so
         /// it is measured before and after the workloads and averaged.
         public var mean: Double { (before + after) / 2 }
+        /// One client's commits per second, before and after: the floor of everything done
+        /// one call at a time (a single client waits for each commit's flush; several
+        /// share flushes), so the one-at-a-time figures are read against it.
+        public var oneClientBefore: Double?
+        public var oneClientAfter: Double?
+        public var oneClientMean: Double? {
+            guard let oneClientBefore, let oneClientAfter else { return nil }
+            return (oneClientBefore + oneClientAfter) / 2
+        }
+        /// One client's time per commit, in milliseconds.
+        public var oneClientLatency: Double? { oneClientMean.map { 1_000 / $0 } }
     }
 
     public struct Figure: Codable, Sendable {
@@ -21,6 +32,13 @@ public struct BenchReport: Codable, Sendable {
         public var unit: String
         /// value ÷ the commit rate, for throughput figures.
         public var ratioToCommitRate: Double?
+        /// A figure of one thing at a time (one call per run, pickup, one DAG run at a time):
+        /// it is read against one client's commits rather than against concurrent clients'.
+        public var oneClient: Bool?
+        /// Against one client's commits: for a one-at-a-time throughput, value ÷ that rate;
+        /// for a one-at-a-time latency, how many of one client's commit times it spans — near
+        /// 1 per commit the path waits on the disk, far above it on CPU and round trips.
+        public var againstOneClientCommit: Double?
     }
 
     public struct Workload: Codable, Sendable {
@@ -70,11 +88,17 @@ public struct BenchReport: Codable, Sendable {
             String(format: "commit rate (%d clients, single-row inserts): %.0f /s  (%.0f before, %.0f after)",
                    commitRate.clients, commitRate.mean, commitRate.before, commitRate.after),
         ]
-        var table = TextTable(headers: ["WORKLOAD", "FIGURE", "VALUE", "× COMMIT RATE"])
+        if let rate = commitRate.oneClientMean, let latency = commitRate.oneClientLatency,
+           let before = commitRate.oneClientBefore, let after = commitRate.oneClientAfter {
+            lines.append(String(format: "commit rate (1 client): %.0f /s, %.2f ms per commit  (%.0f before, %.0f after)",
+                                rate, latency, before, after))
+        }
+        var table = TextTable(headers: ["WORKLOAD", "FIGURE", "VALUE", "× COMMIT RATE", "VS 1 CLIENT'S COMMITS"])
         for workload in workloads {
             for (index, figure) in workload.figures.enumerated() {
                 table.append([index == 0 ? workload.name : "", figure.label, Self.format(figure),
-                              figure.ratioToCommitRate.map { String(format: "%.2f×", $0) } ?? ""])
+                              figure.ratioToCommitRate.map { String(format: "%.2f×", $0) } ?? "",
+                              Self.formatAgainstOneClient(figure)])
             }
         }
         lines.append(table.render())
@@ -82,6 +106,12 @@ public struct BenchReport: Codable, Sendable {
             lines.append("\(workload.name): \(workload.description)" + (workload.exactlyOnce.map { "; \($0.summary)" } ?? ""))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "0.95× rate" for a one-client throughput, "8.6 commits" for a latency.
+    static func formatAgainstOneClient(_ figure: Figure) -> String {
+        guard let value = figure.againstOneClientCommit, value.isFinite else { return "" }
+        return figure.unit == "ms" ? String(format: "%.1f commits", value) : String(format: "%.2f× rate", value)
     }
 
     static func format(_ figure: Figure) -> String {

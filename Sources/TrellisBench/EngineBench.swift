@@ -44,6 +44,8 @@ public struct EngineBench: Sendable {
     public var history = 0
     public var commitClients = 8
     public var commitsPerClient = 400
+    /// Commits of the one-client baseline (each waits for its own flush).
+    public var oneClientCommits = 200
 
     public init(databaseURL: String, trellis: String) {
         self.databaseURL = databaseURL
@@ -64,8 +66,9 @@ public struct EngineBench: Sendable {
                 log("history: VACUUM ANALYZE")
                 try await conn.execute(script: "VACUUM ANALYZE")
             }
-            log("commit rate: \(commitClients) clients × \(commitsPerClient) single-row commits (before)")
-            let before = try await commitRate(conn)
+            log("commit rate: \(commitClients) clients × \(commitsPerClient) single-row commits, then 1 client × \(oneClientCommits) (before)")
+            let before = try await commitRate(conn, clients: commitClients, commits: commitsPerClient)
+            let oneBefore = try await commitRate(conn, clients: 1, commits: oneClientCommits)
             let context = Context(bench: self, conn: conn, directory: directory, log: log)
             var results: [BenchReport.Workload] = []
             for workload in workloads {
@@ -73,12 +76,21 @@ public struct EngineBench: Sendable {
                 results.append(try await context.measure(workload))
             }
             log("commit rate: (after)")
-            let after = try await commitRate(conn)
-            let rate = BenchReport.CommitRate(clients: commitClients, before: before, after: after)
+            let after = try await commitRate(conn, clients: commitClients, commits: commitsPerClient)
+            let oneAfter = try await commitRate(conn, clients: 1, commits: oneClientCommits)
+            let rate = BenchReport.CommitRate(clients: commitClients, before: before, after: after,
+                                              oneClientBefore: oneBefore, oneClientAfter: oneAfter)
             for index in results.indices {
-                for figure in results[index].figures.indices
-                where results[index].figures[figure].unit.hasSuffix("/s") && results[index].figures[figure].value.isFinite {
-                    results[index].figures[figure].ratioToCommitRate = results[index].figures[figure].value / rate.mean
+                for position in results[index].figures.indices {
+                    var figure = results[index].figures[position]
+                    guard figure.value.isFinite else { continue }
+                    if figure.unit.hasSuffix("/s") {
+                        figure.ratioToCommitRate = figure.value / rate.mean
+                        if figure.oneClient == true { figure.againstOneClientCommit = rate.oneClientMean.map { figure.value / $0 } }
+                    } else if figure.unit == "ms", figure.oneClient == true {
+                        figure.againstOneClientCommit = rate.oneClientLatency.map { figure.value / $0 }
+                    }
+                    results[index].figures[position] = figure
                 }
             }
             return BenchReport(
@@ -90,24 +102,35 @@ public struct EngineBench: Sendable {
         }
     }
 
-    /// Commits per second of `commitClients` concurrent clients inserting one row per
-    /// transaction into a logged table of its own.
-    private func commitRate(_ conn: PGConnection) async throws -> Double {
+    /// Commits per second of `clients` concurrent clients, each inserting one row per
+    /// transaction `commits` times into a logged table of its own. Timed from when every
+    /// client is connected: on a fast disk the whole measurement takes a fraction of a
+    /// second, and connection set-up counted in it would understate the rate.
+    private func commitRate(_ conn: PGConnection, clients: Int, commits: Int) async throws -> Double {
         try await conn.execute(script: BenchQuery.catalogue.query(BenchQuery.setup))
-        let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for client in 0..<commitClients {
-                group.addTask {
-                    try await PGConnection.withConnection(databaseURL) { conn in
-                        for i in 0..<commitsPerClient { try await conn.bench(BenchQuery.commitRow, [client * 1_000_000 + i]) }
+        var connections: [PGConnection] = []
+        func closeAll() async { for connection in connections { await connection.close() } }
+        let start: ContinuousClock.Instant, end: ContinuousClock.Instant
+        do {
+            for _ in 0..<clients { connections.append(try await PGConnection.connect(databaseURL, applicationName: "trellis bench")) }
+            start = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (client, connection) in connections.enumerated() {
+                    group.addTask {
+                        for i in 0..<commits { try await connection.bench(BenchQuery.commitRow, [client * 1_000_000 + i]) }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            end = ContinuousClock.now
+        } catch {
+            await closeAll()
+            throw error
         }
-        let seconds = BenchFigures.seconds(ContinuousClock.now - start)
+        await closeAll()
+        let seconds = BenchFigures.seconds(end - start)
         try await conn.execute(script: BenchQuery.catalogue.query(BenchQuery.teardown))
-        return Double(commitClients * commitsPerClient) / seconds
+        return Double(clients * commits) / seconds
     }
 
     static func definition(name: String, workload: BenchWorkload, width: Int) -> String {
@@ -305,8 +328,8 @@ private struct Context {
                       .init(label: "burst run p50", value: BenchFigures.percentile(burstLatency, 0.5), unit: "ms"),
                       .init(label: "burst run p99", value: BenchFigures.percentile(burstLatency, 0.99), unit: "ms"),
                       Self.walPerNode(wal, nodes: burstNodes),
-                      .init(label: "one at a time p50", value: BenchFigures.percentile(serialLatency, 0.5), unit: "ms"),
-                      .init(label: "one at a time p99", value: BenchFigures.percentile(serialLatency, 0.99), unit: "ms"),
+                      .init(label: "one at a time p50", value: BenchFigures.percentile(serialLatency, 0.5), unit: "ms", oneClient: true),
+                      .init(label: "one at a time p99", value: BenchFigures.percentile(serialLatency, 0.99), unit: "ms", oneClient: true),
                       .init(label: "one at a time: settling transactions (best 3)", value: settling, unit: "per run")],
             exactlyOnce: try await exactlyOnce([burst, serial]))
     }
@@ -314,10 +337,11 @@ private struct Context {
     private func start() async throws -> BenchReport.Workload {
         let workflow = try await publish(.start)
         var figures: [BenchReport.Figure] = []
-        func timed(_ label: String, count: Int, _ body: () async throws -> Void) async throws {
+        func timed(_ label: String, count: Int, oneClient: Bool = false, _ body: () async throws -> Void) async throws {
             let started = ContinuousClock.now
             try await body()
-            figures.append(.init(label: label, value: Double(count) / BenchFigures.seconds(ContinuousClock.now - started), unit: "runs/s"))
+            figures.append(.init(label: label, value: Double(count) / BenchFigures.seconds(ContinuousClock.now - started), unit: "runs/s",
+                                 oneClient: oneClient ? true : nil))
             try await conn.bench(BenchQuery.discardRuns, [workflow])
         }
         log("start: \(bench.startRuns) runs through start_runs")
@@ -329,7 +353,7 @@ private struct Context {
             _ = try await conn.bench(BenchQuery.startRuns, [workflow, bench.startRuns])
         }
         log("start: \(bench.singleStarts) runs, one call each, one client")
-        try await timed("one call per run", count: bench.singleStarts) {
+        try await timed("one call per run", count: bench.singleStarts, oneClient: true) {
             for index in 0..<bench.singleStarts {
                 _ = try await conn.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#])
             }
@@ -347,8 +371,8 @@ private struct Context {
         }
         let latencies = try await conn.bench(BenchQuery.pickupLatency, [workflow]).rows.map { try $0.decode("ms", as: Double.self) }
         return .init(name: "pickup", description: "enqueue call → node start into idle schedulers, \(latencies.count) samples",
-                     figures: [.init(label: "p50", value: BenchFigures.percentile(latencies, 0.5), unit: "ms"),
-                               .init(label: "p99", value: BenchFigures.percentile(latencies, 0.99), unit: "ms")],
+                     figures: [.init(label: "p50", value: BenchFigures.percentile(latencies, 0.5), unit: "ms", oneClient: true),
+                               .init(label: "p99", value: BenchFigures.percentile(latencies, 0.99), unit: "ms", oneClient: true)],
                      exactlyOnce: try await exactlyOnce([workflow]))
     }
 

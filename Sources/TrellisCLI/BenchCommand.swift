@@ -42,6 +42,8 @@ struct EngineBenchCommand: AsyncParsableCommand {
     @Option(help: "Finished node runs to pre-load into the history first.") var history = 0
     @Option(help: "Commit-rate baseline: concurrent clients.") var commitClients = 8
     @Option(help: "Commit-rate baseline: commits per client (each before and after).") var commitsPerClient = 400
+    @Option(help: "One client's commit-rate baseline (what one-at-a-time figures are read against): commits, before and after.")
+    var oneClientCommits = 200
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
@@ -51,7 +53,7 @@ struct EngineBenchCommand: AsyncParsableCommand {
         for (name, value) in [("schedulers", schedulers), ("runs", runs), ("dag-runs", dagRuns), ("serial-runs", serialRuns),
                               ("start-runs", startRuns), ("single-starts", singleStarts), ("pickups", pickups),
                               ("fanout-runs", fanoutRuns), ("width", width), ("commit-clients", commitClients),
-                              ("commits-per-client", commitsPerClient)] where value < 1 {
+                              ("commits-per-client", commitsPerClient), ("one-client-commits", oneClientCommits)] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
         guard history >= 0 else { throw ValidationError("--history must be 0 or more") }
@@ -79,6 +81,7 @@ struct EngineBenchCommand: AsyncParsableCommand {
         bench.history = history
         bench.commitClients = commitClients
         bench.commitsPerClient = commitsPerClient
+        bench.oneClientCommits = oneClientCommits
         let chosen = workloads.isEmpty ? BenchWorkload.allCases : workloads.compactMap(BenchWorkload.init(rawValue:))
         let report = try await bench.run(chosen) { Console.note($0) }
         if json {

@@ -50,6 +50,7 @@ struct BatchAndBenchCLITests {
             let bench = try TrellisBinary.run([
                 "bench", "--json", "--runs", "60", "--dag-runs", "5", "--serial-runs", "3", "--start-runs", "50", "--single-starts", "10",
                 "--pickups", "5", "--fanout-runs", "4", "--width", "3", "--commit-clients", "2", "--commits-per-client", "20",
+                "--one-client-commits", "20",
                 "--schedulers", "2", "--database-url", db.url,
             ])
             #expect(bench.status == 0, "\(bench.stderr.suffix(1_000))")
@@ -80,6 +81,16 @@ struct BatchAndBenchCLITests {
             }
             let rate = report?["commitRate"] as? [String: Any]
             #expect((rate?["before"] as? Double ?? 0) > 0 && (rate?["after"] as? Double ?? 0) > 0)
+            // One client's commit rate is the baseline of what goes one call at a time: the
+            // one-call-per-run start is read against it, and every latency in its commit times.
+            #expect((rate?["oneClientBefore"] as? Double ?? 0) > 0 && (rate?["oneClientAfter"] as? Double ?? 0) > 0, "\(rate ?? [:])")
+            let figures = workloads.flatMap { $0["figures"] as? [[String: Any]] ?? [] }
+            let oneCall = figures.first { $0["label"] as? String == "one call per run" }
+            #expect(oneCall?["oneClient"] as? Bool == true && (oneCall?["againstOneClientCommit"] as? Double ?? 0) > 0, "\(oneCall ?? [:])")
+            let latencies = figures.filter { ["one at a time p50", "one at a time p99", "p50", "p99"].contains($0["label"] as? String) }
+            #expect(latencies.count == 4 && latencies.allSatisfy { ($0["againstOneClientCommit"] as? Double ?? 0) > 0 }, "\(latencies)")
+            // A burst's latencies are queueing, not one thing at a time: not read against one client.
+            #expect(figures.filter { $0["againstOneClientCommit"] != nil }.count == 5, "\(figures)")
             // The database agrees: 60 flat + 8 dag + 5 pickup + 4 fan-out runs succeeded, the start
             // workload's runs were discarded, no scheduler is left registered, the baseline table is gone.
             let counts = try await db.withConnection { conn -> [Int] in
