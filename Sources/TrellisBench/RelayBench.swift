@@ -60,6 +60,9 @@ public struct RelayBench: Sendable {
         options.handleSignals = false
         options.logLevel = .critical
         options.poolSize = 16
+        // Every bench client is the same principal: room for all of them.
+        options.maxStreams = max(options.maxStreams, subscribers)
+        options.maxStreamsPerPrincipal = max(options.maxStreamsPerPrincipal, subscribers)
         let relay = Relay(databaseURL: databaseURL, options: options)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let server = Task { try await relay.run { continuation.yield($0) } }

@@ -19,12 +19,19 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Largest artifact upload in bytes (streamed; 413 past it).") var maxArtifactBytes = 1 << 30
     @Option(help: "Seconds a client may leave sent data unacknowledged or unread before its connection is closed (0: the kernel's limits).")
     var sendTimeout = 30
+    @Option(help: "Open streams (SSE responses and WebSockets) at most, for the relay.") var maxStreams = 10_000
+    @Option(help: "Open streams one principal may hold at once (429 past it; a WebSocket is one stream).")
+    var maxStreamsPerPrincipal = 1_000
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard pool >= 1 else { throw ValidationError("--pool must be at least 1") }
         guard maxBody >= 1024 else { throw ValidationError("--max-body must be at least 1024") }
         guard (0...3600).contains(sendTimeout) else { throw ValidationError("--send-timeout must be 0 to 3600 seconds") }
+        guard maxStreams >= 1 else { throw ValidationError("--max-streams must be at least 1") }
+        guard (1...maxStreams).contains(maxStreamsPerPrincipal) else {
+            throw ValidationError("--max-streams-per-principal must be 1 to --max-streams (\(maxStreams))")
+        }
     }
 
     func run() async throws {
@@ -35,6 +42,8 @@ struct RelayCommand: AsyncParsableCommand {
         options.maxBody = maxBody
         options.maxArtifactBytes = maxArtifactBytes
         options.sendTimeout = .seconds(sendTimeout)
+        options.maxStreams = maxStreams
+        options.maxStreamsPerPrincipal = maxStreamsPerPrincipal
         let relay = Relay(databaseURL: try await connection.locator.resolve { Console.note($0) }, options: options)
         let host = self.host
         try await relay.run { port in

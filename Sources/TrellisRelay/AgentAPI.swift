@@ -197,7 +197,7 @@ struct AgentAPI: Sendable {
         @Sendable func frame(_ result: JSONValue) throws -> String {
             "data: " + (try JSONText.encode(JSONValue.object(["jsonrpc": .string("2.0"), "id": id, "result": result]))) + "\n\n"
         }
-        return try relay.gate.eventStream { writer in
+        return try relay.gate.eventStream(for: principal) { writer in
             let stop = StreamStop()
             let watcher = EventStreams(relay: relay).watch(token: token, principal: principal, runs: [run], stop: stop)
             defer { watcher.cancel() }

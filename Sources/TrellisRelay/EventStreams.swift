@@ -93,7 +93,7 @@ struct EventStreams: Sendable {
             }
             let stream = stream(run)
             let token = context.token ?? ""
-            return try relay.gate.eventStream { writer in
+            return try relay.gate.eventStream(for: principal) { writer in
                 // The token and the grant are checked again while the stream is open.
                 let stop = StreamStop()
                 let watcher = watch(token: token, principal: principal, runs: [run], stop: stop)
@@ -143,7 +143,7 @@ struct EventStreams: Sendable {
                                 body: .init(byteBuffer: ByteBuffer(string: "retry: 2000\n\nevent: reset\ndata: \(Self.feedReset(expired))\n\n")))
             }
             let token = context.token ?? ""
-            return try relay.gate.eventStream { writer in
+            return try relay.gate.eventStream(for: principal) { writer in
                 // The token is checked again while the stream is open (the feed's reads check `view`).
                 let stop = StreamStop()
                 let watcher = watch(token: token, principal: principal, runs: [], stop: stop)
@@ -187,7 +187,7 @@ struct EventStreams: Sendable {
             let socket = SocketWriter(outbound: outbound)
             let slot: StreamSlot
             do {
-                slot = try relay.gate.enter()
+                slot = try relay.gate.enter(principal)
             } catch {
                 let refused = RelayError.from(error)
                 try? await socket.send(#"{"type": "error", "code": \#(JSONText.quote(refused.code)), "message": \#(JSONText.quote(refused.message))}"#)

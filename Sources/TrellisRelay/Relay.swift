@@ -53,6 +53,10 @@ public struct Relay: Sendable {
         public var maxSubscriptionsPerSocket = 100
         /// Open SSE streams and WebSockets at most, per relay; past it new ones get 503.
         public var maxStreams = 10_000
+        /// Open SSE streams and WebSockets one principal may hold at once on this relay;
+        /// past it its new ones get 429 (`too_many_streams`) while other principals carry on.
+        /// A WebSocket is one stream however many runs it follows.
+        public var maxStreamsPerPrincipal = 1_000
         /// How long a request waits for a pooled database connection before a 503.
         public var poolWait = Duration.seconds(5)
         /// A connection whose sent data stays unacknowledged, or unsent because the client
@@ -83,7 +87,7 @@ public struct Relay: Sendable {
         self.pool = pool
         self.streamPool = streamPool
         self.metrics = metrics
-        self.gate = StreamGate(limit: options.maxStreams)
+        self.gate = StreamGate(limit: options.maxStreams, perPrincipal: options.maxStreamsPerPrincipal)
         self.hub = EventHub(url: databaseURL, pool: streamPool, metrics: metrics, safetyPoll: options.safetyPoll, heartbeat: options.heartbeat)
     }
 

@@ -12,6 +12,9 @@ struct RelayCLITests {
             (["--send-timeout", "3601"], "--send-timeout must be 0 to 3600 seconds"),
             (["--port", "70000"], "--port must be 0 to 65535"),
             (["--pool", "0"], "--pool must be at least 1"),
+            (["--max-streams", "0"], "--max-streams must be at least 1"),
+            (["--max-streams-per-principal", "0"], "--max-streams-per-principal must be 1 to --max-streams (10000)"),
+            (["--max-streams", "50", "--max-streams-per-principal", "51"], "--max-streams-per-principal must be 1 to --max-streams (50)"),
         ]
         for (flags, says) in cases {
             // An address no interface has: were the flags accepted, the relay would fail at
@@ -22,6 +25,6 @@ struct RelayCLITests {
             #expect(refused.stderr.split(separator: "\n").first?.contains(says) == true, "\(flags): \(refused.stderr.prefix(300))")
         }
         let help = try TrellisBinary.run(["relay", "--help"])
-        #expect(help.status == 0 && help.stdout.contains("--send-timeout"))
+        #expect(help.status == 0 && help.stdout.contains("--send-timeout") && help.stdout.contains("--max-streams-per-principal"))
     }
 }

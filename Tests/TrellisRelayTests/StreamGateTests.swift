@@ -14,16 +14,72 @@ struct StreamGateTests {
     @Test func aSlotComesBackWhenItsResponseIsDroppedUnwritten() throws {
         let gate = StreamGate(limit: 1)
         do {
-            let response = try gate.eventStream { writer in try await writer.finish(nil) }
-            let full = #expect(throws: RelayError.self) { _ = try gate.enter() }
+            let response = try gate.eventStream(for: "admin") { writer in try await writer.finish(nil) }
+            let full = #expect(throws: RelayError.self) { _ = try gate.enter("someone") }
             #expect(full?.code == "too_many_connections")
             #expect(response.status == .ok && response.headers[.contentType] == "text/event-stream" && gate.count == 1)
         }
         #expect(gate.count == 0, "the dropped response's slot is free again")
-        let again = try gate.enter()
+        let again = try gate.enter("admin")
         again.release()
         again.release()
         #expect(gate.count == 0, "a slot released twice is given back once")
+    }
+
+    @Test func onePrincipalHoldsItsCapAndTheRelayStaysOpenToOthers() throws {
+        let gate = StreamGate(limit: 3, perPrincipal: 2)
+        let first = try gate.enter("greedy"), second = try gate.enter("greedy")
+        let refused = #expect(throws: RelayError.self) { _ = try gate.enter("greedy") }
+        #expect(refused?.code == "too_many_streams" && refused?.status == .tooManyRequests)
+        #expect(refused?.message.contains("principal greedy holds 2 open streams") == true, "\(refused?.message ?? "")")
+        let other = try gate.enter("someone")
+        // The relay is full now: a third principal gets 503, and that refusal holds nothing of its.
+        let full = #expect(throws: RelayError.self) { _ = try gate.enter("late") }
+        #expect(full?.code == "too_many_connections" && gate.count(of: "late") == 0 && gate.count == 3)
+        first.release()
+        let again = try gate.enter("greedy")
+        for slot in [second, other, again] { slot.release() }
+        #expect(gate.count == 0 && gate.count(of: "greedy") == 0 && gate.count(of: "someone") == 0)
+    }
+
+    /// Through a real relay: a principal at its cap is refused its next SSE stream (429 and a
+    /// JSON error naming it) and its next WebSocket (an error frame), another principal is
+    /// served meanwhile, and once the held stream ends the first may stream again.
+    @Test func aPrincipalPastItsStreamCapGets429WhileOthersAreServed() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await Seeder(connection: conn).load(as: "admin")
+                _ = try await PrincipalStore(connection: conn).create("watcher", as: "admin")
+                _ = try await PrincipalStore(connection: conn).grant("view", on: "fan-out-fan-in", to: "watcher", as: "admin")
+            }
+            try await RelayHarness.with(db.url, configure: { $0.maxStreams = 10; $0.maxStreamsPerPrincipal = 1 }) { relay in
+                let (token, run) = try await relay.startFanOut()  // queued: its streams stay open
+                func request(_ token: String) -> String {
+                    "GET /v1/runs/\(run)/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
+                }
+                let held = try LoopbackSocket.connect(port: relay.port)
+                var closed = false
+                defer { if !closed { close(held) } }
+                try LoopbackSocket.sendAll(held, Array(request(token).utf8))
+                try await relay.waitForClients(1)
+
+                let refused = try await relay.request("GET", "/v1/runs/\(run)/events", token: token)
+                #expect(refused.status == 429 && refused.errorCode == "too_many_streams", "\(refused.status) \(refused.body)")
+                #expect(refused.body.contains("principal admin holds 1 open streams"), "\(refused.body)")
+                let frames = try await relay.webSocket(token: token, send: []) { !$0.isEmpty }
+                #expect(frames.first?.contains("too_many_streams") == true, "\(frames)")
+
+                let watcher = try await relay.token(for: "watcher")
+                let served = try await RawTCP.head(port: relay.port, request(watcher))
+                #expect(served.hasPrefix("HTTP/1.1 200"), "\(served)")
+
+                close(held)
+                closed = true
+                try await waitUntil(timeout: .seconds(30), "admin to be served again once its stream ended") {
+                    try await RawTCP.head(port: relay.port, request(token)).hasPrefix("HTTP/1.1 200")
+                }
+            }
+        }
     }
 
     /// Clients that send an SSE request and reset the connection before the answer: the
