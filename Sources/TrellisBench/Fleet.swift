@@ -55,7 +55,10 @@ final class Fleet: Sendable {
     /// Starts the relay on a free port; returns the port once it listens.
     func startRelay() async throws -> Int {
         let out = directory.appending(path: "relay.out"), log = directory.appending(path: "relay.log")
-        let pid = try ProcessRunner.spawnBackground([trellis, "relay", "--port", "0", "--pool", "16", "--database-url", databaseURL],
+        // The chaos subscribers (up to 2,000, dropping and resuming) share one principal:
+        // the whole relay is theirs, not one principal's default share of it.
+        let pid = try ProcessRunner.spawnBackground([trellis, "relay", "--port", "0", "--pool", "16",
+                                                     "--max-streams-per-principal", "10000", "--database-url", databaseURL],
                                                     stdoutFile: out, stderrFile: log)
         members.withLock { $0["relay"] = Member(pid: pid, name: "relay", log: log) }
         for _ in 0..<300 {
