@@ -16,12 +16,17 @@ CONFIG ?= release
 SYSTEMD_DIR ?= /etc/systemd/system
 SHARE = $(DESTDIR)$(PREFIX)/share
 
-.PHONY: deps build test demo clean install install-files
+.PHONY: deps runtime-deps build test demo clean install install-files
 
+# Everything make test needs (the test tools too: a browser, systemd-analyze, a Python venv).
 deps:
 	@bash scripts/install-deps.sh
 
-build: deps
+# What building and the demo need.
+runtime-deps:
+	@bash scripts/install-deps.sh --runtime
+
+build: runtime-deps
 	$(SWIFT) build
 
 test: deps
@@ -36,7 +41,7 @@ test: deps
 demo: build
 	@bash scripts/demo.sh
 
-install: deps
+install: runtime-deps
 	$(SWIFT) build -c $(CONFIG) --product trellis
 	@$(MAKE) --no-print-directory install-files
 

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Installs what Trellis needs on a Debian/Ubuntu machine when it is missing:
-# the PostgreSQL server binaries, libpq headers, pkg-config, psql and systemd-analyze.
-# Fast when present.
+# Installs what Trellis needs on a Debian/Ubuntu machine when it is missing. Fast when
+# present.
+#   scripts/install-deps.sh            all of it: what make test needs
+#   scripts/install-deps.sh --runtime  what building and make demo need: the PostgreSQL
+#                                      server binaries, libpq headers, pkg-config, psql and
+#                                      python3 (the demo formats JSON with it) — not the
+#                                      test tools (a browser, systemd-analyze, the Python
+#                                      venv), which are most of a fresh machine's download
 set -euo pipefail
+
+scope=all
+case "${1:-}" in
+  "") ;;
+  --runtime) scope=runtime ;;
+  *) echo "install-deps: unknown option $1 (expected --runtime or nothing)" >&2; exit 2 ;;
+esac
 
 missing=()
 have_server() {
@@ -16,14 +28,16 @@ have_server || missing+=(postgresql)
 [[ -f /usr/include/postgresql/libpq-fe.h ]] || missing+=(libpq-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
-# systemd-analyze checks the deployment units (DeploymentTests).
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
-# A headless browser and its WebDriver for the console tests (ConsoleTests).
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || [[ -x /usr/lib/chromium/chromedriver ]] || missing+=(chromium-driver)
-# python3 with venv makes the pinned schemathesis below (APIFuzzTests).
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+if [[ $scope == all ]]; then
+  # systemd-analyze checks the deployment units (DeploymentTests).
+  command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+  # A headless browser and its WebDriver for the console tests (ConsoleTests).
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || [[ -x /usr/lib/chromium/chromedriver ]] || missing+=(chromium-driver)
+  # venv makes the pinned schemathesis below (APIFuzzTests).
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+fi
 
 if ((${#missing[@]} > 0)); then
   echo "install-deps: installing ${missing[*]}"
@@ -41,6 +55,8 @@ if ! command -v swift >/dev/null 2>&1; then
   echo "install-deps: the Swift 6 toolchain is required (swift not on PATH)" >&2
   exit 1
 fi
+
+[[ $scope == all ]] || exit 0
 
 # Python test tools, pinned, in a venv of the checkout's own (.trellis/venv, ignored by
 # git): schemathesis fuzzes the relay against docs/openapi.yaml in make test.
