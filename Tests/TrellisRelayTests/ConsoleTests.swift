@@ -212,11 +212,7 @@ struct ConsoleTests {
 
     @Test func aViewOnlyTokenGetsNoControlsAndAForcedRequestIsRefused() async throws {
         try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                _ = try await PrincipalStore(connection: conn).create("watcher", as: "admin")
-                _ = try await PrincipalStore(connection: conn).grant("view", on: "fan-out-fan-in", to: "watcher", as: "admin")
-            }
+            try await db.seedWithViewer("watcher")
             try await RelayHarness.with(db.url) { relay in
                 let (admin, run) = try await relay.startFanOut()
                 let watcher = try await relay.token(for: "watcher")

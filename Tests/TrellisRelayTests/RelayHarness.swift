@@ -228,3 +228,15 @@ extension Array where Element == String {
         try map(decode).filter { $0["seq"] != nil }
     }
 }
+
+extension TestDatabase {
+    /// The seeded workflows and templates, and `viewer`, a principal with `view` on
+    /// fan-out-fan-in and nothing else.
+    func seedWithViewer(_ viewer: String) async throws {
+        try await withConnection { conn in
+            _ = try await Seeder(connection: conn).load(as: "admin")
+            _ = try await PrincipalStore(connection: conn).create(viewer, as: "admin")
+            _ = try await PrincipalStore(connection: conn).grant("view", on: "fan-out-fan-in", to: viewer, as: "admin")
+        }
+    }
+}

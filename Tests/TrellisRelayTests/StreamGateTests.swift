@@ -47,11 +47,7 @@ struct StreamGateTests {
     /// served meanwhile, and once the held stream ends the first may stream again.
     @Test func aPrincipalPastItsStreamCapGets429WhileOthersAreServed() async throws {
         try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await Seeder(connection: conn).load(as: "admin")
-                _ = try await PrincipalStore(connection: conn).create("watcher", as: "admin")
-                _ = try await PrincipalStore(connection: conn).grant("view", on: "fan-out-fan-in", to: "watcher", as: "admin")
-            }
+            try await db.seedWithViewer("watcher")
             try await RelayHarness.with(db.url, configure: { $0.maxStreams = 10; $0.maxStreamsPerPrincipal = 1 }) { relay in
                 let (token, run) = try await relay.startFanOut()  // queued: its streams stay open
                 func request(_ token: String) -> String {
