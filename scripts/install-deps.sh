@@ -30,6 +30,8 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if [[ $scope == all ]]; then
+  # ss (iproute2) reads the relay's listen backlog (ListenBacklogTests).
+  command -v ss >/dev/null 2>&1 || missing+=(iproute2)
   # systemd-analyze checks the deployment units (DeploymentTests).
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
   # A headless browser and its WebDriver for the console tests (ConsoleTests).

@@ -22,12 +22,15 @@ struct RelayCommand: AsyncParsableCommand {
     @Option(help: "Open streams (SSE responses and WebSockets) at most, for the relay.") var maxStreams = 10_000
     @Option(help: "Open streams one principal may hold at once (429 past it; a WebSocket is one stream).")
     var maxStreamsPerPrincipal = 1_000
+    @Option(help: "Connections the kernel queues before the relay accepts them (capped by net.core.somaxconn): room for a reconnect storm.")
+    var backlog = 4096
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard pool >= 1 else { throw ValidationError("--pool must be at least 1") }
         guard maxBody >= 1024 else { throw ValidationError("--max-body must be at least 1024") }
         guard (0...3600).contains(sendTimeout) else { throw ValidationError("--send-timeout must be 0 to 3600 seconds") }
+        guard (1...65535).contains(backlog) else { throw ValidationError("--backlog must be 1 to 65535") }
         guard maxStreams >= 1 else { throw ValidationError("--max-streams must be at least 1") }
         guard (1...maxStreams).contains(maxStreamsPerPrincipal) else {
             throw ValidationError("--max-streams-per-principal must be 1 to --max-streams (\(maxStreams))")
@@ -44,6 +47,7 @@ struct RelayCommand: AsyncParsableCommand {
         options.sendTimeout = .seconds(sendTimeout)
         options.maxStreams = maxStreams
         options.maxStreamsPerPrincipal = maxStreamsPerPrincipal
+        options.backlog = backlog
         let relay = Relay(databaseURL: try await connection.locator.resolve { Console.note($0) }, options: options)
         let host = self.host
         try await relay.run { port in

@@ -63,6 +63,11 @@ public struct Relay: Sendable {
         /// stopped reading, this long is closed (TCP_USER_TIMEOUT) and its streams end;
         /// zero leaves it to the kernel's retransmission limits.
         public var sendTimeout = Duration.seconds(30)
+        /// Connections the kernel queues for the relay before it accepts them (capped by
+        /// net.core.somaxconn). Past it, in a reconnect storm after a relay restart, the
+        /// kernel drops connection attempts and their clients retry only after 1, 3, 7 s;
+        /// Hummingbird's default of 256 overflowed with 1,000 clients connecting at once.
+        public var backlog = 4096
 
         public init() {}
     }
@@ -104,7 +109,8 @@ public struct Relay: Sendable {
             server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
                 http1: .init(additionalChannelHandlers: [SendTimeout(sendTimeout)]),
                 ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay"),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay",
+                                 backlog: options.backlog),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
         do {

@@ -13,6 +13,7 @@ struct RelayCLITests {
             (["--port", "70000"], "--port must be 0 to 65535"),
             (["--pool", "0"], "--pool must be at least 1"),
             (["--max-streams", "0"], "--max-streams must be at least 1"),
+            (["--backlog", "0"], "--backlog must be 1 to 65535"),
             (["--max-streams-per-principal", "0"], "--max-streams-per-principal must be 1 to --max-streams (10000)"),
             (["--max-streams", "50", "--max-streams-per-principal", "51"], "--max-streams-per-principal must be 1 to --max-streams (50)"),
         ]
