@@ -11,9 +11,8 @@ import TrellisTestSupport
 @Suite("Listen backlog")
 struct ListenBacklogTests {
     /// The backlog the kernel holds for the listening socket on `port` (`ss` shows it as a
-    /// listener's Send-Q). Through ProcessRunner, as every spawn here: with Foundation's
-    /// Process in this test, one CI run of the relay tests hung (every test suspended, no
-    /// thread busy).
+    /// listener's Send-Q). Through ProcessRunner, as every spawn in this project
+    /// (Foundation's Process can hang on Linux when waited on from concurrency threads).
     static func backlog(port: Int) throws -> Int? {
         let ss = try ProcessRunner().run(URL(fileURLWithPath: "/usr/bin/env"), ["ss", "-ltnH", "sport = :\(port)"])
         let fields = ss.output.split(whereSeparator: \.isWhitespace)

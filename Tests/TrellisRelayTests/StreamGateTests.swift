@@ -50,7 +50,7 @@ struct StreamGateTests {
             try await db.seedWithViewer("watcher")
             try await RelayHarness.with(db.url, configure: { $0.maxStreams = 10; $0.maxStreamsPerPrincipal = 1 }) { relay in
                 let (token, run) = try await relay.startFanOut()  // queued: its streams stay open
-                func request(_ token: String) -> String {
+                @Sendable func request(_ token: String) -> String {
                     "GET /v1/runs/\(run)/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
                 }
                 let held = try LoopbackSocket.connect(port: relay.port)
@@ -59,11 +59,19 @@ struct StreamGateTests {
                 try LoopbackSocket.sendAll(held, Array(request(token).utf8))
                 try await relay.waitForClients(1)
 
-                let refused = try await relay.request("GET", "/v1/runs/\(run)/events", token: token)
-                #expect(refused.status == 429 && refused.errorCode == "too_many_streams", "\(refused.status) \(refused.body)")
-                #expect(refused.body.contains("principal admin holds 1 open streams"), "\(refused.body)")
-                let frames = try await relay.webSocket(token: token, send: []) { !$0.isEmpty }
-                #expect(frames.first?.contains("too_many_streams") == true, "\(frames)")
+                // Bounded reads: a relay that let these streams in would otherwise keep them
+                // open (heartbeats) and the test would wait for ever instead of failing.
+                let refused = try await RawTCP.exchange(seconds: 15, until: { $0.contains("too_many_streams") || $0.contains("text/event-stream") }) {
+                    let fd = try LoopbackSocket.connect(port: relay.port)
+                    try LoopbackSocket.sendAll(fd, Array(request(token).utf8))
+                    return fd
+                }
+                #expect(refused.hasPrefix("HTTP/1.1 429") && refused.contains("too_many_streams"), "\(refused)")
+                #expect(refused.contains("principal admin holds 1 open streams"), "\(refused)")
+                let frames = try await RawTCP.exchange(seconds: 15, until: { $0.contains("too_many_streams") }) {
+                    try RawWebSocket.connect(port: relay.port, path: "/v1/ws", token: token)
+                }
+                #expect(frames.hasPrefix("HTTP/1.1 101") && frames.contains("too_many_streams"), "\(frames)")
 
                 let watcher = try await relay.token(for: "watcher")
                 let served = try await RawTCP.head(port: relay.port, request(watcher))
@@ -153,6 +161,32 @@ enum RawTCP {
         try LoopbackSocket.sendAll(fd, Array(request.utf8))
         var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// Opens a socket with `open` (which may send a request on it) and reads what comes back
+    /// until `enough` says so, the peer closes, or `seconds` pass, then closes — on a thread of
+    /// its own, and bounded: an answer other than the one awaited (a stream that stays open)
+    /// fails the test rather than hanging it.
+    static func exchange(seconds: Int, until enough: @escaping @Sendable (String) -> Bool,
+                         _ open: @escaping @Sendable () throws -> Int32) async throws -> String {
+        try await withCheckedThrowingContinuation { answer in
+            Thread.detachNewThread {
+                answer.resume(with: Result {
+                    let fd = try open()
+                    defer { close(fd) }
+                    var slice = timeval(tv_sec: 1, tv_usec: 0)
+                    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, socklen_t(MemoryLayout<timeval>.size))
+                    let deadline = Date().addingTimeInterval(Double(seconds))
+                    var received: [UInt8] = []
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    while Date() < deadline && !enough(String(decoding: received, as: UTF8.self)) {
+                        let n = recv(fd, &buffer, buffer.count, 0)
+                        if n > 0 { received += buffer[0..<n] } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { break }
+                    }
+                    return String(decoding: received, as: UTF8.self)
+                })
+            }
+        }
     }
 
     /// Sends `request` and returns the response head (up to the blank line), then closes —
