@@ -230,7 +230,10 @@ import TrellisTestSupport
                 }
                 try await Task.sleep(for: .seconds(1))  // the start-up passes (the listener wakes both lanes once)
                 let before = claimCalls(), began = ContinuousClock.now
-                let runs = 10
+                // 20 runs: a loaded machine adds a stray claim now and then (24 for 10 runs
+                // once in CI), so the bound allows one in four runs; every lane waking on
+                // every doorbell would make 3 per run, 60, well past it.
+                let runs = 20
                 for _ in 0..<runs {
                     let run = try await RunStore(connection: conn).start("one", as: "admin").runID
                     try await waitUntil(timeout: .seconds(10), "the run to finish on a doorbell") {
@@ -247,7 +250,7 @@ import TrellisTestSupport
                 lanes.requestStop()
                 _ = try await running.value
                 #expect(listeners == "trellis-scheduler-listen quiet/1", "one listener, the first lane's")
-                #expect(calls >= 2 * runs && calls <= 2 * runs + 2 + heartbeats,
+                #expect(calls >= 2 * runs && calls <= 2 * runs + runs / 4 + 2 + heartbeats,
                         "\(calls) claim calls for \(runs) runs, \(heartbeats) heartbeat passes allowed (every lane waking made 3 each)")
             }
         }
