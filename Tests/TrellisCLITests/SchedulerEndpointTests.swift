@@ -11,8 +11,10 @@ import TrellisTestSupport
 @Suite("trellis scheduler --metrics-port (binary)")
 struct SchedulerEndpointTests {
     private func get(_ url: String) async throws -> (status: Int, body: String) {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
-        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+        try await withDeadline(.seconds(60), "GET \(url)") {
+            let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+            return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+        }
     }
 
     /// The value of one sample line (`name{labels} value`) of a Prometheus text exposition.

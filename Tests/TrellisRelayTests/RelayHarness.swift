@@ -14,7 +14,7 @@ import TrellisStore
 import TrellisTestSupport
 
 /// A real relay on 127.0.0.1 (any free port) over a test database, with helpers for
-/// HTTP (URLSession) and WebSocket (HummingbirdWSClient) clients.
+/// HTTP (URLSession) and WebSocket (HummingbirdWSClient) clients, each bounded by a deadline.
 struct RelayHarness: Sendable {
     let databaseURL: String
     let port: Int
@@ -107,22 +107,27 @@ struct RelayHarness: Sendable {
         var errorCode: String? { try? json()["error"]?["code"]?.stringValue }
     }
 
+    /// One HTTP exchange, bounded as a whole: URLSession's `timeoutInterval` is an idle
+    /// timeout, which a stream with heartbeats never reaches.
     func request(_ method: String, _ path: String, token: String?, body: String? = nil,
                  headers: [String: String] = [:]) async throws -> Reply {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.httpMethod = method
-        request.timeoutInterval = 60
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        if let body {
-            request.httpBody = Data(body.utf8)
-            if headers["Content-Type"] == nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        let url = URL(string: base + path)!
+        return try await withDeadline(.seconds(120), "\(method) \(path)") {
+            var request = URLRequest(url: url)
+            request.httpMethod = method
+            request.timeoutInterval = 60
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+            if let body {
+                request.httpBody = Data(body.utf8)
+                if headers["Content-Type"] == nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+            }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let http = response as! HTTPURLResponse
+            var fields: [String: String] = [:]
+            for (key, value) in http.allHeaderFields { fields["\(key)".lowercased()] = "\(value)" }
+            return Reply(status: http.statusCode, headers: fields, body: String(decoding: data, as: UTF8.self))
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (key, value) in http.allHeaderFields { fields["\(key)".lowercased()] = "\(value)" }
-        return Reply(status: http.statusCode, headers: fields, body: String(decoding: data, as: UTF8.self))
     }
 
     /// The events of a finished SSE stream, parsed (id, event type, envelope).
@@ -153,9 +158,20 @@ struct RelayHarness: Sendable {
         try await webSocket(token: token, send: messages, pause: .zero, afterFirst: between, then: more, until: until)
     }
 
+    /// Bounded as a whole, like `request`: a reply that never satisfies `until` on a socket
+    /// the relay keeps open would otherwise wait for ever.
     private func webSocket(token: String?, send messages: [String], pause: Duration,
                            afterFirst between: (@Sendable () async throws -> Void)?, then more: [String],
                            until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
+        let port = self.port
+        return try await withDeadline(.seconds(120), "a WebSocket session sending \(messages)") {
+            try await Self.webSocket(port: port, token: token, send: messages, pause: pause, afterFirst: between, then: more, until: until)
+        }
+    }
+
+    private static func webSocket(port: Int, token: String?, send messages: [String], pause: Duration,
+                                  afterFirst between: (@Sendable () async throws -> Void)?, then more: [String],
+                                  until: @escaping @Sendable ([String]) -> Bool) async throws -> [String] {
         let collected = Collected()
         var configuration = WebSocketClientConfiguration()
         if let token { configuration.additionalHeaders[.authorization] = "Bearer \(token)" }

@@ -62,9 +62,7 @@ struct StreamGateTests {
                 // Bounded reads: a relay that let these streams in would otherwise keep them
                 // open (heartbeats) and the test would wait for ever instead of failing.
                 let refused = try await RawTCP.exchange(seconds: 15, until: { $0.contains("too_many_streams") || $0.contains("text/event-stream") }) {
-                    let fd = try LoopbackSocket.connect(port: relay.port)
-                    try LoopbackSocket.sendAll(fd, Array(request(token).utf8))
-                    return fd
+                    try RawTCP.sending(port: relay.port, request(token))
                 }
                 #expect(refused.hasPrefix("HTTP/1.1 429") && refused.contains("too_many_streams"), "\(refused)")
                 #expect(refused.contains("principal admin holds 1 open streams"), "\(refused)")
@@ -189,26 +187,16 @@ enum RawTCP {
         }
     }
 
-    /// Sends `request` and returns the response head (up to the blank line), then closes —
-    /// on a thread of its own: a blocking read on one of the two cooperative threads once
-    /// starved the in-process relay it waited for.
+    /// Sends `request` and returns the response head (up to the blank line; whatever came
+    /// within 10 s), then closes.
     static func head(port: Int, _ request: String) async throws -> String {
-        try await withCheckedThrowingContinuation { answer in
-            Thread.detachNewThread { answer.resume(with: Result { try headBlocking(port: port, request) }) }
-        }
+        try await exchange(seconds: 10, until: { $0.contains("\r\n\r\n") }) { try sending(port: port, request) }
     }
 
-    private static func headBlocking(port: Int, _ request: String) throws -> String {
-        let fd = try LoopbackSocket.connect(port: port, receiveTimeout: 10)
-        defer { close(fd) }
-        try LoopbackSocket.sendAll(fd, Array(request.utf8))
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { break }
-            received += buffer[0..<n]
-        }
-        return String(decoding: received, as: UTF8.self)
+    /// A socket to the relay with `request` sent on it (closed again if the send fails).
+    static func sending(port: Int, _ request: String) throws -> Int32 {
+        let fd = try LoopbackSocket.connect(port: port)
+        do { try LoopbackSocket.sendAll(fd, Array(request.utf8)) } catch { close(fd); throw error }
+        return fd
     }
 }
