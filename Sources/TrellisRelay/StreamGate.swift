@@ -25,6 +25,8 @@ final class StreamGate: Sendable {
     /// Takes a slot for `principal`, or throws 429 `too_many_streams` when it holds its cap,
     /// 503 `too_many_connections` when the relay is full. The slot is given back by
     /// `release()` or, failing that, when the last reference to it goes.
+    /// The principal's count is taken first: a client hammering at its own cap then never
+    /// holds, even for a moment, a relay-wide slot that another principal could be refused for.
     func enter(_ principal: String) throws -> StreamSlot {
         let admitted = held.withLock { held -> Bool in
             let current = held[principal] ?? 0
@@ -38,19 +40,23 @@ final class StreamGate: Sendable {
         }
         if open.add(1, ordering: .relaxed).newValue > limit {
             open.subtract(1, ordering: .relaxed)
-            leave(principal, global: false)
+            giveBack(principal)
             throw RelayError(.serviceUnavailable, "too_many_connections",
                              "this relay serves \(limit) streams at most; retry later or use another relay")
         }
         return StreamSlot(gate: self, principal: principal)
     }
 
-    fileprivate func leave(_ principal: String, global: Bool = true) {
+    fileprivate func leave(_ principal: String) {
+        giveBack(principal)
+        open.subtract(1, ordering: .relaxed)
+    }
+
+    private func giveBack(_ principal: String) {
         held.withLock { held in
             let left = (held[principal] ?? 1) - 1
             held[principal] = left > 0 ? left : nil
         }
-        if global { open.subtract(1, ordering: .relaxed) }
     }
 
     /// A `text/event-stream` response under the caps: the slot is taken now (429 or 503
