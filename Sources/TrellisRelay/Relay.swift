@@ -99,9 +99,21 @@ public struct Relay: Sendable {
     /// Serves until the task is cancelled (or SIGTERM/SIGINT with `runService`);
     /// `onRunning` gets the bound port (useful with port 0).
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        await hub.start()
         var logger = Logger(label: "trellis-relay")
         logger.logLevel = options.logLevel
+        // A relay built for another schema refuses to start. One that cannot reach the
+        // database starts anyway (answering 503 until it can): relays and databases are
+        // restarted together, and a relay must not crash-loop on a database still starting.
+        do {
+            try await pool.withConnection { try await SchemaCompatibility.require($0) }
+        } catch let error as MigrationError {
+            await pool.close()
+            await streamPool.close()
+            throw error
+        } catch {
+            logger.warning("database not reachable at start-up, its schema not checked: \(error)")
+        }
+        await hub.start()
         let router = makeRouter()
         let sendTimeout = options.sendTimeout
         let app = Application(

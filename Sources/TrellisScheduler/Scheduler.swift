@@ -234,6 +234,8 @@ public final class Scheduler: Sendable {
         while true {
             do {
                 connection = try await connect("")
+                // Built for another schema: refuse (MigrationError), never retry.
+                try await SchemaCompatibility.require(connection)
                 siblings.setBackend(try await connection.backendPID(), of: lane)
                 store = SchedulerStore(connection: connection)
                 id = try await register(store)

@@ -11,6 +11,10 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
         case failed
         /// The catalogue itself is malformed (bad file name, duplicate version).
         case invalidCatalogue = "invalid_catalogue"
+        /// The database lacks migrations this binary has (`trellis migrate up` has not run).
+        case schemaBehind = "schema_behind"
+        /// Same migrations, other definition files: another build migrated the database.
+        case definitionsDiffer = "definitions_differ"
     }
 
     public var code: Code

@@ -39,6 +39,62 @@ public struct MigrationStatus: Sendable {
     public var migrations: [Entry]
     public var definitions: [DefinitionEntry]
 
+    /// A migration as the database recorded it.
+    public struct AppliedMigration: Sendable {
+        public var version: Int
+        public var name: String
+        public var checksum: String
+        public var appliedAt: Date?
+        public var durationMilliseconds: Double?
+    }
+
+    /// A definition file as the database recorded it.
+    public struct AppliedDefinition: Sendable {
+        public var path: String
+        public var checksum: String
+        public var appliedAt: Date?
+    }
+
+    public init(migrations: [Entry], definitions: [DefinitionEntry]) {
+        self.migrations = migrations
+        self.definitions = definitions
+    }
+
+    /// `catalogue` (a binary's migrations and definitions) against what a database recorded.
+    public init(catalogue: SQLCatalogue, applied: [AppliedMigration], definitions recorded: [AppliedDefinition]) {
+        var applied = Dictionary(applied.map { ($0.version, $0) }, uniquingKeysWith: { first, _ in first })
+        var entries: [Entry] = []
+        for migration in catalogue.migrations {
+            if let row = applied.removeValue(forKey: migration.version) {
+                entries.append(.init(
+                    version: migration.version, name: migration.name,
+                    state: row.checksum == migration.file.checksum ? .applied : .changed,
+                    fileChecksum: migration.file.checksum, appliedChecksum: row.checksum,
+                    appliedAt: row.appliedAt, durationMilliseconds: row.durationMilliseconds))
+            } else {
+                entries.append(.init(version: migration.version, name: migration.name, state: .pending,
+                                     fileChecksum: migration.file.checksum))
+            }
+        }
+        for row in applied.values {
+            entries.append(.init(version: row.version, name: row.name, state: .unknown, appliedChecksum: row.checksum,
+                                 appliedAt: row.appliedAt, durationMilliseconds: row.durationMilliseconds))
+        }
+        entries.sort { $0.version < $1.version }
+
+        var recorded = Dictionary(recorded.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        var definitions: [DefinitionEntry] = []
+        for file in catalogue.definitions {
+            let row = recorded.removeValue(forKey: file.path)
+            definitions.append(.init(path: file.path, state: row?.checksum == file.checksum ? .current : .pending,
+                                     appliedAt: row?.appliedAt))
+        }
+        for row in recorded.values.sorted(by: { $0.path < $1.path }) {
+            definitions.append(.init(path: row.path, state: .removed, appliedAt: row.appliedAt))
+        }
+        self.init(migrations: entries, definitions: definitions)
+    }
+
     /// Applied migrations whose files changed, or that this binary does not know.
     public var drift: [Entry] { migrations.filter { $0.state == .changed || $0.state == .unknown } }
     public var pending: [Entry] { migrations.filter { $0.state == .pending } }

@@ -31,47 +31,17 @@ public struct Migrator: Sendable {
         let definitionRows = definitionsTable
             ? try await connection.run(Query.Migrator.appliedDefinitions).rows : []
 
-        var applied: [Int: PGRow] = [:]
-        for row in appliedRows { applied[try row.decode("version", as: Int.self)] = row }
-
-        var entries: [MigrationStatus.Entry] = []
-        for migration in catalogue.migrations {
-            if let row = applied.removeValue(forKey: migration.version) {
-                let recorded = try row.decode("checksum", as: String.self)
-                entries.append(.init(
-                    version: migration.version, name: migration.name,
-                    state: recorded == migration.file.checksum ? .applied : .changed,
-                    fileChecksum: migration.file.checksum, appliedChecksum: recorded,
-                    appliedAt: try row.decodeIfPresent("applied_at"),
-                    durationMilliseconds: try row.decodeIfPresent("duration_ms")))
-            } else {
-                entries.append(.init(
-                    version: migration.version, name: migration.name, state: .pending,
-                    fileChecksum: migration.file.checksum))
-            }
-        }
-        for (version, row) in applied {
-            entries.append(.init(
-                version: version, name: try row.decode("name"), state: .unknown,
-                appliedChecksum: try row.decode("checksum"), appliedAt: try row.decodeIfPresent("applied_at"),
-                durationMilliseconds: try row.decodeIfPresent("duration_ms")))
-        }
-        entries.sort { $0.version < $1.version }
-
-        var recordedDefinitions: [String: PGRow] = [:]
-        for row in definitionRows { recordedDefinitions[try row.decode("path", as: String.self)] = row }
-        var definitions: [MigrationStatus.DefinitionEntry] = []
-        for file in catalogue.definitions {
-            let row = recordedDefinitions.removeValue(forKey: file.path)
-            let current = try row?.decode("checksum", as: String.self) == file.checksum
-            definitions.append(.init(
-                path: file.path, state: current ? .current : .pending,
-                appliedAt: try row?.decodeIfPresent("applied_at")))
-        }
-        for (path, row) in recordedDefinitions.sorted(by: { $0.key < $1.key }) {
-            definitions.append(.init(path: path, state: .removed, appliedAt: try row.decodeIfPresent("applied_at")))
-        }
-        return MigrationStatus(migrations: entries, definitions: definitions)
+        return MigrationStatus(
+            catalogue: catalogue,
+            applied: try appliedRows.map {
+                MigrationStatus.AppliedMigration(
+                    version: try $0.decode("version"), name: try $0.decode("name"), checksum: try $0.decode("checksum"),
+                    appliedAt: try $0.decodeIfPresent("applied_at"), durationMilliseconds: try $0.decodeIfPresent("duration_ms"))
+            },
+            definitions: try definitionRows.map {
+                MigrationStatus.AppliedDefinition(path: try $0.decode("path"), checksum: try $0.decode("checksum"),
+                                                  appliedAt: try $0.decodeIfPresent("applied_at"))
+            })
     }
 
     /// Throws the first drift found (changed or unknown applied migration).

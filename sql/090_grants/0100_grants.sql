@@ -8,6 +8,7 @@ GRANT ALL ON ALL TABLES IN SCHEMA trellis TO trellis_admin;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA trellis TO trellis_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA trellis TO trellis_admin;
 GRANT EXECUTE ON FUNCTION
+    trellis.schema_state(),
     trellis.register_scheduler(text, text[], integer, text, integer, text),
     trellis.claim_nodes(bigint, text[], integer, interval),
     trellis.complete_nodes(bigint, jsonb),

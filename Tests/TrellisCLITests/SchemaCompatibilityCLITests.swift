@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TrellisPQ
+import TrellisStore
+import TrellisTestSupport
+
+/// `trellis scheduler` and `trellis relay` refuse to start against a schema other than the
+/// one their binary's catalogue makes, with one line naming the fix and exit 1; a database
+/// that matches (every other test) starts them as before.
+@Suite("Schema compatibility at start-up (binary)")
+struct SchemaCompatibilityCLITests {
+    /// Starts `arguments`, waits for the process to end on its own, and returns its exit
+    /// code and stderr — failing (and killing it) if it is still running after 60 s.
+    private func refusal(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
+        let process = try BackgroundProcess(trellis: arguments)
+        defer { if process.isRunning { process.stop(SIGKILL) } }
+        try await waitUntil(timeout: .seconds(60), "trellis \(arguments[0]) to refuse and exit (log: \(process.log))") { !process.isRunning }
+        return (process.stop(), process.log)
+    }
+
+    private func expectOneLine(_ result: (status: Int32, stderr: String), _ fragments: String...) {
+        #expect(result.status == 1, "stderr: \(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.stderr)")
+        for fragment in fragments { #expect(result.stderr.contains(fragment), "stderr: \(result.stderr)") }
+    }
+
+    @Test func anEmptyDatabaseIsRefusedWithMigrateUp() async throws {
+        try await TestDatabase.withEmpty { db in
+            expectOneLine(try await refusal(["scheduler", "--database-url", db.url]),
+                          "the database has no trellis schema", "run `trellis migrate up` with this binary first")
+        }
+    }
+
+    @Test func aDatabaseBehindTheBinaryIsRefused() async throws {
+        try await TestDatabase.withMigrated { db in
+            let newest = SQLCatalogue.embedded.migrations.last!.version
+            try await db.withConnection { try await $0.query("DELETE FROM trellis.schema_migrations WHERE version = $1", [newest]) }
+            let result = try await refusal(["scheduler", "--database-url", db.url])
+            expectOneLine(result, "schema is at version \(newest - 1) and this binary's is version \(newest)", "run `trellis migrate up`")
+            // Nothing was registered: the check comes before the scheduler's row.
+            let registered = try await db.withConnection { try await $0.query("SELECT count(*)::int AS n FROM trellis.schedulers").single().decode("n", as: Int.self) }
+            #expect(registered == 0)
+        }
+    }
+
+    @Test func aDatabaseAheadOfTheBinaryIsRefusedBySchedulerAndRelay() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection {
+                try await $0.query("INSERT INTO trellis.schema_migrations (version, name, checksum) VALUES (9999, '9999_from_the_future', 'f00d')")
+            }
+            expectOneLine(try await refusal(["scheduler", "--database-url", db.url]),
+                          "the database has migration 9999 (9999_from_the_future) that this binary does not know", "use a newer trellis binary")
+            let port = try LocalCluster.freePort()
+            expectOneLine(try await refusal(["relay", "--port", "\(port)", "--database-url", db.url]),
+                          "the database has migration 9999 (9999_from_the_future) that this binary does not know")
+        }
+    }
+
+    @Test func otherDefinitionsAreRefusedNamingAFile() async throws {
+        try await TestDatabase.withMigrated { db in
+            let path = "sql/030_runs/0400_function_claim_nodes.sql"
+            try await db.withConnection { try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = $1", [path]) }
+            expectOneLine(try await refusal(["scheduler", "--database-url", db.url]),
+                          "1 of this binary's SQL definition file(s) differ from the database's (\(path))",
+                          "run `trellis migrate up` with this binary, or run the binary that migrated it")
+            // What the message says to do works: migrate up re-applies it, and the scheduler starts.
+            #expect(try TrellisBinary.run(["migrate", "up", "--database-url", db.url]).status == 0)
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--database-url", db.url])
+            defer { scheduler.stop(SIGKILL) }
+            try await waitUntil(timeout: .seconds(60), "the scheduler to register (log: \(scheduler.log))") {
+                guard scheduler.isRunning else { throw SchemaTestError(log: scheduler.log) }
+                return try await db.withConnection { try await $0.query("SELECT count(*)::int AS n FROM trellis.schedulers").single().decode("n", as: Int.self) } > 0
+            }
+        }
+    }
+
+    /// The scheduler's own role reads no tables; the check must work under it.
+    @Test func theCheckWorksUnderTheSchedulersRole() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withLogin(inRole: "trellis_scheduler") { url in
+                try await PGConnection.withConnection(url) { conn in
+                    try await SchemaCompatibility.require(conn)
+                    await #expect(throws: PGError.self) { try await conn.query("SELECT count(*) FROM trellis.schema_migrations") }
+                }
+            }
+        }
+    }
+
+    struct SchemaTestError: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "the scheduler exited: \(log)" }
+    }
+}

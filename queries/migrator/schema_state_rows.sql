@@ -1,0 +1,1 @@
+SELECT kind, name, version, checksum FROM trellis.schema_state()
