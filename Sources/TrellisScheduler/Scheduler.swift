@@ -278,6 +278,8 @@ public final class Scheduler: Sendable {
             now: clock.now)
 
         var lastPassFailed = false
+        /// Set when the schema changed while the connection was down (see the reconnect).
+        var refusal: MigrationError?
         while true {
             // A stop is taken at the top of every pass, before any database call: a lane whose
             // calls all fail (one chaos run's lane kept a connection it could not use) must
@@ -478,6 +480,23 @@ public final class Scheduler: Sendable {
                 siblings.setBackend(0, of: lane)
                 await connection.close()
                 guard let fresh = await reconnect() else { break }
+                do {
+                    try await SchemaCompatibility.require(fresh)
+                } catch let mismatch as MigrationError {
+                    // Migrated while this process was cut off (a release that restarted the
+                    // database): it was not built for what it would now call. Stop as at a
+                    // refused start, without one more call — the handlers are stopped and
+                    // their nodes go back to the queue when their leases lapse.
+                    logger.critical("the database's schema changed while the connection was down: \(mismatch); stopping \(inFlight.count) handler(s)")
+                    refusal = mismatch
+                    inFlight.cancelAll()
+                    _ = await inbox.drain()
+                    connection = fresh
+                    requestStop()
+                    break
+                } catch {
+                    // Lost again: the next pass finds out and reconnects.
+                }
                 siblings.setBackend((try? await fresh.backendPID()) ?? 0, of: lane)
                 metrics?.reconnects.increment()
                 readyFlag.store(true, ordering: .relaxed)
@@ -517,8 +536,13 @@ public final class Scheduler: Sendable {
                 await wakeup.wait(timeout: pause)
             }
         }
-        // Report what finished during the last round, then give back anything left.
         readyFlag.store(false, ordering: .relaxed)
+        if let refusal {
+            await connection.close()
+            await sideConnection.drop()
+            throw refusal
+        }
+        // Report what finished during the last round, then give back anything left.
         do {
             let (updates, finished, _) = await inbox.drain()
             if !updates.isEmpty { _ = try await store.reportProgress(scheduler: id, updates) }

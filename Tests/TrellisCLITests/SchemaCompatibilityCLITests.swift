@@ -75,6 +75,32 @@ struct SchemaCompatibilityCLITests {
         }
     }
 
+    /// Migrated while a running scheduler was cut off (its backends terminated here, as a
+    /// release that restarts the database would): on reconnecting it stops with exit 1
+    /// instead of calling functions it was not built for.
+    @Test func aSchemaChangedWhileTheConnectionWasDownStopsARunningScheduler() async throws {
+        try await TestDatabase.withMigrated { db in
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "drifting", "--database-url", db.url])
+            defer { if scheduler.isRunning { scheduler.stop(SIGKILL) } }
+            func count(_ sql: String) async throws -> Int {
+                try await db.withConnection { try await $0.query(sql).single().decode("n", as: Int.self) }
+            }
+            try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
+                try await count("SELECT count(*)::int AS n FROM trellis.schedulers WHERE stopped_at IS NULL") == 2
+            }
+            try await db.withConnection {
+                try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/030_runs/0400_function_claim_nodes.sql'")
+            }
+            try await waitUntil(timeout: .seconds(60), "the scheduler to stop (log: \(scheduler.log))") {
+                _ = try await count("SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE 'trellis-scheduler%'")
+                return !scheduler.isRunning
+            }
+            #expect(scheduler.stop() == 1, "log: \(scheduler.log)")
+            #expect(scheduler.log.contains("the database's schema changed while the connection was down"), "log: \(scheduler.log)")
+            #expect(scheduler.log.contains("Error: 1 of this binary's SQL definition file(s) differ"), "log: \(scheduler.log)")
+        }
+    }
+
     /// The scheduler's own role reads no tables; the check must work under it.
     @Test func theCheckWorksUnderTheSchedulersRole() async throws {
         try await TestDatabase.withMigrated { db in
