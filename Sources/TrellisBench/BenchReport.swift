@@ -59,6 +59,15 @@ public struct BenchReport: Codable, Sendable {
         public var nodesNotOnce: Int
         public var nodesWithoutOneEvent: Int
         public var passed: Bool { runsNotSucceeded == 0 && nodesNotSucceeded == 0 && nodesNotOnce == 0 && nodesWithoutOneEvent == 0 }
+        /// Both checks' counts together (one workload that drained two workflows).
+        public func adding(_ other: ExactlyOnce?) -> ExactlyOnce {
+            guard let other else { return self }
+            return ExactlyOnce(runs: runs + other.runs, nodes: nodes + other.nodes,
+                               runsNotSucceeded: runsNotSucceeded + other.runsNotSucceeded,
+                               nodesNotSucceeded: nodesNotSucceeded + other.nodesNotSucceeded,
+                               nodesNotOnce: nodesNotOnce + other.nodesNotOnce,
+                               nodesWithoutOneEvent: nodesWithoutOneEvent + other.nodesWithoutOneEvent)
+        }
         public var summary: String {
             passed ? "exactly once: \(nodes) nodes of \(runs) runs" :
                 "NOT exactly once: \(runsNotSucceeded) runs not succeeded, \(nodesNotSucceeded) nodes not succeeded, "

@@ -40,6 +40,9 @@ public struct EngineBench: Sendable {
     public var pickups = 200
     public var fanoutRuns = 200
     public var width = 16
+    /// fanout: leaves of one more run drained alone afterwards (0: none) — issue 12's own
+    /// shape, a fan-out within one run, whose batches take turns on the run's row.
+    public var oneRunWidth = 999
     /// Finished node runs to pre-load into the history tables first.
     public var history = 0
     public var commitClients = 8
@@ -168,10 +171,10 @@ private struct Context {
         }
     }
 
-    private func publish(_ workload: BenchWorkload, _ label: String = "") async throws -> String {
+    private func publish(_ workload: BenchWorkload, _ label: String = "", width: Int? = nil) async throws -> String {
         let name = "bench-\(workload.rawValue)\(label)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         _ = try await WorkflowStore(connection: conn)
-            .publish(definition: EngineBench.definition(name: name, workload: workload, width: bench.width), as: "admin")
+            .publish(definition: EngineBench.definition(name: name, workload: workload, width: width ?? bench.width), as: "admin")
         return name
     }
 
@@ -283,8 +286,8 @@ private struct Context {
 
     /// Enqueues `runs` runs of the workload's workflow with no scheduler running, then
     /// starts the schedulers and measures how fast they drain it.
-    private func drain(_ workload: BenchWorkload, runs: Int, shape: String) async throws -> BenchReport.Workload {
-        let workflow = try await publish(workload)
+    private func drain(_ workload: BenchWorkload, runs: Int, shape: String, width: Int? = nil, label: String = "") async throws -> BenchReport.Workload {
+        let workflow = try await publish(workload, label, width: width)
         let postmaster = ProcessCPU.postmaster(ofBackend: try await conn.backendPID())
         let serverBefore = postmaster.flatMap(ProcessCPU.serverSeconds), schedulersBefore = ProcessCPU.reapedChildrenSeconds()
         let wal = try await walWritten {
@@ -377,6 +380,15 @@ private struct Context {
     }
 
     private func fanout() async throws -> BenchReport.Workload {
-        try await drain(.fanout, runs: bench.fanoutRuns, shape: "runs of root → \(bench.width) leaves")
+        var many = try await drain(.fanout, runs: bench.fanoutRuns, shape: "runs of root → \(bench.width) leaves")
+        guard bench.oneRunWidth > 0 else { return many }
+        log("fanout: one run of root → \(bench.oneRunWidth) leaves, alone")
+        let one = try await drain(.fanout, runs: 1, shape: "run of root → \(bench.oneRunWidth) leaves", width: bench.oneRunWidth, label: "-one")
+        if let drained = one.figures.first {
+            many.figures.append(.init(label: "one run of \(bench.oneRunWidth) leaves: drain", value: drained.value, unit: drained.unit))
+        }
+        many.description += "; then \(one.description)"
+        many.exactlyOnce = many.exactlyOnce.map { $0.adding(one.exactlyOnce) }
+        return many
     }
 }

@@ -39,6 +39,8 @@ struct EngineBenchCommand: AsyncParsableCommand {
     @Option(help: "pickup: runs, one at a time.") var pickups = 200
     @Option(help: "fanout: runs.") var fanoutRuns = 200
     @Option(help: "fanout: leaves per run (plus one root).") var width = 16
+    @Option(help: "fanout: leaves of one more run, drained alone afterwards — a fan-out within one run (0: skip).")
+    var oneRunWidth = 999
     @Option(help: "Finished node runs to pre-load into the history first.") var history = 0
     @Option(help: "Commit-rate baseline: concurrent clients.") var commitClients = 8
     @Option(help: "Commit-rate baseline: commits per client (each before and after).") var commitsPerClient = 400
@@ -57,6 +59,7 @@ struct EngineBenchCommand: AsyncParsableCommand {
             throw ValidationError("--\(name) must be at least 1")
         }
         guard history >= 0 else { throw ValidationError("--history must be 0 or more") }
+        guard (0...999).contains(oneRunWidth) else { throw ValidationError("--one-run-width must be 0 to 999 (a workflow has at most 1,000 nodes)") }
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let batch, !(1...1000).contains(batch) { throw ValidationError("--batch must be 1 to 1000") }
         if let lanes, !(1...16).contains(lanes) { throw ValidationError("--lanes must be 1 to 16") }
@@ -78,6 +81,7 @@ struct EngineBenchCommand: AsyncParsableCommand {
         bench.pickups = pickups
         bench.fanoutRuns = fanoutRuns
         bench.width = width
+        bench.oneRunWidth = oneRunWidth
         bench.history = history
         bench.commitClients = commitClients
         bench.commitsPerClient = commitsPerClient

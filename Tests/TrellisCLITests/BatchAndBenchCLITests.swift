@@ -49,7 +49,7 @@ struct BatchAndBenchCLITests {
         try await TestDatabase.withMigrated { db in
             let bench = try TrellisBinary.run([
                 "bench", "--json", "--runs", "60", "--dag-runs", "5", "--serial-runs", "3", "--start-runs", "50", "--single-starts", "10",
-                "--pickups", "5", "--fanout-runs", "4", "--width", "3", "--commit-clients", "2", "--commits-per-client", "20",
+                "--pickups", "5", "--fanout-runs", "4", "--width", "3", "--one-run-width", "5", "--commit-clients", "2", "--commits-per-client", "20",
                 "--one-client-commits", "20",
                 "--schedulers", "2", "--database-url", db.url,
             ])
@@ -79,6 +79,11 @@ struct BatchAndBenchCLITests {
                     #expect(once?["nodesNotOnce"] as? Int == 0 && once?["runsNotSucceeded"] as? Int == 0, "\(workload)")
                 }
             }
+            // The fan-out within one run, drained alone after the many, is a figure of its own.
+            let fanout = workloads.first { $0["name"] as? String == "fanout" }
+            let oneRun = (fanout?["figures"] as? [[String: Any]] ?? []).first { $0["label"] as? String == "one run of 5 leaves: drain" }
+            #expect(oneRun?["unit"] as? String == "nodes/s" && (oneRun?["value"] as? Double ?? 0) > 0, "\(fanout ?? [:])")
+            #expect((fanout?["exactlyOnce"] as? [String: Any])?["runs"] as? Int == 5, "\(fanout ?? [:])")
             let rate = report?["commitRate"] as? [String: Any]
             #expect((rate?["before"] as? Double ?? 0) > 0 && (rate?["after"] as? Double ?? 0) > 0)
             // One client's commit rate is the baseline of what goes one call at a time: the
@@ -91,7 +96,7 @@ struct BatchAndBenchCLITests {
             #expect(latencies.count == 4 && latencies.allSatisfy { ($0["againstOneClientCommit"] as? Double ?? 0) > 0 }, "\(latencies)")
             // A burst's latencies are queueing, not one thing at a time: not read against one client.
             #expect(figures.filter { $0["againstOneClientCommit"] != nil }.count == 5, "\(figures)")
-            // The database agrees: 60 flat + 8 dag + 5 pickup + 4 fan-out runs succeeded, the start
+            // The database agrees: 60 flat + 8 dag + 5 pickup + 4 + 1 fan-out runs succeeded, the start
             // workload's runs were discarded, no scheduler is left registered, the baseline table is gone.
             let counts = try await db.withConnection { conn -> [Int] in
                 var counts: [Int] = []
@@ -103,7 +108,7 @@ struct BatchAndBenchCLITests {
                 }
                 return counts
             }
-            #expect(counts == [77, 0, 0, 0])
+            #expect(counts == [78, 0, 0, 0])
             let unknown = try TrellisBinary.run(["bench", "teleport", "--database-url", db.url])
             #expect(unknown.status != 0 && unknown.stderr.contains("unknown workload \"teleport\""))
         }
