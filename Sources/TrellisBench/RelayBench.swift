@@ -63,12 +63,8 @@ public struct RelayBench: Sendable {
         // Every bench client is the same principal: room for all of them.
         options.maxStreams = max(options.maxStreams, subscribers)
         options.maxStreamsPerPrincipal = max(options.maxStreamsPerPrincipal, subscribers)
-        let relay = Relay(databaseURL: databaseURL, options: options)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let server = Task { try await relay.run { continuation.yield($0) } }
+        let (port, server) = try await Relay(databaseURL: databaseURL, options: options).start()
         defer { server.cancel() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw ChaosError("the relay did not start") }
 
         log("\(subscribers) WebSocket subscribers on one run of \(runNodes) nodes")
         let clients = BenchSubscribers(count: subscribers, port: port, token: token, run: run)

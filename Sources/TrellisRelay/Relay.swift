@@ -96,6 +96,21 @@ public struct Relay: Sendable {
         self.hub = EventHub(url: databaseURL, pool: streamPool, metrics: metrics, safetyPoll: options.safetyPoll, heartbeat: options.heartbeat)
     }
 
+    /// Serves in a task of its own and returns once the port is bound, with that task
+    /// (cancel it to stop). A relay that fails before it binds — a schema it was not built
+    /// for, a port in use — throws here instead of leaving its caller waiting for a port.
+    public func start() async throws -> (port: Int, serving: Task<Void, any Error>) {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let serving = Task {
+            defer { continuation.finish() }
+            try await run { continuation.yield($0) }
+        }
+        var iterator = ports.makeAsyncIterator()
+        if let port = await iterator.next() { return (port, serving) }
+        try await serving.value  // ended before binding: its error says why
+        throw CancellationError()
+    }
+
     /// Serves until the task is cancelled (or SIGTERM/SIGINT with `runService`);
     /// `onRunning` gets the bound port (useful with port 0).
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {

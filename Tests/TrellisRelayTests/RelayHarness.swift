@@ -30,11 +30,7 @@ struct RelayHarness: Sendable {
         options.heartbeat = .milliseconds(500)
         options.safetyPoll = .milliseconds(500)
         configure(&options)
-        let relay = Relay(databaseURL: databaseURL, options: options)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let task = Task { try await relay.run { continuation.yield($0) } }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw RelayTestError("the relay did not start") }
+        let (port, task) = try await Relay(databaseURL: databaseURL, options: options).start()
         return RelayHarness(databaseURL: databaseURL, port: port, task: task)
     }
 

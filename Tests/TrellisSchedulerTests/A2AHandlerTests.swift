@@ -213,12 +213,8 @@ struct A2AHandlerTests {
             options.port = 0
             options.handleSignals = false
             options.logLevel = .critical
-            let relay = Relay(databaseURL: db.url, options: options)
-            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let serving = Task { try await relay.run { continuation.yield($0) } }
+            let (port, serving) = try await Relay(databaseURL: db.url, options: options).start()
             defer { serving.cancel() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
             let inner = "http://127.0.0.1:\(port)/v1/a2a/inner"
             let (run, token) = try await db.withConnection { conn in
                 let workflows = WorkflowStore(connection: conn)
