@@ -36,6 +36,10 @@ struct DeploymentTests {
         }
         let scheduler = try String(contentsOf: destination.appending(path: "etc/systemd/system/trellis-scheduler@.service"), encoding: .utf8)
         #expect(scheduler.contains("ExecStart=/usr/bin/trellis scheduler --name %H-%i --metrics-port %i"))
+        // A scheduler or relay deployed before its migration keeps being restarted (refused
+        // for its schema) until `migrate up` has run, instead of hitting systemd's start limit.
+        let relay = try String(contentsOf: destination.appending(path: "etc/systemd/system/trellis-relay.service"), encoding: .utf8)
+        for unit in [scheduler, relay] { #expect(unit.contains("StartLimitIntervalSec=0") && unit.contains("Restart=always"), "\(unit)") }
         // Completions: the bash one parses, every shell's names the commands.
         #expect(try run(["/bin/bash", "-n", destination.appending(path: "usr/share/bash-completion/completions/trellis").path]).status == 0)
         for path in ["usr/share/bash-completion/completions/trellis", "usr/share/zsh/site-functions/_trellis", "usr/share/fish/vendor_completions.d/trellis.fish"] {
