@@ -116,38 +116,43 @@ public struct Relay: Sendable {
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         var logger = Logger(label: "trellis-relay")
         logger.logLevel = options.logLevel
-        // A relay built for another schema refuses to start. One that cannot reach the
-        // database starts anyway (answering 503 until it can): relays and databases are
-        // restarted together, and a relay must not crash-loop on a database still starting.
+        do {
+            try await requireSchema(logger)
+            await hub.start()
+            let router = makeRouter()
+            let sendTimeout = options.sendTimeout
+            let app = Application(
+                router: router,
+                server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
+                    http1: .init(additionalChannelHandlers: [SendTimeout(sendTimeout)]),
+                    ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
+                configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay",
+                                     backlog: options.backlog),
+                onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+                logger: logger)
+            try await app.runService(gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [])
+        } catch {
+            await shutDown()
+            throw error
+        }
+        await shutDown()
+    }
+
+    /// A relay built for another schema refuses to start. One that cannot reach the
+    /// database starts anyway (answering 503 until it can): relays and databases are
+    /// restarted together, and a relay must not crash-loop on a database still starting.
+    private func requireSchema(_ logger: Logger) async throws {
         do {
             try await pool.withConnection { try await SchemaCompatibility.require($0) }
-        } catch let error as MigrationError {
-            await pool.close()
-            await streamPool.close()
-            throw error
+        } catch let refusal as MigrationError {
+            throw refusal
         } catch {
             logger.warning("database not reachable at start-up, its schema not checked: \(error)")
         }
-        await hub.start()
-        let router = makeRouter()
-        let sendTimeout = options.sendTimeout
-        let app = Application(
-            router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
-                http1: .init(additionalChannelHandlers: [SendTimeout(sendTimeout)]),
-                ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay",
-                                 backlog: options.backlog),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
-            logger: logger)
-        do {
-            try await app.runService(gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [])
-        } catch {
-            await hub.stop()
-            await pool.close()
-            await streamPool.close()
-            throw error
-        }
+    }
+
+    /// However `run` ended: the hub stopped (a no-op if it never started), both pools closed.
+    private func shutDown() async {
         await hub.stop()
         await pool.close()
         await streamPool.close()

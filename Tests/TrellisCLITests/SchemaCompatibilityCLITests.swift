@@ -18,6 +18,14 @@ struct SchemaCompatibilityCLITests {
         return (process.stop(), process.log)
     }
 
+    /// Schedulers the database has registered (`live`: not stopped).
+    private func schedulers(_ db: TestDatabase, live: Bool = false) async throws -> Int {
+        try await db.withConnection {
+            try await $0.query("SELECT count(*)::int AS n FROM trellis.schedulers WHERE $1 = false OR stopped_at IS NULL", [live])
+                .single().decode("n", as: Int.self)
+        }
+    }
+
     private func expectOneLine(_ result: (status: Int32, stderr: String), _ fragments: String...) {
         #expect(result.status == 1, "stderr: \(result.stderr)")
         let lines = result.stderr.split(separator: "\n")
@@ -39,8 +47,7 @@ struct SchemaCompatibilityCLITests {
             let result = try await refusal(["scheduler", "--database-url", db.url])
             expectOneLine(result, "schema is at version \(newest - 1) and this binary's is version \(newest)", "run `trellis migrate up`")
             // Nothing was registered: the check comes before the scheduler's row.
-            let registered = try await db.withConnection { try await $0.query("SELECT count(*)::int AS n FROM trellis.schedulers").single().decode("n", as: Int.self) }
-            #expect(registered == 0)
+            #expect(try await schedulers(db) == 0)
         }
     }
 
@@ -70,7 +77,7 @@ struct SchemaCompatibilityCLITests {
             defer { scheduler.stop(SIGKILL) }
             try await waitUntil(timeout: .seconds(60), "the scheduler to register (log: \(scheduler.log))") {
                 guard scheduler.isRunning else { throw SchemaTestError(log: scheduler.log) }
-                return try await db.withConnection { try await $0.query("SELECT count(*)::int AS n FROM trellis.schedulers").single().decode("n", as: Int.self) } > 0
+                return try await schedulers(db) > 0
             }
         }
     }
@@ -82,17 +89,16 @@ struct SchemaCompatibilityCLITests {
         try await TestDatabase.withMigrated { db in
             let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "drifting", "--database-url", db.url])
             defer { if scheduler.isRunning { scheduler.stop(SIGKILL) } }
-            func count(_ sql: String) async throws -> Int {
-                try await db.withConnection { try await $0.query(sql).single().decode("n", as: Int.self) }
-            }
             try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
-                try await count("SELECT count(*)::int AS n FROM trellis.schedulers WHERE stopped_at IS NULL") == 2
+                try await schedulers(db, live: true) == 2
             }
             try await db.withConnection {
                 try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/030_runs/0400_function_claim_nodes.sql'")
             }
             try await waitUntil(timeout: .seconds(60), "the scheduler to stop (log: \(scheduler.log))") {
-                _ = try await count("SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name LIKE 'trellis-scheduler%'")
+                try await db.withConnection {
+                    _ = try await $0.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'trellis-scheduler%'")
+                }
                 return !scheduler.isRunning
             }
             #expect(scheduler.stop() == 1, "log: \(scheduler.log)")
