@@ -24,6 +24,8 @@ struct RelayCommand: AsyncParsableCommand {
     var maxStreamsPerPrincipal = 1_000
     @Option(help: "Connections the kernel queues before the relay accepts them (capped by net.core.somaxconn): room for a reconnect storm.")
     var backlog = 4096
+    @Option(help: "Seconds between checks that the database's schema is still the one this binary makes, as at start (0: only at start). A mismatch stops the relay with exit 78.")
+    var schemaCheckInterval = 60
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
@@ -31,6 +33,7 @@ struct RelayCommand: AsyncParsableCommand {
         guard maxBody >= 1024 else { throw ValidationError("--max-body must be at least 1024") }
         guard (0...3600).contains(sendTimeout) else { throw ValidationError("--send-timeout must be 0 to 3600 seconds") }
         guard (1...65535).contains(backlog) else { throw ValidationError("--backlog must be 1 to 65535") }
+        guard (0...86_400).contains(schemaCheckInterval) else { throw ValidationError("--schema-check-interval must be 0 to 86400 seconds") }
         guard maxStreams >= 1 else { throw ValidationError("--max-streams must be at least 1") }
         guard (1...maxStreams).contains(maxStreamsPerPrincipal) else {
             throw ValidationError("--max-streams-per-principal must be 1 to --max-streams (\(maxStreams))")
@@ -48,11 +51,14 @@ struct RelayCommand: AsyncParsableCommand {
         options.maxStreams = maxStreams
         options.maxStreamsPerPrincipal = maxStreamsPerPrincipal
         options.backlog = backlog
+        options.schemaCheckInterval = schemaCheckInterval > 0 ? .seconds(schemaCheckInterval) : nil
         let relay = Relay(databaseURL: try await connection.locator.resolve { Console.note($0) }, options: options)
         let host = self.host
-        try await relay.run { port in
-            // Unbuffered, so a supervisor or test reading the pipe sees it at once.
-            FileHandle.standardOutput.write(Data("relay listening on http://\(host):\(port)\n".utf8))
+        try await SchemaRefusal.mapped {
+            try await relay.run { port in
+                // Unbuffered, so a supervisor or test reading the pipe sees it at once.
+                FileHandle.standardOutput.write(Data("relay listening on http://\(host):\(port)\n".utf8))
+            }
         }
     }
 }

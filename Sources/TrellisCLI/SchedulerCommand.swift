@@ -47,6 +47,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Address for --metrics-port.") var metricsHost = "127.0.0.1"
     @Option(help: "Log lines on stderr: text, or json (one object per line, with run_id, node_key and attempt on node lines).")
     var logFormat: LogFormat = .text
+    @Option(help: "Seconds between checks that the database's schema is still the one this binary makes, as at start (0: only at start and on reconnecting). A mismatch stops the scheduler with exit 78.")
+    var schemaCheckInterval = 60
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
@@ -60,6 +62,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         guard sqlUrl == nil || allowSql else { throw ValidationError("--sql-url needs --allow-sql") }
         guard pollInterval >= 10 else { throw ValidationError("--poll-interval must be at least 10 ms") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0 to 65535") }
+        guard (0...86_400).contains(schemaCheckInterval) else { throw ValidationError("--schema-check-interval must be 0 to 86400 seconds") }
     }
 
     func run() async throws {
@@ -90,6 +93,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         options.maxOutputBytes = maxOutputBytes
         options.maxStoredOutputBytes = maxStoredOutputBytes
         options.maxArtifactBytes = maxArtifactBytes
+        options.schemaCheckInterval = schemaCheckInterval > 0 ? .seconds(schemaCheckInterval) : nil
         let url = try await connection.locator.resolve { Console.note($0) }
         var llm = LLMConfiguration()
         if let path = llmConfig ?? ProcessInfo.processInfo.environment["TRELLIS_LLM_CONFIG"] {
@@ -117,7 +121,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         defer { endpoints?.cancel() }
         stop.attach(scheduler)
         do {
-            _ = try await scheduler.run()
+            _ = try await SchemaRefusal.mapped { try await scheduler.run() }
         } catch let error as HandlerError {
             throw CLIError(error.message)
         }

@@ -1,6 +1,6 @@
 /// The scheduler's decisions as a plain value: what to do on each pass of its loop, given
 /// what happened — no I/O, time as an input. `trellis scheduler` executes the actions
-/// (claim, heartbeat, reclaim, fire schedules, wait, back off, stop); tests drive it with a
+/// (claim, heartbeat, reclaim, fire schedules, check the schema, wait, back off, stop); tests drive it with a
 /// manual clock.
 ///
 /// A pass: the runner reports finished handlers, asks `plan` for the pass's actions and
@@ -14,15 +14,19 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         public var shutdownGrace: Duration
         /// Whether this instance fires due schedules (every instance may; each tick fires once).
         public var fireSchedules: Bool
+        /// How often a running scheduler compares the database's schema with its binary's
+        /// (nil: only at start and on reconnecting).
+        public var schemaCheckInterval: Duration?
 
         public init(concurrency: Int, batch: Int, lease: Duration, pollInterval: Duration, shutdownGrace: Duration,
-                    fireSchedules: Bool = false) {
+                    fireSchedules: Bool = false, schemaCheckInterval: Duration? = nil) {
             self.concurrency = concurrency
             self.batch = batch
             self.lease = lease
             self.pollInterval = pollInterval
             self.shutdownGrace = shutdownGrace
             self.fireSchedules = fireSchedules
+            self.schemaCheckInterval = schemaCheckInterval
         }
     }
 
@@ -35,6 +39,9 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
         case reclaim
         /// Start the runs of due schedules.
         case fireSchedules
+        /// Compare the database's schema with the binary's: a migration run while this
+        /// scheduler stayed connected must stop it, as it would have refused to start.
+        case checkSchema
         /// The grace period ran out: cancel every handler still running.
         case cancelAll
         /// Report what is left, release held nodes, deregister, return.
@@ -46,6 +53,8 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     private var lastReclaim: Instant?
     private var stopRequestedAt: Instant?
     private var nextScheduleCheck: Instant?
+    /// The schema was checked at start (before the loop), so the first check is an interval on.
+    private var lastSchemaCheck: Instant
     /// What the last pass's claim asked for (0: it claimed nothing).
     private var asked = 0
     /// The pause after the next error (50 ms, doubling to 5 s; reset by a clean pass).
@@ -59,6 +68,7 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     public init(settings: Settings, now: Instant) {
         self.settings = settings
         self.lastHeartbeat = now
+        self.lastSchemaCheck = now
     }
 
     public var isStopping: Bool { stopRequestedAt != nil }
@@ -88,6 +98,10 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     public mutating func plan(now: Instant, inFlight: Int) -> [Action] {
         var actions: [Action] = []
         asked = 0
+        // First in its pass: nothing else is called against a schema found foreign.
+        if stopRequestedAt == nil, let interval = settings.schemaCheckInterval, lastSchemaCheck.duration(to: now) >= interval {
+            actions.append(.checkSchema)
+        }
         if let stopAt = stopRequestedAt {
             if inFlight == 0 { return [.stop] }
             if now >= stopAt.advanced(by: settings.shutdownGrace) { return [.cancelAll, .stop] }
@@ -111,6 +125,9 @@ public struct SchedulerLoop<Instant: InstantProtocol>: Sendable where Instant.Du
     public mutating func heartbeatSent(at instant: Instant) { lastHeartbeat = instant }
 
     public mutating func reclaimed(at instant: Instant) { lastReclaim = instant }
+
+    /// The schema was found to match at `at` (a periodic check, or one on reconnecting).
+    public mutating func schemaChecked(at instant: Instant) { lastSchemaCheck = instant }
 
     /// Schedules were fired at `now`; the next one is due in `nextDueIn` (nil: none is).
     public mutating func schedulesFired(at now: Instant, nextDueIn: Duration?) {

@@ -68,6 +68,11 @@ public struct Relay: Sendable {
         /// kernel drops connection attempts and their clients retry only after 1, 3, 7 s;
         /// Hummingbird's default of 256 overflowed with 1,000 clients connecting at once.
         public var backlog = 4096
+        /// How often a running relay compares the database's schema with its binary's, as at
+        /// start (nil: only at start). A mismatch — a migration run while it was serving —
+        /// stops it; so does one found when a database that was unreachable at start answers
+        /// (that first check is tried every second until it goes through).
+        public var schemaCheckInterval: Duration? = .seconds(60)
 
         public init() {}
     }
@@ -117,7 +122,7 @@ public struct Relay: Sendable {
         var logger = Logger(label: "trellis-relay")
         logger.logLevel = options.logLevel
         do {
-            try await requireSchema(logger)
+            let checked = try await requireSchema(logger)
             await hub.start()
             let router = makeRouter()
             let sendTimeout = options.sendTimeout
@@ -128,6 +133,7 @@ public struct Relay: Sendable {
                     ws: .init(autoPing: .enabled(timePeriod: .seconds(15))))),
                 configuration: .init(address: .hostname(options.host, port: options.port), serverName: "trellis-relay",
                                      backlog: options.backlog),
+                services: [SchemaWatch(pool: pool, interval: options.schemaCheckInterval, checked: checked, logger: logger)],
                 onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
                 logger: logger)
             try await app.runService(gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [])
@@ -141,13 +147,16 @@ public struct Relay: Sendable {
     /// A relay built for another schema refuses to start. One that cannot reach the
     /// database starts anyway (answering 503 until it can): relays and databases are
     /// restarted together, and a relay must not crash-loop on a database still starting.
-    private func requireSchema(_ logger: Logger) async throws {
+    /// Returns whether the schema was checked (false: the database did not answer).
+    private func requireSchema(_ logger: Logger) async throws -> Bool {
         do {
             try await pool.withConnection { try await SchemaCompatibility.require($0) }
+            return true
         } catch let refusal as MigrationError {
             throw refusal
         } catch {
-            logger.warning("database not reachable at start-up, its schema not checked: \(error)")
+            logger.warning("database not reachable at start-up, its schema not checked yet: \(error)")
+            return false
         }
     }
 

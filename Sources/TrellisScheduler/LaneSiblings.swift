@@ -1,4 +1,5 @@
 import Synchronization
+import TrellisStore
 
 /// What the lanes of one process know of each other (`SchedulerLanes`; a scheduler run on
 /// its own is a process of one lane, so there is one listener path): the backend of each
@@ -44,6 +45,18 @@ final class LaneSiblings: Sendable {
     private let loads = Mutex<[Int: Load]>([:])
     /// Breaks ties between equally loaded lanes, so doorbells spread over them.
     private let turn = Atomic<Int>(0)
+    /// The schema mismatch one lane found: its siblings stop the same way, without one
+    /// more call (a graceful stop would report and deregister against the changed schema).
+    private let refusal = Mutex<MigrationError?>(nil)
+
+    /// Lane `lane` found the database's schema changed: the others stop at their next pass.
+    func refuse(_ mismatch: MigrationError, by lane: Int) {
+        refusal.withLock { if $0 == nil { $0 = mismatch } }
+        wakeOthers(than: lane)
+    }
+
+    /// What a lane of this process found, if any has.
+    var schemaRefusal: MigrationError? { refusal.withLock { $0 } }
 
     /// Lane `lane`'s main connection is now this backend.
     func setBackend(_ pid: Int32, of lane: Int) {

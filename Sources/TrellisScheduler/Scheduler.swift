@@ -41,6 +41,11 @@ public struct SchedulerOptions: Sendable {
     public var maxArtifactBytes = 1 << 30
     /// Database connections for handlers' artifact reads and writes (apart from the loop's).
     public var artifactConnections = 4
+    /// How often a running scheduler compares the database's schema with its binary's, as
+    /// at start (nil: only at start and on reconnecting). A migration run while it stayed
+    /// connected stops it within this interval instead of leaving it calling functions it
+    /// was not built for.
+    public var schemaCheckInterval: Duration? = .seconds(60)
 
     public init(name: String) {
         self.name = name
@@ -274,12 +279,24 @@ public final class Scheduler: Sendable {
         // are a plain value, tested without a database; this loop carries them out.
         var loop = SchedulerLoop(settings: .init(
             concurrency: options.concurrency, batch: options.batch, lease: lease,
-            pollInterval: options.pollInterval, shutdownGrace: options.shutdownGrace, fireSchedules: options.fireSchedules),
+            pollInterval: options.pollInterval, shutdownGrace: options.shutdownGrace, fireSchedules: options.fireSchedules,
+            schemaCheckInterval: options.schemaCheckInterval),
             now: clock.now)
 
         var lastPassFailed = false
-        /// Set when the schema changed while the connection was down (see the reconnect).
+        /// Set when the schema was found changed (a periodic check, or on reconnecting).
         var refusal: MigrationError?
+        /// Migrated since this scheduler started: it was not built for what it would now
+        /// call. It stops as at a refused start, without one more call — the handlers are
+        /// stopped and their nodes go back to the queue when their leases lapse.
+        func refuse(_ mismatch: MigrationError, _ when: String) async {
+            logger.critical("the database's schema changed \(when): \(mismatch); stopping \(inFlight.count) handler(s)")
+            refusal = mismatch
+            siblings.refuse(mismatch, by: lane)
+            inFlight.cancelAll()
+            _ = await inbox.drain()
+            requestStop()
+        }
         while true {
             // A stop is taken at the top of every pass, before any database call: a lane whose
             // calls all fail (one chaos run's lane kept a connection it could not use) must
@@ -287,6 +304,10 @@ public final class Scheduler: Sendable {
             if stopping.load(ordering: .relaxed) && !loop.isStopping {
                 loop.stopRequested(at: clock.now)
                 logger.info("scheduler \(options.name) stopping: \(inFlight.count) handler(s) in flight")
+            }
+            if let mismatch = siblings.schemaRefusal {
+                await refuse(mismatch, "(found by another lane of this process)")
+                break
             }
             if lastPassFailed && loop.graceOver(now: clock.now) {
                 // A pass's plan ends the loop at the grace (cancel, stop); this ends it when
@@ -442,6 +463,9 @@ public final class Scheduler: Sendable {
                         metrics?.scheduledRuns.increment(by: Int64(fired.runs))
                         loop.schedulesFired(at: clock.now, nextDueIn: fired.nextDue.map { .milliseconds(Int64(($0.timeIntervalSinceNow * 1000).rounded(.up))) })
                         if fired.runs > 0 { leftReady = true }  // their nodes are ready: go again at once
+                    case .checkSchema:
+                        try await SchemaCompatibility.require(connection)
+                        loop.schemaChecked(at: clock.now)
                     case .cancelAll:
                         inFlight.cancelAll()
                     case .stop:
@@ -482,17 +506,11 @@ public final class Scheduler: Sendable {
                 guard let fresh = await reconnect() else { break }
                 do {
                     try await SchemaCompatibility.require(fresh)
+                    loop.schemaChecked(at: clock.now)
                 } catch let mismatch as MigrationError {
-                    // Migrated while this process was cut off (a release that restarted the
-                    // database): it was not built for what it would now call. Stop as at a
-                    // refused start, without one more call — the handlers are stopped and
-                    // their nodes go back to the queue when their leases lapse.
-                    logger.critical("the database's schema changed while the connection was down: \(mismatch); stopping \(inFlight.count) handler(s)")
-                    refusal = mismatch
-                    inFlight.cancelAll()
-                    _ = await inbox.drain()
+                    // Migrated while this process was cut off (a release that restarted the database).
+                    await refuse(mismatch, "while the connection was down")
                     connection = fresh
-                    requestStop()
                     break
                 } catch {
                     // Lost again: the next pass finds out and reconnects.
@@ -520,6 +538,10 @@ public final class Scheduler: Sendable {
                     logger.error("could not register again, retrying in \(pause): \(error)")
                     await wakeup.wait(timeout: pause)
                 }
+            } catch let mismatch as MigrationError {
+                // The periodic check: migrated while this scheduler stayed connected.
+                await refuse(mismatch, "since this scheduler started")
+                break
             } catch let error as PGError where error.isTransient {
                 // A deadlock victim or lock timeout (say, against a cancel of the same run):
                 // the unreported results are back in the inbox; try again shortly.

@@ -14,6 +14,7 @@ struct RelayCLITests {
             (["--pool", "0"], "--pool must be at least 1"),
             (["--max-streams", "0"], "--max-streams must be at least 1"),
             (["--backlog", "0"], "--backlog must be 1 to 65535"),
+            (["--schema-check-interval=-1"], "--schema-check-interval must be 0 to 86400 seconds"),
             (["--max-streams-per-principal", "0"], "--max-streams-per-principal must be 1 to --max-streams (10000)"),
             (["--max-streams", "50", "--max-streams-per-principal", "51"], "--max-streams-per-principal must be 1 to --max-streams (50)"),
         ]
@@ -26,6 +27,7 @@ struct RelayCLITests {
             #expect(refused.stderr.split(separator: "\n").first?.contains(says) == true, "\(flags): \(refused.stderr.prefix(300))")
         }
         let help = try TrellisBinary.run(["relay", "--help"])
-        #expect(help.status == 0 && help.stdout.contains("--send-timeout") && help.stdout.contains("--max-streams-per-principal"))
+        #expect(help.status == 0 && help.stdout.contains("--send-timeout") && help.stdout.contains("--max-streams-per-principal")
+                && help.stdout.contains("--schema-check-interval"))
     }
 }

@@ -5,8 +5,9 @@ import TrellisStore
 import TrellisTestSupport
 
 /// `trellis scheduler` and `trellis relay` refuse to start against a schema other than the
-/// one their binary's catalogue makes, with one line naming the fix and exit 1; a database
-/// that matches (every other test) starts them as before.
+/// one their binary's catalogue makes, with one line naming the fix and exit 78, and stop
+/// the same way when they find it changed while running; a database that matches (every
+/// other test) starts them as before.
 @Suite("Schema compatibility at start-up (binary)")
 struct SchemaCompatibilityCLITests {
     /// Starts `arguments`, waits for the process to end on its own, and returns its exit
@@ -27,7 +28,7 @@ struct SchemaCompatibilityCLITests {
     }
 
     private func expectOneLine(_ result: (status: Int32, stderr: String), _ fragments: String...) {
-        #expect(result.status == 1, "stderr: \(result.stderr)")
+        #expect(result.status == 78, "stderr: \(result.stderr)")
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1, "stderr: \(result.stderr)")
         for fragment in fragments { #expect(result.stderr.contains(fragment), "stderr: \(result.stderr)") }
@@ -83,11 +84,13 @@ struct SchemaCompatibilityCLITests {
     }
 
     /// Migrated while a running scheduler was cut off (its backends terminated here, as a
-    /// release that restarts the database would): on reconnecting it stops with exit 1
-    /// instead of calling functions it was not built for.
+    /// release that restarts the database would): on reconnecting it stops with exit 78
+    /// instead of calling functions it was not built for. (No periodic check here: the
+    /// reconnect's own check is what stops it.)
     @Test func aSchemaChangedWhileTheConnectionWasDownStopsARunningScheduler() async throws {
         try await TestDatabase.withMigrated { db in
-            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "drifting", "--database-url", db.url])
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "drifting", "--schema-check-interval", "0",
+                                                            "--database-url", db.url])
             defer { if scheduler.isRunning { scheduler.stop(SIGKILL) } }
             try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
                 try await schedulers(db, live: true) == 2
@@ -97,13 +100,90 @@ struct SchemaCompatibilityCLITests {
             }
             try await waitUntil(timeout: .seconds(60), "the scheduler to stop (log: \(scheduler.log))") {
                 try await db.withConnection {
-                    _ = try await $0.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'trellis-scheduler%'")
+                    _ = try await $0.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'trellis-scheduler%'")
                 }
                 return !scheduler.isRunning
             }
-            #expect(scheduler.stop() == 1, "log: \(scheduler.log)")
+            #expect(scheduler.stop() == 78, "log: \(scheduler.log)")
             #expect(scheduler.log.contains("the database's schema changed while the connection was down"), "log: \(scheduler.log)")
             #expect(scheduler.log.contains("Error: 1 of this binary's SQL definition file(s) differ"), "log: \(scheduler.log)")
+        }
+    }
+
+    /// Migrated while a scheduler stayed connected (`migrate up` run beside it, against the
+    /// upgrade procedure): its periodic check stops it within the interval, leaving its
+    /// claimed work to lapse back to the queue — it makes no call to the changed functions.
+    @Test func aSchemaChangedWhileTheSchedulerStaysConnectedStopsIt() async throws {
+        try await TestDatabase.withMigrated { db in
+            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "connected", "--schema-check-interval", "1",
+                                                            "--database-url", db.url])
+            defer { if scheduler.isRunning { scheduler.stop(SIGKILL) } }
+            try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
+                try await schedulers(db, live: true) == 2
+            }
+            try await db.withConnection {
+                try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/030_runs/0400_function_claim_nodes.sql'")
+            }
+            try await waitUntil(timeout: .seconds(60), "the scheduler to stop (log: \(scheduler.log))") { !scheduler.isRunning }
+            #expect(scheduler.stop() == 78, "log: \(scheduler.log)")
+            #expect(scheduler.log.contains("the database's schema changed since this scheduler started"), "log: \(scheduler.log)")
+            #expect(scheduler.log.contains("Error: 1 of this binary's SQL definition file(s) differ"), "log: \(scheduler.log)")
+            // Found by the check on the connections it had all along, not by a reconnect.
+            #expect(!scheduler.log.contains("reconnect"), "log: \(scheduler.log)")
+            // It did not deregister: a stop would have called stop_scheduler on the changed schema.
+            #expect(try await schedulers(db, live: true) == 2)
+        }
+    }
+
+    /// A relay's periodic check stops it when the schema changes under it.
+    @Test func aSchemaChangedUnderARunningRelayStopsIt() async throws {
+        try await TestDatabase.withMigrated { db in
+            let relay = try BackgroundProcess(trellis: ["relay", "--port", "\(try LocalCluster.freePort())", "--schema-check-interval", "1",
+                                                        "--database-url", db.url])
+            defer { if relay.isRunning { relay.stop(SIGKILL) } }
+            try await waitUntil(timeout: .seconds(60), "the relay to listen (log: \(relay.log))") { relay.output.contains("relay listening on") }
+            try await db.withConnection {
+                try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/070_relay/0100_function_require_run_access.sql'")
+            }
+            try await waitUntil(timeout: .seconds(60), "the relay to stop (log: \(relay.log))") { !relay.isRunning }
+            #expect(relay.stop() == 78, "log: \(relay.log)")
+            #expect(relay.log.contains("Error: 1 of this binary's SQL definition file(s) differ"), "log: \(relay.log)")
+        }
+    }
+
+    /// A relay started while its database did not answer (here: not created yet) starts,
+    /// then checks the schema as soon as the database answers — an empty one is refused.
+    @Test func aRelayWhoseDatabaseAnswersLaterChecksItThen() async throws {
+        try await TestDatabase.withEmpty { db in
+            let later = db.name + "_later"
+            var components = URLComponents(string: db.url)!
+            components.path = "/" + later
+            let relay = try BackgroundProcess(trellis: ["relay", "--port", "\(try LocalCluster.freePort())", "--database-url", components.string!])
+            defer { if relay.isRunning { relay.stop(SIGKILL) } }
+            try await waitUntil(timeout: .seconds(60), "the relay to listen (log: \(relay.log))") { relay.output.contains("relay listening on") }
+            #expect(relay.log.contains("its schema not checked yet"), "log: \(relay.log)")
+            func dropLater() async throws {
+                try await db.withConnection { try await $0.execute(script: "DROP DATABASE IF EXISTS \(try await $0.quoteIdentifier(later)) WITH (FORCE)") }
+            }
+            try await db.withConnection { try await $0.execute(script: "CREATE DATABASE \(try await $0.quoteIdentifier(later))") }
+            do {
+                try await waitUntil(timeout: .seconds(60), "the relay to stop (log: \(relay.log))") { !relay.isRunning }
+            } catch {
+                try? await dropLater()
+                throw error
+            }
+            try await dropLater()
+            #expect(relay.stop() == 78, "log: \(relay.log)")
+            #expect(relay.log.contains("Error: the database has no trellis schema"), "log: \(relay.log)")
+        }
+    }
+
+    @Test func aNegativeCheckIntervalIsRefusedByName() throws {
+        for command in ["scheduler", "relay"] {
+            let refused = try TrellisBinary.run([command, "--schema-check-interval=-1",
+                                                 "--database-url", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"])
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("--schema-check-interval must be 0 to 86400 seconds"), "\(command): \(refused.stderr)")
         }
     }
 

@@ -76,6 +76,36 @@ import TrellisCore
         #expect(quiet.plan(now: zero, inFlight: 8) == [.reclaim], "off unless asked for")
     }
 
+    /// Checked at start (before the loop), then every interval from the last check — a
+    /// check on reconnecting counts — first in its pass, and never while stopping.
+    @Test func checksTheSchemaEveryIntervalFirstInItsPass() {
+        var checking = settings
+        checking.schemaCheckInterval = .seconds(60)
+        var loop = SchedulerLoop(settings: checking, now: zero)
+        loop.reclaimed(at: zero)
+        #expect(loop.plan(now: zero, inFlight: 8).isEmpty, "checked at start")
+        loop.heartbeatSent(at: at(59_000))
+        loop.reclaimed(at: at(59_000))
+        #expect(loop.plan(now: at(59_999), inFlight: 8).isEmpty)
+        #expect(loop.plan(now: at(60_000), inFlight: 0) == [.checkSchema, .claim(max: 3)])
+        loop.schemaChecked(at: at(60_000))
+        loop.heartbeatSent(at: at(70_000))
+        loop.reclaimed(at: at(70_000))
+        #expect(loop.plan(now: at(70_000), inFlight: 8).isEmpty)
+        loop.schemaChecked(at: at(100_000))  // a reconnect's check
+        loop.heartbeatSent(at: at(159_000))
+        loop.reclaimed(at: at(159_000))
+        #expect(loop.plan(now: at(159_999), inFlight: 8).isEmpty)
+        #expect(loop.plan(now: at(160_000), inFlight: 8) == [.checkSchema])
+        loop.stopRequested(at: at(160_000))
+        #expect(loop.plan(now: at(160_000), inFlight: 1).isEmpty, "a stopping scheduler makes no new check")
+        var unchecked = SchedulerLoop(settings: settings, now: zero)
+        unchecked.reclaimed(at: zero)
+        unchecked.heartbeatSent(at: at(3_600_000))
+        unchecked.reclaimed(at: at(3_600_000))
+        #expect(unchecked.plan(now: at(3_600_000), inFlight: 8).isEmpty, "off unless asked for")
+    }
+
     @Test func aStopDrainsThenCancelsAfterTheGrace() {
         var loop = SchedulerLoop(settings: settings, now: zero)
         loop.reclaimed(at: zero)
