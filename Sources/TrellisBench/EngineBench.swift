@@ -225,10 +225,12 @@ private struct Context {
 
     /// Starts one run at a time and waits (on the event doorbell) for each to finish.
     private func oneAtATime(_ workflow: String, count: Int, pause: Duration) async throws {
-        try await PGConnection.withConnection(bench.databaseURL) { listener in
+        // Started from a client's session of its own (see `start`: the bench's session has
+        // made starts of thousands of runs, which sway PostgreSQL's plan choices).
+        try await PGConnection.withConnection(bench.databaseURL) { client in try await PGConnection.withConnection(bench.databaseURL) { listener in
             try await listener.listen("trellis_events")
             for index in 0..<count {
-                let run: UUID = try await conn.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
+                let run: UUID = try await client.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
                 let prefix = run.uuidString.lowercased()
                 let deadline = ContinuousClock.now + .seconds(30)
                 while try await !conn.benchPrepared(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
@@ -237,7 +239,7 @@ private struct Context {
                 }
                 try await Task.sleep(for: pause)
             }
-        }
+        } }
     }
 
     /// WAL written while `body` runs, in bytes: the write volume behind a workload's nodes
@@ -356,9 +358,15 @@ private struct Context {
             _ = try await conn.bench(BenchQuery.startRuns, [workflow, bench.startRuns])
         }
         log("start: \(bench.singleStarts) runs, one call each, one client")
-        try await timed("one call per run", count: bench.singleStarts, oneClient: true) {
-            for index in 0..<bench.singleStarts {
-                _ = try await conn.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#])
+        // On a connection of its own, as a client's: the bench's own session has just made
+        // two starts of thousands of runs, and PostgreSQL's choice between custom and generic
+        // plans averages over a session's calls — on it, one call per run hid a re-plan of two
+        // statements per start that a client's session paid on every call.
+        try await PGConnection.withConnection(bench.databaseURL) { client in
+            try await timed("one call per run", count: bench.singleStarts, oneClient: true) {
+                for index in 0..<bench.singleStarts {
+                    _ = try await client.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#])
+                }
             }
         }
         return .init(name: "start", description: "enqueue rate, no scheduler running (the runs are discarded afterwards)",
