@@ -22,6 +22,7 @@ enum BenchQuery {
     static let liveSchedulers = "bench/live_schedulers"
     static let historyGenerate = "bench/history_generate"
     static let walPosition = "bench/wal_position"
+    static let analyzeDefinitions = "bench/analyze_definitions"
     static let chaosVerdict = "chaos/verdict"
     static let chaosProgress = "chaos/progress"
     static let chaosTerminateBackend = "chaos/terminate_backend"

@@ -103,12 +103,17 @@ struct BatchAndBenchCLITests {
                 for sql in ["SELECT count(*) AS n FROM trellis.workflow_runs WHERE status = 'succeeded'",
                             "SELECT count(*) AS n FROM trellis.workflow_runs WHERE status <> 'succeeded'",
                             "SELECT count(*) AS n FROM trellis.schedulers WHERE stopped_at IS NULL",
-                            "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'trellis_bench'"] {
+                            "SELECT count(*) AS n FROM pg_namespace WHERE nspname = 'trellis_bench'",
+                            // The wide workflow every workload ran beside (never run): 1,000 nodes.
+                            """
+                            SELECT count(*) AS n FROM trellis.workflow_nodes wn JOIN trellis.workflow_versions v ON v.id = wn.version_id
+                            JOIN trellis.workflows w ON w.id = v.workflow_id WHERE w.name LIKE 'bench-wide-%'
+                            """] {
                     counts.append(try await conn.query(sql).single().decode("n", as: Int.self))
                 }
                 return counts
             }
-            #expect(counts == [78, 0, 0, 0])
+            #expect(counts == [78, 0, 0, 0, 1_000])
             let unknown = try TrellisBinary.run(["bench", "teleport", "--database-url", db.url])
             #expect(unknown.status != 0 && unknown.stderr.contains("unknown workload \"teleport\""))
         }
