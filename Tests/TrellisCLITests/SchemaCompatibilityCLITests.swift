@@ -27,6 +27,26 @@ struct SchemaCompatibilityCLITests {
         }
     }
 
+    /// A scheduler whose two lanes have registered, checking the schema every `seconds` (0: never).
+    private func registeredScheduler(_ db: TestDatabase, name: String, checkEvery seconds: Int) async throws -> BackgroundProcess {
+        let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", name, "--schema-check-interval", "\(seconds)",
+                                                        "--database-url", db.url])
+        do {
+            try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
+                try await schedulers(db, live: true) == 2
+            }
+        } catch {
+            scheduler.stop(SIGKILL)
+            throw error
+        }
+        return scheduler
+    }
+
+    /// Records another checksum for one definition file, as a `migrate up` by another build would.
+    private func changeDefinition(_ db: TestDatabase, _ path: String = "sql/030_runs/0400_function_claim_nodes.sql") async throws {
+        try await db.withConnection { try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = $1", [path]) }
+    }
+
     private func expectOneLine(_ result: (status: Int32, stderr: String), _ fragments: String...) {
         #expect(result.status == 78, "stderr: \(result.stderr)")
         let lines = result.stderr.split(separator: "\n")
@@ -68,7 +88,7 @@ struct SchemaCompatibilityCLITests {
     @Test func otherDefinitionsAreRefusedNamingAFile() async throws {
         try await TestDatabase.withMigrated { db in
             let path = "sql/030_runs/0400_function_claim_nodes.sql"
-            try await db.withConnection { try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = $1", [path]) }
+            try await changeDefinition(db, path)
             expectOneLine(try await refusal(["scheduler", "--database-url", db.url]),
                           "1 of this binary's SQL definition file(s) differ from the database's (\(path))",
                           "run `trellis migrate up` with this binary, or run the binary that migrated it")
@@ -89,15 +109,9 @@ struct SchemaCompatibilityCLITests {
     /// reconnect's own check is what stops it.)
     @Test func aSchemaChangedWhileTheConnectionWasDownStopsARunningScheduler() async throws {
         try await TestDatabase.withMigrated { db in
-            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "drifting", "--schema-check-interval", "0",
-                                                            "--database-url", db.url])
+            let scheduler = try await registeredScheduler(db, name: "drifting", checkEvery: 0)
             defer { if scheduler.isRunning { scheduler.stop(SIGKILL) } }
-            try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
-                try await schedulers(db, live: true) == 2
-            }
-            try await db.withConnection {
-                try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/030_runs/0400_function_claim_nodes.sql'")
-            }
+            try await changeDefinition(db)
             try await waitUntil(timeout: .seconds(60), "the scheduler to stop (log: \(scheduler.log))") {
                 try await db.withConnection {
                     _ = try await $0.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'trellis-scheduler%'")
@@ -115,15 +129,9 @@ struct SchemaCompatibilityCLITests {
     /// claimed work to lapse back to the queue — it makes no call to the changed functions.
     @Test func aSchemaChangedWhileTheSchedulerStaysConnectedStopsIt() async throws {
         try await TestDatabase.withMigrated { db in
-            let scheduler = try BackgroundProcess(trellis: ["scheduler", "--name", "connected", "--schema-check-interval", "1",
-                                                            "--database-url", db.url])
+            let scheduler = try await registeredScheduler(db, name: "connected", checkEvery: 1)
             defer { if scheduler.isRunning { scheduler.stop(SIGKILL) } }
-            try await waitUntil(timeout: .seconds(60), "the scheduler's lanes to register (log: \(scheduler.log))") {
-                try await schedulers(db, live: true) == 2
-            }
-            try await db.withConnection {
-                try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/030_runs/0400_function_claim_nodes.sql'")
-            }
+            try await changeDefinition(db)
             try await waitUntil(timeout: .seconds(60), "the scheduler to stop (log: \(scheduler.log))") { !scheduler.isRunning }
             #expect(scheduler.stop() == 78, "log: \(scheduler.log)")
             #expect(scheduler.log.contains("the database's schema changed since this scheduler started"), "log: \(scheduler.log)")
@@ -142,9 +150,7 @@ struct SchemaCompatibilityCLITests {
                                                         "--database-url", db.url])
             defer { if relay.isRunning { relay.stop(SIGKILL) } }
             try await waitUntil(timeout: .seconds(60), "the relay to listen (log: \(relay.log))") { relay.output.contains("relay listening on") }
-            try await db.withConnection {
-                try await $0.query("UPDATE trellis.schema_definitions SET checksum = 'other' WHERE path = 'sql/070_relay/0100_function_require_run_access.sql'")
-            }
+            try await changeDefinition(db, "sql/070_relay/0100_function_require_run_access.sql")
             try await waitUntil(timeout: .seconds(60), "the relay to stop (log: \(relay.log))") { !relay.isRunning }
             #expect(relay.stop() == 78, "log: \(relay.log)")
             #expect(relay.log.contains("Error: 1 of this binary's SQL definition file(s) differ"), "log: \(relay.log)")
