@@ -134,6 +134,10 @@ struct HotPathPlanTests {
                     ("pause_run", doomed, "SELECT trellis.pause_run(:'doomed', 'admin', 'planned');"),
                     ("resume_run", doomed + "\nSELECT trellis.pause_run(:'doomed', 'admin', 'planned');",
                      "SELECT trellis.resume_run(:'doomed', 'admin', 'planned');"),
+                    // The relay's reads: a stream's access check, the run feed's poll, a snapshot.
+                    ("require_run_access", "", "SELECT trellis.require_run_access(:'other', 'admin', 'view');"),
+                    ("run_feed", "SELECT trellis.run_feed_head() AS head \\gset", "SELECT count(*) FROM trellis.run_feed('admin', NULL, :'head', 100);"),
+                    ("run_snapshot", "", "SELECT trellis.run_snapshot(:'other', 'admin') IS NOT NULL;"),
                     // Decided by another administrator than the starter.
                     ("decide_approval", """
                         SELECT run_id AS gated FROM trellis.start_run('plan-gate', '{}') \\gset
@@ -155,12 +159,16 @@ struct HotPathPlanTests {
                 // version's nodes for each of ten unnest rows, dearer than a custom plan of one
                 // run of a one-node workflow, and PostgreSQL planned two statements of every
                 // start afresh for ever (one call per run 1,000/s instead of 1,600, pgbench).
+                // And a backlog of 20,000 queued runs whose events are analysed: the run feed's
+                // custom plans, knowing the cursor, looked cheaper than its generic one.
                 let output = try Self.psqlStderr(of: """
                     \\set ON_ERROR_STOP on
                     SELECT count(*) FROM trellis.publish_workflow(jsonb_build_object('name', 'plan-wide',
                         'nodes', (SELECT jsonb_agg(jsonb_build_object('key', 'n' || i, 'kind', 'tool_call', 'handler', 'echo')) FROM generate_series(0, 999) i),
                         'edges', (SELECT jsonb_agg(jsonb_build_object('from', 'n0', 'to', 'n' || i)) FROM generate_series(1, 999) i)));
                     ANALYZE trellis.workflow_nodes;
+                    SELECT count(*) FROM trellis.start_runs('plan-flat', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 20000)));
+                    ANALYZE trellis.run_events;
                     SELECT trellis.register_scheduler('plans', ARRAY['echo'], 100, 'test', 1, 'test') AS id \\gset
                     SELECT trellis.create_principal('reviewer', 'user', NULL, true);
                     SELECT count(*) FROM trellis.publish_workflow('{"name": "plan-gate", "nodes": [{"key": "gate", "kind": "human_gate"}, {"key": "after", "kind": "tool_call", "handler": "echo"}], "edges": [{"from": "gate", "to": "after"}]}');

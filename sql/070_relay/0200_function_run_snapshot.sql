@@ -9,7 +9,10 @@
 -- node.progress) / all nodes, over top-level nodes; finished means succeeded, failed,
 -- skipped or cancelled, so a run in a terminal state is at 100.
 CREATE OR REPLACE FUNCTION trellis.run_snapshot(run uuid, principal text) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $fn$
+LANGUAGE plpgsql STABLE
+-- Generic plans, made once per session (one statement was planned afresh on every call):
+-- every read here is by the run's id.
+SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     snapshot jsonb;
     graph jsonb;
