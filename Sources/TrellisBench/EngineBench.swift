@@ -237,19 +237,21 @@ private struct Context {
     private func oneAtATime(_ workflow: String, count: Int, pause: Duration) async throws {
         // Started from a client's session of its own (see `start`: the bench's session has
         // made starts of thousands of runs, which sway PostgreSQL's plan choices).
-        try await PGConnection.withConnection(bench.databaseURL) { client in try await PGConnection.withConnection(bench.databaseURL) { listener in
-            try await listener.listen("trellis_events")
-            for index in 0..<count {
-                let run: UUID = try await client.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
-                let prefix = run.uuidString.lowercased()
-                let deadline = ContinuousClock.now + .seconds(30)
-                while try await !conn.benchPrepared(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
-                    guard ContinuousClock.now < deadline else { throw BenchError("run \(run) of \(workflow) did not finish within 30 s") }
-                    while let note = try await listener.nextNotification(timeout: .milliseconds(200)), !note.payload.hasPrefix(prefix) {}
+        try await PGConnection.withConnection(bench.databaseURL) { client in
+            try await PGConnection.withConnection(bench.databaseURL) { listener in
+                try await listener.listen("trellis_events")
+                for index in 0..<count {
+                    let run: UUID = try await client.benchPrepared(BenchQuery.startOne, [workflow, #"{"i": \#(index)}"#]).single().decode("run_id")
+                    let prefix = run.uuidString.lowercased()
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while try await !conn.benchPrepared(BenchQuery.runFinished, [run]).single().decode("finished", as: Bool.self) {
+                        guard ContinuousClock.now < deadline else { throw BenchError("run \(run) of \(workflow) did not finish within 30 s") }
+                        while let note = try await listener.nextNotification(timeout: .milliseconds(200)), !note.payload.hasPrefix(prefix) {}
+                    }
+                    try await Task.sleep(for: pause)
                 }
-                try await Task.sleep(for: pause)
             }
-        } }
+        }
     }
 
     /// WAL written while `body` runs, in bytes: the write volume behind a workload's nodes
@@ -370,7 +372,7 @@ private struct Context {
         log("start: \(bench.singleStarts) runs, one call each, one client")
         // On a connection of its own, as a client's: the bench's own session has just made
         // two starts of thousands of runs, and PostgreSQL's choice between custom and generic
-        // plans averages over a session's calls — on it, one call per run hid a re-plan of two
+        // plans averages over a session's calls — on it, one call per run mostly hid a re-plan of two
         // statements per start that a client's session paid on every call.
         try await PGConnection.withConnection(bench.databaseURL) { client in
             try await timed("one call per run", count: bench.singleStarts, oneClient: true) {
