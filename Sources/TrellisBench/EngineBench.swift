@@ -74,15 +74,13 @@ public struct EngineBench: Sendable {
             // once planned afresh on every call (one call per run 800 runs/s instead of 1,300),
             // which a bench on a database of small workflows never showed. So one is there,
             // never run, as the widest fan-out a user publishes.
+            let context = Context(bench: self, conn: conn, directory: directory, log: log)
             log("setup: publishing a root → 999 fan-out that never runs, and analysing the definitions")
-            _ = try await WorkflowStore(connection: conn).publish(
-                definition: EngineBench.definition(name: "bench-wide-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))",
-                                                   workload: .fanout, width: 999), as: "admin")
+            _ = try await context.publish(.fanout, "-wide", width: 999)
             try await conn.bench(BenchQuery.analyzeDefinitions)
             log("commit rate: \(commitClients) clients × \(commitsPerClient) single-row commits, then 1 client × \(oneClientCommits) (before)")
             let before = try await commitRate(conn, clients: commitClients, commits: commitsPerClient)
             let oneBefore = try await commitRate(conn, clients: 1, commits: oneClientCommits)
-            let context = Context(bench: self, conn: conn, directory: directory, log: log)
             var results: [BenchReport.Workload] = []
             for workload in workloads {
                 log("\(workload.rawValue): running")
@@ -181,7 +179,7 @@ private struct Context {
         }
     }
 
-    private func publish(_ workload: BenchWorkload, _ label: String = "", width: Int? = nil) async throws -> String {
+    fileprivate func publish(_ workload: BenchWorkload, _ label: String = "", width: Int? = nil) async throws -> String {
         let name = "bench-\(workload.rawValue)\(label)-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         _ = try await WorkflowStore(connection: conn)
             .publish(definition: EngineBench.definition(name: name, workload: workload, width: width ?? bench.width), as: "admin")

@@ -149,15 +149,9 @@ public struct Relay: Sendable {
     /// restarted together, and a relay must not crash-loop on a database still starting.
     /// Returns whether the schema was checked (false: the database did not answer).
     private func requireSchema(_ logger: Logger) async throws -> Bool {
-        do {
-            try await pool.withConnection { try await SchemaCompatibility.require($0) }
-            return true
-        } catch let refusal as MigrationError {
-            throw refusal
-        } catch {
-            logger.warning("database not reachable at start-up, its schema not checked yet: \(error)")
-            return false
-        }
+        guard let unreachable = try await SchemaWatch.check(pool) else { return true }
+        logger.warning("database not reachable at start-up, its schema not checked yet: \(unreachable)")
+        return false
     }
 
     /// However `run` ended: the hub stopped (a no-op if it never started), both pools closed.

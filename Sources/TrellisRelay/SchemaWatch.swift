@@ -21,6 +21,19 @@ struct SchemaWatch: Service {
         try await cancelWhenGracefulShutdown { try await watch() }
     }
 
+    /// One check, the start-up one too: throws the refusal; returns why the database could
+    /// not be asked (unreachable, busy), or nil when the schema is this binary's.
+    static func check(_ pool: ConnectionPool) async throws -> (any Error)? {
+        do {
+            try await pool.withConnection { try await SchemaCompatibility.require($0) }
+            return nil
+        } catch let refusal as MigrationError {
+            throw refusal
+        } catch {
+            return error
+        }
+    }
+
     private func watch() async throws {
         guard let interval else {
             while !Task.isCancelled { try? await Task.sleep(for: .seconds(3_600)) }
@@ -34,13 +47,11 @@ struct SchemaWatch: Service {
                 return  // the server stopped
             }
             do {
-                try await pool.withConnection { try await SchemaCompatibility.require($0) }
-                checked = true
-            } catch let refusal as MigrationError {
-                logger.critical("the database's schema is not this relay's: \(refusal); stopping")
-                throw refusal
-            } catch {
                 // Unreachable or busy: the next tick tries again.
+                if try await Self.check(pool) == nil { checked = true }
+            } catch {
+                logger.critical("the database's schema is not this relay's: \(error); stopping")
+                throw error
             }
         }
     }

@@ -1,7 +1,8 @@
 import TrellisPQ
 
-/// The start-up check of the long-running processes (`trellis scheduler`, `trellis relay`):
-/// the database's schema must be the one this binary's catalogue makes. A scheduler built
+/// The check of the long-running processes (`trellis scheduler`, `trellis relay`) at start,
+/// and again while they run (`--schema-check-interval`, a scheduler's reconnect): the
+/// database's schema must be the one this binary's catalogue makes. A scheduler built
 /// for another schema fails every claim in ways its logs cannot explain (a function's
 /// result columns changed, a column it reads is gone) or, worse, runs with rules it was not
 /// built with; refusing to start names the fix instead. Upgrades therefore go: stop the

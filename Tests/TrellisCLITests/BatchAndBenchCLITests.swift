@@ -107,7 +107,7 @@ struct BatchAndBenchCLITests {
                             // The wide workflow every workload ran beside (never run): 1,000 nodes.
                             """
                             SELECT count(*) AS n FROM trellis.workflow_nodes wn JOIN trellis.workflow_versions v ON v.id = wn.version_id
-                            JOIN trellis.workflows w ON w.id = v.workflow_id WHERE w.name LIKE 'bench-wide-%'
+                            JOIN trellis.workflows w ON w.id = v.workflow_id WHERE w.name LIKE 'bench-fanout-wide-%'
                             """] {
                     counts.append(try await conn.query(sql).single().decode("n", as: Int.self))
                 }
