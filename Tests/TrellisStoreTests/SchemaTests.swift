@@ -87,6 +87,44 @@ struct SchemaTests {
         }
     }
 
+    /// The hot tables' status lists, stored as array constants since migration 0026, still
+    /// refuse what they refused as IN lists — each by its own name — and accept every
+    /// status the engine writes.
+    @Test func statusListsRejectUnknownStatuses() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                let version = try await publishFixture(conn)
+                let run = try await conn.query("""
+                    INSERT INTO trellis.workflow_runs (workflow_id, version_id)
+                    SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
+                    """, [version]).single().decode("id", as: UUID.self)
+                let node = try await conn.query("""
+                    WITH n AS (INSERT INTO trellis.workflow_nodes (version_id, key, kind, handler, position)
+                               VALUES ($1, 'a', 'tool_call', 'echo', 0) RETURNING id)
+                    INSERT INTO trellis.node_runs (run_id, workflow_id, node_id, node_key, kind, handler)
+                    SELECT $2, v.workflow_id, n.id, 'a', 'tool_call', 'echo' FROM n, trellis.workflow_versions v WHERE v.id = $1
+                    RETURNING id
+                    """, [version, run]).single().decode("id", as: Int64.self)
+                try await conn.query("INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt) VALUES ($1, $2, 1)", [node, run])
+                let refusals: [(String, String)] = [
+                    ("UPDATE trellis.workflow_runs SET status = 'done' WHERE id = $1", "workflow_runs_status_check"),
+                    ("UPDATE trellis.workflow_runs SET status = 'succeeded' WHERE id = $1", "workflow_runs_finished_iff_terminal"),
+                    ("UPDATE trellis.workflow_runs SET finished_at = now() WHERE id = $1", "workflow_runs_finished_iff_terminal"),
+                    ("UPDATE trellis.node_runs SET status = 'Running' WHERE run_id = $1", "node_runs_status_check"),
+                    ("UPDATE trellis.node_attempts SET outcome = 'ok' WHERE run_id = $1", "node_attempts_outcome_check"),
+                ]
+                for (statement, constraint) in refusals {
+                    let error = await #expect(throws: PGError.self) { try await conn.query(statement, [run]) }
+                    #expect(error?.sqlState == SQLState.checkViolation, "\(statement)")
+                    #expect(error?.constraint == constraint, "\(statement)")
+                }
+                try await conn.query("UPDATE trellis.workflow_runs SET status = 'cancelled', finished_at = now() WHERE id = $1", [run])
+                try await conn.query("UPDATE trellis.node_runs SET status = 'skipped' WHERE run_id = $1", [run])
+                try await conn.query("UPDATE trellis.node_attempts SET outcome = 'input_required' WHERE run_id = $1", [run])
+            }
+        }
+    }
+
     @Test func createsTheDatabaseRoles() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in

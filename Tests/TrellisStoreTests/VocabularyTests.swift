@@ -10,11 +10,13 @@ import TrellisTestSupport
 /// code raised by a new function, fails here until Swift knows it too.
 @Suite("Vocabulary")
 struct VocabularyTests {
-    /// The quoted words of a CHECK constraint `status IN ('a', 'b', …)`.
+    /// The words a CHECK constraint allows: `status IN ('a', 'b', …)` or, as the hot
+    /// tables store them (migration 0026), `status = ANY ('{a,b,…}'::text[])`.
     func allowed(_ conn: PGConnection, _ constraint: String) async throws -> Set<String> {
         let definition: String = try await conn.query(
             "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = $1", [constraint]).single().decode("def")
-        return Set(definition.matches(of: /'([a-z_]+)'/).map { String($0.output.1) })
+        let listed = definition.matches(of: /'\{([a-z_,]+)\}'/).flatMap { $0.output.1.split(separator: ",").map(String.init) }
+        return Set(definition.matches(of: /'([a-z_]+)'/).map { String($0.output.1) } + listed)
     }
 
     @Test func statusEnumsMatchTheCheckConstraints() async throws {
