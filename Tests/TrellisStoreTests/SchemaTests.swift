@@ -17,6 +17,14 @@ struct SchemaTests {
             """).single().decode("id")
     }
 
+    /// Inserts a queued run of the fixture's version, bypassing start_run; returns its id.
+    private func insertRun(_ conn: PGConnection, version: Int64) async throws -> UUID {
+        try await conn.query("""
+            INSERT INTO trellis.workflow_runs (workflow_id, version_id)
+            SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
+            """, [version]).single().decode("id", as: UUID.self)
+    }
+
     @Test func publishedVersionsAreImmutable() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
@@ -41,10 +49,7 @@ struct SchemaTests {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
                 let version = try await publishFixture(conn)
-                let run = try await conn.query("""
-                    INSERT INTO trellis.workflow_runs (workflow_id, version_id)
-                    SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
-                    """, [version]).single().decode("id", as: UUID.self)
+                let run = try await insertRun(conn, version: version)
                 try await conn.query("INSERT INTO trellis.run_events (run_id, seq, type) VALUES ($1, 1, 'run.queued')", [run])
                 let error = await #expect(throws: PGError.self) {
                     try await conn.query("UPDATE trellis.run_events SET type = 'run.started' WHERE run_id = $1", [run])
@@ -52,10 +57,7 @@ struct SchemaTests {
                 #expect(error?.sqlState == "TR001")
                 // Retention removes whole runs, and their events with them (a statement
                 // trigger since migration 0013 dropped the foreign key) — only theirs.
-                let kept = try await conn.query("""
-                    INSERT INTO trellis.workflow_runs (workflow_id, version_id)
-                    SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
-                    """, [version]).single().decode("id", as: UUID.self)
+                let kept = try await insertRun(conn, version: version)
                 try await conn.query("INSERT INTO trellis.run_events (run_id, seq, type) VALUES ($1, 1, 'run.queued'), ($1, 2, 'run.started')", [kept])
                 try await conn.query("INSERT INTO trellis.run_events (run_id, seq, type) VALUES ($1, 2, 'run.started')", [run])
                 try await conn.query("DELETE FROM trellis.workflow_runs WHERE id = $1", [run])
@@ -94,10 +96,7 @@ struct SchemaTests {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
                 let version = try await publishFixture(conn)
-                let run = try await conn.query("""
-                    INSERT INTO trellis.workflow_runs (workflow_id, version_id)
-                    SELECT workflow_id, id FROM trellis.workflow_versions WHERE id = $1 RETURNING id
-                    """, [version]).single().decode("id", as: UUID.self)
+                let run = try await insertRun(conn, version: version)
                 let node = try await conn.query("""
                     WITH n AS (INSERT INTO trellis.workflow_nodes (version_id, key, kind, handler, position)
                                VALUES ($1, 'a', 'tool_call', 'echo', 0) RETURNING id)
