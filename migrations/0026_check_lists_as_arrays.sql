@@ -6,8 +6,9 @@
 -- statuses), and each statement also folds those words into an array again;
 -- `status = ANY ('{a,b,…}'::text[])` is the same test stored as one constant (778
 -- characters). Counted with callgrind on the database backend (scripts/bench-instructions.sh,
--- deterministic where this VM's timings are not): a one-node run (start, claim, complete)
--- 7.47 → 7.28 million instructions, a run of root → 8 → merge 28.0 → 27.0 million.
+-- repeatable where this VM's timings are not): a start 1.38 → 1.31 million instructions, a
+-- one-node run (start, claim, complete) 5.89 → 5.66 million, a run of root → 8 → merge
+-- 27.3 → 26.6 million.
 -- Same names, same values, same semantics; each constraint is checked against the rows
 -- already stored when it is added again.
 ALTER TABLE trellis.workflow_runs

@@ -19,7 +19,10 @@
 # the commits' flushes and the waits between calls are not in it, so it is a lever's
 # measure, not a latency. Takes a few minutes (the server runs ~50× slower under valgrind).
 #
-# Usage: scripts/bench-instructions.sh [TRELLIS_BINARY]   (default: .build/release/trellis)
+# Usage: scripts/bench-instructions.sh [TRELLIS_BINARY [SQL_FILE]]
+#   TRELLIS_BINARY  default .build/release/trellis; its migrations and definitions make the schema
+#   SQL_FILE        run after them (as the superuser): a function changed in place, so one
+#                   build measures a SQL lever against the schema as shipped
 # Needs valgrind and pgbench (installed here when missing, on Debian/Ubuntu as root).
 # KEEP=1 keeps the work directory (its cg/ holds each backend's callgrind profile).
 set -euo pipefail
@@ -27,6 +30,8 @@ set -euo pipefail
 trellis=${1:-.build/release/trellis}
 [[ -x $trellis ]] || { echo "bench-instructions: no trellis binary at $trellis (swift build -c release --product trellis)" >&2; exit 2; }
 trellis=$(cd "$(dirname "$trellis")" && pwd)/$(basename "$trellis")
+extra=${2:-}
+[[ -z $extra || -r $extra ]] || { echo "bench-instructions: cannot read $extra" >&2; exit 2; }
 
 bin=
 for dir in /usr/lib/postgresql/*/bin; do [[ -x $dir/initdb && -x $dir/pgbench ]] && bin=$dir; done
@@ -81,6 +86,7 @@ EOF
 ready
 psql -q "postgresql://trellis@127.0.0.1:$port/postgres" -c "CREATE DATABASE trellis"
 TRELLIS_DATABASE_URL=$url "$trellis" migrate up >/dev/null
+[[ -z $extra ]] || psql -q -v ON_ERROR_STOP=1 "$url" -f "$extra" >/dev/null
 nodes='{"key": "root", "kind": "tool_call", "handler": "echo"}'
 edges=
 for i in 0 1 2 3 4 5 6 7; do
@@ -127,31 +133,39 @@ echo "bench-instructions: starting the server under callgrind" >&2
 server_pid=$!
 ready
 
+# Waits until no backend has written its profile for 3 s: every session before is counted
+# out (a backend writes its profile when it exits, a moment after its client).
+quiet() {
+  local last now stable=0
+  last=$(ls "$work/cg" | wc -l)
+  while (( stable < 3 )); do
+    sleep 1
+    now=$(ls "$work/cg" | wc -l)
+    if (( now == last )); then stable=$((stable + 1)); else stable=0; last=$now; fi
+  done
+}
+
 # The instructions of the backend that ran `iterations` of a script: of the two profiles
-# pgbench's sessions write (its first connection only checks the server), the larger. A
-# backend writes its profile when it exits, a moment after pgbench does, so both are
-# waited for — by pid, newer than every profile counted before. Sets `counted`.
-seen=0
+# pgbench's sessions write (its first connection only checks the server), the larger.
+# Sets `counted` (a function run in $(…) could not keep state between calls).
 counted=0
 count() {
-  local script=$1 iterations=$2 newest newest_pid total file pid written
+  local script=$1 iterations=$2 before newest total file written
+  quiet
+  before=$(ls "$work/cg")
   pgbench -n -c1 -M prepared -t "$iterations" -f "$work/$script.pgb" "$url" > "$work/pgbench.log" 2>&1 \
     || { cat "$work/pgbench.log" >&2; exit 1; }
   for _ in $(seq 1 120); do
     newest=0
-    newest_pid=$seen
     written=0
-    for file in "$work"/cg/cg.*; do
-      pid=${file##*.}
-      (( pid > seen )) || continue
-      total=$(sed -n 's/^summary: //p' "$file")
+    for file in $(ls "$work/cg"); do
+      grep -qxF "$file" <<< "$before" && continue
+      total=$(sed -n 's/^summary: //p' "$work/cg/$file")
       [[ -n $total ]] || continue
       written=$((written + 1))
       (( total > newest )) && newest=$total
-      (( pid > newest_pid )) && newest_pid=$pid
     done
     if (( written >= 2 )); then
-      seen=$newest_pid
       counted=$newest
       return
     fi

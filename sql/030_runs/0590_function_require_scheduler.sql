@@ -12,9 +12,13 @@ BEGIN
     IF s.id IS NULL OR (s.stopped_at IS NOT NULL AND NOT allow_stopped) THEN
         RAISE EXCEPTION USING ERRCODE = 'TR404', MESSAGE = format('unknown or stopped scheduler %s', scheduler);
     END IF;
-    IF s.login <> session_user AND NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false) THEN
-        RAISE EXCEPTION USING ERRCODE = '42501',
-            MESSAGE = format('scheduler %s was registered by login %s; %s may not act for it', scheduler, s.login, session_user);
+    -- Two tests, so the usual case (the registering login) is a simple expression, not a
+    -- query with a subquery on every call (1.2 % of a one-node run's backend instructions).
+    IF s.login <> session_user THEN
+        IF NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false) THEN
+            RAISE EXCEPTION USING ERRCODE = '42501',
+                MESSAGE = format('scheduler %s was registered by login %s; %s may not act for it', scheduler, s.login, session_user);
+        END IF;
     END IF;
     RETURN s;
 END;
