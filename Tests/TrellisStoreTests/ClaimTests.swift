@@ -111,6 +111,64 @@ struct ClaimTests {
         }
     }
 
+    /// A claim writes its runs' rows and events in the statement that claims: across runs
+    /// that start in it and a run already running, each run's log stays contiguous (its
+    /// run.started first), its last_seq is its newest event, and each rings one doorbell.
+    @Test func aClaimAcrossRunsKeepsEachRunsLogContiguous() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: """
+                    {"name": "levels", "nodes": [
+                      {"key": "root", "kind": "tool_call", "handler": "echo"},
+                      {"key": "left", "kind": "tool_call", "handler": "echo"},
+                      {"key": "right", "kind": "tool_call", "handler": "echo"}],
+                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
+                    """, as: "admin")
+                let driver = try await Driver.make(conn)
+                let running = try await driver.store.start("levels", as: "admin").runID
+                let root = try #require(try await driver.claim().first)
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: root.nodeRunID, attempt: root.attempt, output: .object([:]))])
+                let queued = [try await driver.store.start("levels", as: "admin").runID, try await driver.store.start("levels", as: "admin").runID]
+                try await db.withConnection { bell in
+                    try await bell.listen("trellis_events")
+                    let claims = try await driver.claim()
+                    #expect(claims.count == 4)
+                    #expect(Dictionary(grouping: claims, by: \.runID).mapValues { $0.map(\.nodeKey).sorted() }
+                            == [running: ["left", "right"], queued[0]: ["root"], queued[1]: ["root"]])
+                    var payloads: Set<String> = []
+                    while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.insert(note.payload) }
+                    var newest: Set<String> = []
+                    for run in [running] + queued {
+                        let events = try await driver.store.events(of: run)
+                        let row = try await driver.store.run(run)
+                        #expect(events.map(\.seq) == Array(1...Int64(events.count)), "\(run): \(events.map(\.seq))")
+                        #expect(row.lastSeq == Int64(events.count))
+                        #expect(row.status == "running")
+                        newest.insert("\(run.uuidString.lowercased()):\(row.lastSeq)")
+                        let types = events.map(\.type)
+                        if run == running {
+                            #expect(types.suffix(2) == ["node.started", "node.started"])
+                            #expect(types.filter { $0 == "run.started" }.count == 1)
+                        } else {
+                            #expect(types == ["run.queued", "run.started", "node.started"])
+                            let started = try events[1].data.decode(JSONValue.self)
+                            #expect(started["workflow"] == .string("levels"))
+                            #expect(started["version"] == .number(1))
+                        }
+                    }
+                    #expect(payloads == newest)
+                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                }
+                #expect(try await driver.drain().sorted() == ["left", "left", "right", "right"])
+                for run in [running] + queued {
+                    let events = try await driver.store.events(of: run)
+                    #expect(events.map(\.seq) == Array(1...Int64(events.count)))
+                    #expect(try await driver.store.run(run).status == "succeeded")
+                }
+            }
+        }
+    }
+
     @Test func aBatchRingsOneDoorbellPerRunWithItsNewestSeq() async throws {
         try await TestDatabase.withSeeded { db, conn in
             let driver = try await Driver.make(conn)

@@ -103,6 +103,18 @@ struct WorkerLossTests {
                 #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 601) } == "22023")
                 #expect(await sqlState { _ = try await driver.scheduling.heartbeat(scheduler: driver.scheduler, holding: [], leaseSeconds: 3600) } == "22023")
                 #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 600) } == nil)
+                #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 0) } == "22023")
+                // The bound is a setting: lowered, a lease the default allows is refused and
+                // the message names the setting; raised, a longer one is taken.
+                try await conn.execute(script: "SET trellis.max_lease_seconds = 60")
+                let lowered = await #expect(throws: PGError.self) {
+                    _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 120)
+                }
+                #expect(lowered?.sqlState == "22023")
+                #expect(lowered?.message.contains("1 second to 60 seconds (trellis.max_lease_seconds)") == true, "\(String(describing: lowered))")
+                try await conn.execute(script: "SET trellis.max_lease_seconds = 900")
+                #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 700) } == nil)
+                #expect(await sqlState { _ = try await driver.scheduling.claim(scheduler: driver.scheduler, handlers: ["echo"], max: 1, leaseSeconds: 901) } == "22023")
             }
         }
     }
@@ -161,6 +173,34 @@ struct SizeCapTests {
                 #expect(error?.message.contains("node run \(claim.nodeRunID)") == true, "\(String(describing: error))")
                 #expect(try await driver.store.nodes(of: run).first?.status == "running")
                 #expect(try await driver.store.events(of: run).map(\.type) == before)
+            }
+        }
+    }
+
+    /// Outputs are measured one by one: a batch larger than the cap whose outputs each fit
+    /// is taken whole, and one output over it is refused whatever the batch's size.
+    @Test func theCapIsPerOutputNotPerBatch() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { conn in
+                _ = try await WorkflowStore(connection: conn).publish(definition: oneShot, as: "admin")
+                try await conn.execute(script: "SET trellis.max_output_bytes = 1000")
+                let driver = try await Driver.make(conn)
+                let runs = [try await driver.store.start("one-shot", as: "admin").runID, try await driver.store.start("one-shot", as: "admin").runID]
+                let claims = try await driver.claim()
+                #expect(claims.count == 2)
+                let fits = JSONValue.string(String(repeating: "x", count: 900))
+                let reports = try await driver.scheduling.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: fits) })
+                #expect(reports.map(\.accepted) == [true, true])
+                for run in runs { #expect(try await driver.store.run(run).status == "succeeded") }
+
+                let next = try await driver.store.start("one-shot", as: "admin").runID
+                let claim = try #require(try await driver.claim().first)
+                let over = JSONValue.string(String(repeating: "y", count: 1_000))
+                let error = await #expect(throws: PGError.self) {
+                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: over)])
+                }
+                #expect(error?.sqlState == "54000")
+                #expect(try await driver.store.nodes(of: next).first?.status == "running")
             }
         }
     }

@@ -7,7 +7,9 @@
 -- after a condition node) and the edge's own condition, if any, holds over the run data.
 -- Callers hold the node runs' row locks; advance_run then moves dependents on. Runs of
 -- `finishing` (whose settled nodes have no dependents) end here when nothing is left
--- (append_events), in the same update of their row as their counters.
+-- (append_events), in the same update of their row as their counters; when every
+-- settled node's run is one of them, nothing depends on the batch and the dependents'
+-- pass is skipped.
 DROP FUNCTION IF EXISTS trellis.settle_nodes(bigint[], text[], jsonb[], jsonb[], numeric[]);
 CREATE OR REPLACE FUNCTION trellis.settle_nodes(node_run_ids bigint[], final_statuses text[], node_outputs jsonb[],
                                                 node_errors jsonb[], added_costs numeric[] DEFAULT NULL,
@@ -27,22 +29,29 @@ SET plan_cache_mode = force_generic_plan AS $fn$
 DECLARE
     settled_runs uuid[];
     settled_counts bigint[];
+    only_sinks boolean;
     dependents bigint[];
     dependents_settled bigint[];
     dependents_taken bigint[];
 BEGIN
-    UPDATE trellis.node_runs n
-    SET status = s.status, output = s.output, error = s.error, finished_at = now(), lease_expires_at = NULL,
-        cost = n.cost + coalesce(s.cost, 0)
-    FROM unnest(node_run_ids, final_statuses, node_outputs, node_errors, coalesce(added_costs, '{}'))
-         AS s(id, status, output, error, cost)
-    WHERE n.id = s.id;
+    -- The settled nodes' runs and how many each settled, from the update itself, and
+    -- whether every one of them is `finishing` (so no settled node has a dependent).
+    WITH settled AS (
+        UPDATE trellis.node_runs n
+        SET status = s.status, output = s.output, error = s.error, finished_at = now(), lease_expires_at = NULL,
+            cost = n.cost + coalesce(s.cost, 0)
+        FROM unnest(node_run_ids, final_statuses, node_outputs, node_errors, coalesce(added_costs, '{}'))
+             AS s(id, status, output, error, cost)
+        WHERE n.id = s.id
+        RETURNING n.run_id
+    )
+    SELECT coalesce(array_agg(c.run_id), '{}'), coalesce(array_agg(c.n), '{}'), coalesce(bool_and(c.run_id = ANY (finishing)), false)
+    INTO settled_runs, settled_counts, only_sinks
+    FROM (SELECT settled.run_id, count(*) AS n FROM settled GROUP BY settled.run_id) c;
 
     -- The events, and the runs' remaining-node counters in the same update of each run row
     -- (append_events locks the run rows in id order: no deadlock between batches). Every
     -- settled node makes a node.finished event, so every run counted gets events.
-    SELECT coalesce(array_agg(c.run_id), '{}'), coalesce(array_agg(c.n), '{}') INTO settled_runs, settled_counts
-    FROM (SELECT n.run_id, count(*) AS n FROM trellis.node_runs n WHERE n.id = ANY (node_run_ids) GROUP BY n.run_id) c;
     PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.ord, e.k), array_agg(e.type ORDER BY e.ord, e.k),
                                   array_agg(e.data ORDER BY e.ord, e.k), '{}', settled_runs, settled_counts,
                                   coalesce(finishing, '{}'))
@@ -67,6 +76,9 @@ BEGIN
         WHERE k.k = 1 OR n.output IS NOT NULL
     ) e;
 
+    IF only_sinks THEN
+        RETURN;  -- nothing depends on what was settled (a fan-out's leaves, one-node runs)
+    END IF;
     -- Each outgoing edge of a settled node, with whether it is taken, and its dependent's
     -- node run by its unique key (run, node key, no item).
     SELECT array_agg(p.id), array_agg(p.settled), array_agg(p.taken)

@@ -26,13 +26,23 @@ DECLARE
     prio int := coalesce((options ->> 'priority')::int, 0);
     node_count int;
     stepwise boolean;
-    woken text[];
     run uuid;
+    has_artifacts boolean;
+    notified bigint;
+BEGIN
     -- Whether any input references an artifact: one scan of the inputs' text, so runs
     -- without artifacts (the usual start) pay for neither the check nor the references.
-    has_artifacts boolean := EXISTS (SELECT 1 FROM unnest(inputs) AS u(input)
-                                     WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0);
-BEGIN
+    -- One id per input, over unnest rather than generate_series(1, n): the generic plan of a
+    -- series to a parameter counts 1,000 rows, so every start planned this statement afresh.
+    -- A single input (start_run) takes both as expressions, not statements.
+    IF cardinality(inputs) = 1 THEN
+        has_artifacts := position('"$artifact"' IN coalesce(inputs[1]::text, '')) > 0;
+        ids := ARRAY[gen_random_uuid()];
+    ELSE
+        has_artifacts := EXISTS (SELECT 1 FROM unnest(inputs) AS u(input)
+                                 WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0);
+        ids := ARRAY(SELECT gen_random_uuid() FROM unnest(inputs));
+    END IF;
     SELECT count(*), coalesce(bool_or(wn.upstream_count = 0 AND wn.kind NOT IN ('agent_call', 'tool_call')), false)
     INTO node_count, stepwise
     FROM trellis.workflow_nodes wn WHERE wn.version_id = pinned.id;
@@ -41,9 +51,6 @@ BEGIN
     IF has_artifacts THEN
         PERFORM trellis.check_input_artifacts(actor_id, inputs);
     END IF;
-    -- One id per input, over unnest rather than generate_series(1, n): the generic plan of a
-    -- series to a parameter counts 1,000 rows, so every start planned this statement afresh.
-    ids := ARRAY(SELECT gen_random_uuid() FROM unnest(inputs));
     WITH inserted AS (
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
                                            idempotency_key, nodes_remaining, last_seq, retry_of, retry_root, schedule_id,
@@ -82,7 +89,10 @@ BEGIN
         ORDER BY u.ord, wn.execution_level, wn.position
         RETURNING node_runs.handler, node_runs.status
     )
-    SELECT array_agg(DISTINCT made.handler) FILTER (WHERE made.status = 'ready') INTO woken FROM made;
+    -- One trellis_ready doorbell per handler of the ready roots (none when stepwise:
+    -- advance_run rings for what it makes ready).
+    SELECT count(pg_notify('trellis_ready', w.handler)) INTO notified
+    FROM (SELECT DISTINCT made.handler FROM made WHERE made.status = 'ready') w;
 
     -- The artifacts the inputs reference: readers of these runs may read them.
     IF has_artifacts THEN
@@ -98,20 +108,21 @@ BEGIN
         UPDATE trellis.artifacts a SET referenced_at = now() WHERE a.id IN (SELECT r.artifact_id FROM referenced r);
     END IF;
 
-    INSERT INTO trellis.run_events (run_id, seq, type, data)
-    SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,
-                                                     'priority', prio, 'started_by', principal,
-                                                     'retry_of', options ->> 'retry_of'))
-    FROM unnest(ids) AS u(id);
-    PERFORM pg_notify('trellis_events', u.id::text || ':1') FROM unnest(ids) AS u(id);
+    WITH queued AS (
+        INSERT INTO trellis.run_events (run_id, seq, type, data)
+        SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,
+                                                         'priority', prio, 'started_by', principal,
+                                                         'retry_of', options ->> 'retry_of'))
+        FROM unnest(ids) AS u(id)
+        RETURNING run_events.run_id
+    )
+    SELECT count(pg_notify('trellis_events', queued.run_id::text || ':1')) INTO notified FROM queued;
 
     IF stepwise THEN
         FOREACH run IN ARRAY ids LOOP
             PERFORM trellis.advance_run(run);
         END LOOP;
-        RETURN ids;
     END IF;
-    PERFORM pg_notify('trellis_ready', h) FROM unnest(woken) AS h;
     RETURN ids;
 END;
 $fn$;

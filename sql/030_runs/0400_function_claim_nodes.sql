@@ -50,15 +50,19 @@ DECLARE
     refused bigint[] := '{}';
     lim record;
     free_slots bigint;
-    started uuid[];
-    slotted uuid[];
+    notified bigint;
     limited_runs bigint[];
     any_limits boolean;
 BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_nodes must be 1 to 1000, got %s', max_nodes);
     END IF;
-    PERFORM trellis.check_lease(lease);
+    -- The usual lease (1 s to the default bound, no setting) is an expression here; any
+    -- other goes through check_lease, which reads the setting and names the bound.
+    IF lease IS NULL OR lease < interval '1 second' OR lease > interval '600 seconds'
+       OR current_setting('trellis.max_lease_seconds', true) IS NOT NULL THEN
+        PERFORM trellis.check_lease(lease);
+    END IF;
     scheduler_name := (trellis.require_scheduler(scheduler)).name;
     PERFORM pg_advisory_xact_lock_shared(1953261941, 0);  -- the limits fence (set_workflow_limits)
 
@@ -91,37 +95,39 @@ BEGIN
         RETURN;
     END IF;
 
-    FOR lim IN
-        SELECT w.id, w.max_concurrent_runs, w.max_concurrent_nodes FROM trellis.workflows w
-        WHERE any_limits AND (w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL)
-          AND w.id IN (SELECT n.workflow_id FROM trellis.node_runs n WHERE n.id = ANY (picked))
-        ORDER BY w.id
-    LOOP
-        PERFORM pg_advisory_xact_lock(1953261940, (lim.id % 2147483647)::int);
-        IF lim.max_concurrent_runs IS NOT NULL THEN
-            -- Admit queued runs, first picked first, while run slots are free.
-            free_slots := lim.max_concurrent_runs - (SELECT count(*) FROM trellis.workflow_runs r
-                                                     WHERE r.workflow_id = lim.id AND r.holds_slot AND r.finished_at IS NULL);
-            refused := refused || ARRAY(
-                SELECT n.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
-                JOIN trellis.node_runs n ON n.id = p.id
-                JOIN trellis.workflow_runs r ON r.id = n.run_id
-                JOIN (SELECT n2.run_id, dense_rank() OVER (ORDER BY min(p2.ord)) AS turn
-                      FROM unnest(picked) WITH ORDINALITY AS p2(id, ord) JOIN trellis.node_runs n2 ON n2.id = p2.id
-                      WHERE n2.workflow_id = lim.id GROUP BY n2.run_id) t ON t.run_id = n.run_id
-                WHERE n.workflow_id = lim.id AND r.status = 'queued' AND t.turn > greatest(free_slots, 0));
-        END IF;
-        IF lim.max_concurrent_nodes IS NOT NULL THEN
-            free_slots := lim.max_concurrent_nodes - (SELECT count(*) FROM trellis.node_runs n
-                                                      WHERE n.workflow_id = lim.id AND n.status = 'running');
-            refused := refused || ARRAY(
-                SELECT q.id FROM (
-                    SELECT p.id, row_number() OVER (ORDER BY p.ord) AS turn
-                    FROM unnest(picked) WITH ORDINALITY AS p(id, ord) JOIN trellis.node_runs n ON n.id = p.id
-                    WHERE n.workflow_id = lim.id AND p.id <> ALL (refused)) q
-                WHERE q.turn > greatest(free_slots, 0));
-        END IF;
-    END LOOP;
+    IF any_limits THEN
+        FOR lim IN
+            SELECT w.id, w.max_concurrent_runs, w.max_concurrent_nodes FROM trellis.workflows w
+            WHERE (w.max_concurrent_nodes IS NOT NULL OR w.max_concurrent_runs IS NOT NULL)
+              AND w.id IN (SELECT n.workflow_id FROM trellis.node_runs n WHERE n.id = ANY (picked))
+            ORDER BY w.id
+        LOOP
+            PERFORM pg_advisory_xact_lock(1953261940, (lim.id % 2147483647)::int);
+            IF lim.max_concurrent_runs IS NOT NULL THEN
+                -- Admit queued runs, first picked first, while run slots are free.
+                free_slots := lim.max_concurrent_runs - (SELECT count(*) FROM trellis.workflow_runs r
+                                                         WHERE r.workflow_id = lim.id AND r.holds_slot AND r.finished_at IS NULL);
+                refused := refused || ARRAY(
+                    SELECT n.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
+                    JOIN trellis.node_runs n ON n.id = p.id
+                    JOIN trellis.workflow_runs r ON r.id = n.run_id
+                    JOIN (SELECT n2.run_id, dense_rank() OVER (ORDER BY min(p2.ord)) AS turn
+                          FROM unnest(picked) WITH ORDINALITY AS p2(id, ord) JOIN trellis.node_runs n2 ON n2.id = p2.id
+                          WHERE n2.workflow_id = lim.id GROUP BY n2.run_id) t ON t.run_id = n.run_id
+                    WHERE n.workflow_id = lim.id AND r.status = 'queued' AND t.turn > greatest(free_slots, 0));
+            END IF;
+            IF lim.max_concurrent_nodes IS NOT NULL THEN
+                free_slots := lim.max_concurrent_nodes - (SELECT count(*) FROM trellis.node_runs n
+                                                          WHERE n.workflow_id = lim.id AND n.status = 'running');
+                refused := refused || ARRAY(
+                    SELECT q.id FROM (
+                        SELECT p.id, row_number() OVER (ORDER BY p.ord) AS turn
+                        FROM unnest(picked) WITH ORDINALITY AS p(id, ord) JOIN trellis.node_runs n ON n.id = p.id
+                        WHERE n.workflow_id = lim.id AND p.id <> ALL (refused)) q
+                    WHERE q.turn > greatest(free_slots, 0));
+            END IF;
+        END LOOP;
+    END IF;
     IF cardinality(refused) > 0 THEN
         picked := ARRAY(SELECT p.id FROM unnest(picked) WITH ORDINALITY AS p(id, ord) WHERE p.id <> ALL (refused) ORDER BY p.ord);
         IF cardinality(picked) = 0 THEN
@@ -129,42 +135,53 @@ BEGIN
         END IF;
     END IF;
 
-    -- The claim, its attempt rows, and which of the claimed runs start now, in one
-    -- statement. The pick locked the runs' rows (SKIP LOCKED: no claimer waits, so none
-    -- deadlocks); runs still queued start now: their row changes with the events' counter
-    -- bump, in one update (append_events), and run.started comes first in their log. Their
-    -- status is read by primary key per claimed node: a separate `status = 'queued'`
-    -- lookup was planned over the index of active runs and read the whole queued backlog.
+    -- The claim, its attempt rows, the claimed runs' rows and their events, in one
+    -- statement: what append_events does for other transitions, here without its call,
+    -- its array round trip and its locking statement — the pick already holds every
+    -- claimed run's row (SKIP LOCKED: no claimer waits, so none deadlocks). Each claimed
+    -- node reads its run's row by key (a lookup the planner cannot turn into a join; a
+    -- `status = 'queued'` lookup was once planned over the index of active runs and read
+    -- the whole queued backlog). A run still queued starts here: run.started comes first in
+    -- its log, then node.started per node in id order, with seqs after the row's last_seq,
+    -- which its update moves on by their count; one doorbell per run names its newest seq.
     WITH updated AS (
         UPDATE trellis.node_runs n
         SET status = 'running', attempt = n.attempt + 1, scheduler_id = scheduler, claimed_by = scheduler_name,
             lease_expires_at = now() + lease, started_at = coalesce(n.started_at, now())
         WHERE n.id = ANY (picked)
-        RETURNING n.id, n.run_id, n.attempt
+        RETURNING n.id, n.run_id, n.attempt, n.node_key
     ), attempts AS (
         INSERT INTO trellis.node_attempts (node_run_id, run_id, attempt, scheduler_id, scheduler_name)
         SELECT u.id, u.run_id, u.attempt, scheduler, scheduler_name FROM updated u
-    )
-    SELECT coalesce(array_agg(DISTINCT u.run_id) FILTER (WHERE r.status = 'queued'), '{}'),
-           coalesce(array_agg(DISTINCT u.run_id) FILTER (WHERE r.status = 'queued' AND r.workflow_id = ANY (limited_runs)), '{}')
-    INTO started, slotted
-    FROM updated u
-    CROSS JOIN LATERAL (SELECT r.status, r.workflow_id FROM trellis.workflow_runs r WHERE r.id = u.run_id OFFSET 0) r;
-
-    PERFORM trellis.append_events(array_agg(e.run_id ORDER BY e.run_id, e.k, e.id), array_agg(e.type ORDER BY e.run_id, e.k, e.id),
-                                  array_agg(e.data ORDER BY e.run_id, e.k, e.id), started, slotted => slotted)
-    FROM (
-        SELECT r.id AS run_id, 0 AS k, 0::bigint AS id, 'run.started' AS type,
-               jsonb_build_object('workflow', w.name, 'version', v.version, 'started_at', now()) AS data
-        FROM trellis.workflow_runs r
-        JOIN trellis.workflows w ON w.id = r.workflow_id
-        JOIN trellis.workflow_versions v ON v.id = r.version_id
-        WHERE r.id = ANY (started)
+    ), claimed AS (
+        SELECT u.id, u.run_id, u.attempt, u.node_key, r.row, r.last_seq, r.status = 'queued' AS starting, r.workflow_id, r.version_id,
+               row_number() OVER (PARTITION BY u.run_id ORDER BY u.id) AS place, count(*) OVER (PARTITION BY u.run_id) AS n
+        FROM updated u
+        CROSS JOIN LATERAL (SELECT r.ctid AS row, r.last_seq, r.status, r.workflow_id, r.version_id
+                            FROM trellis.workflow_runs r WHERE r.id = u.run_id OFFSET 0) r
+    ), bumped AS (
+        UPDATE trellis.workflow_runs w
+        SET last_seq = c.last_seq + c.starting::int + c.n,
+            status = CASE WHEN c.starting THEN 'running' ELSE w.status END,
+            holds_slot = w.holds_slot OR (c.starting AND w.workflow_id = ANY (limited_runs)),
+            started_at = CASE WHEN c.starting THEN now() ELSE w.started_at END
+        FROM claimed c
+        WHERE w.ctid = c.row AND c.place = 1
+    ), events AS (
+        INSERT INTO trellis.run_events (run_id, seq, type, data)
+        SELECT c.run_id, c.last_seq + 1, 'run.started',
+               jsonb_build_object('workflow', w.name, 'version', v.version, 'started_at', now())
+        FROM claimed c
+        CROSS JOIN LATERAL (SELECT w.name FROM trellis.workflows w WHERE w.id = c.workflow_id OFFSET 0) w
+        CROSS JOIN LATERAL (SELECT v.version FROM trellis.workflow_versions v WHERE v.id = c.version_id OFFSET 0) v
+        WHERE c.starting AND c.place = 1
         UNION ALL
-        SELECT n.run_id, 1, n.id, 'node.started',
-               jsonb_build_object('node_key', n.node_key, 'node_run_id', n.id, 'attempt', n.attempt, 'scheduler', scheduler_name)
-        FROM trellis.node_runs n WHERE n.id = ANY (picked)
-    ) e;
+        SELECT c.run_id, c.last_seq + c.starting::int + c.place, 'node.started',
+               jsonb_build_object('node_key', c.node_key, 'node_run_id', c.id, 'attempt', c.attempt, 'scheduler', scheduler_name)
+        FROM claimed c
+    )
+    SELECT count(pg_notify('trellis_events', c.run_id::text || ':' || (c.last_seq + c.starting::int + c.n))) INTO notified
+    FROM claimed c WHERE c.place = 1;
 
     -- waited_ms by the statement's clock: in a pipelined pass, now() is the start of the
     -- transaction, before the results reported ahead of this claim.
