@@ -57,6 +57,15 @@ struct ClaimTests {
         }
     }
 
+    /// A root and its two dependents.
+    static let levels = """
+        {"name": "levels", "nodes": [
+          {"key": "root", "kind": "tool_call", "handler": "echo"},
+          {"key": "left", "kind": "tool_call", "handler": "echo"},
+          {"key": "right", "kind": "tool_call", "handler": "echo"}],
+         "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
+        """
+
     /// Each call must fail with its SQLSTATE and a message containing its text.
     static func expectRefused(_ cases: [(() async throws -> Void, String, String)]) async {
         for (call, code, message) in cases {
@@ -71,13 +80,7 @@ struct ClaimTests {
     @Test func aPipelinedPassClaimsTheDependentsItsResultsMadeReady() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: """
-                    {"name": "levels", "nodes": [
-                      {"key": "root", "kind": "tool_call", "handler": "echo"},
-                      {"key": "left", "kind": "tool_call", "handler": "echo"},
-                      {"key": "right", "kind": "tool_call", "handler": "echo"}],
-                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
-                    """, as: "admin")
+                _ = try await WorkflowStore(connection: conn).publish(definition: Self.levels, as: "admin")
                 let driver = try await Driver.make(conn)
                 _ = try await driver.store.start("levels", as: "admin")
                 let root = try #require(try await driver.claim().first)
@@ -117,13 +120,7 @@ struct ClaimTests {
     @Test func aClaimAcrossRunsKeepsEachRunsLogContiguous() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: """
-                    {"name": "levels", "nodes": [
-                      {"key": "root", "kind": "tool_call", "handler": "echo"},
-                      {"key": "left", "kind": "tool_call", "handler": "echo"},
-                      {"key": "right", "kind": "tool_call", "handler": "echo"}],
-                     "edges": [{"from": "root", "to": "left"}, {"from": "root", "to": "right"}]}
-                    """, as: "admin")
+                _ = try await WorkflowStore(connection: conn).publish(definition: Self.levels, as: "admin")
                 let driver = try await Driver.make(conn)
                 let running = try await driver.store.start("levels", as: "admin").runID
                 let root = try #require(try await driver.claim().first)

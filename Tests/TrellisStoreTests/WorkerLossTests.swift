@@ -67,17 +67,12 @@ struct WorkerLossTests {
     }
 
     @Test func theBoundIsASetting() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: oneShot, as: "admin")
-                try await conn.execute(script: "SET trellis.max_lost_leases = 0")
-                let driver = try await Driver.make(conn)
-                let run = try await driver.store.start("one-shot", as: "admin").runID
-                let claim = try #require(try await driver.claim().first)
-                try await expireLease(conn, claim.nodeRunID)
-                #expect(try await driver.scheduling.reclaimExpired() == 1)
-                #expect(try await driver.store.run(run).status == "failed")
-            }
+        try await withOneShot("SET trellis.max_lost_leases = 0") { conn, driver in
+            let run = try await driver.store.start("one-shot", as: "admin").runID
+            let claim = try #require(try await driver.claim().first)
+            try await expireLease(conn, claim.nodeRunID)
+            #expect(try await driver.scheduling.reclaimExpired() == 1)
+            #expect(try await driver.store.run(run).status == "failed")
         }
     }
 
@@ -157,51 +152,41 @@ struct WorkerLossTests {
 @Suite("Size caps and bounded definition values")
 struct SizeCapTests {
     @Test func anOutputOverTheCapIsRefusedBeforeAnythingIsWritten() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: oneShot, as: "admin")
-                try await conn.execute(script: "SET trellis.max_output_bytes = 1000")
-                let driver = try await Driver.make(conn)
-                let run = try await driver.store.start("one-shot", as: "admin").runID
-                let claim = try #require(try await driver.claim().first)
-                let big = JSONValue.string(String(repeating: "x", count: 5_000))
-                let before = try await driver.store.events(of: run).map(\.type)
-                let error = await #expect(throws: PGError.self) {
-                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: big)])
-                }
-                #expect(error?.sqlState == "54000")
-                #expect(error?.message.contains("node run \(claim.nodeRunID)") == true, "\(String(describing: error))")
-                #expect(try await driver.store.nodes(of: run).first?.status == "running")
-                #expect(try await driver.store.events(of: run).map(\.type) == before)
+        try await withOneShot("SET trellis.max_output_bytes = 1000") { conn, driver in
+            let run = try await driver.store.start("one-shot", as: "admin").runID
+            let claim = try #require(try await driver.claim().first)
+            let big = JSONValue.string(String(repeating: "x", count: 5_000))
+            let before = try await driver.store.events(of: run).map(\.type)
+            let error = await #expect(throws: PGError.self) {
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: big)])
             }
+            #expect(error?.sqlState == "54000")
+            #expect(error?.message.contains("node run \(claim.nodeRunID)") == true, "\(String(describing: error))")
+            #expect(try await driver.store.nodes(of: run).first?.status == "running")
+            #expect(try await driver.store.events(of: run).map(\.type) == before)
         }
     }
 
     /// Outputs are measured one by one: a batch larger than the cap whose outputs each fit
     /// is taken whole, and one output over it is refused whatever the batch's size.
     @Test func theCapIsPerOutputNotPerBatch() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { conn in
-                _ = try await WorkflowStore(connection: conn).publish(definition: oneShot, as: "admin")
-                try await conn.execute(script: "SET trellis.max_output_bytes = 1000")
-                let driver = try await Driver.make(conn)
-                let runs = [try await driver.store.start("one-shot", as: "admin").runID, try await driver.store.start("one-shot", as: "admin").runID]
-                let claims = try await driver.claim()
-                #expect(claims.count == 2)
-                let fits = JSONValue.string(String(repeating: "x", count: 900))
-                let reports = try await driver.scheduling.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: fits) })
-                #expect(reports.map(\.accepted) == [true, true])
-                for run in runs { #expect(try await driver.store.run(run).status == "succeeded") }
+        try await withOneShot("SET trellis.max_output_bytes = 1000") { conn, driver in
+            let runs = [try await driver.store.start("one-shot", as: "admin").runID, try await driver.store.start("one-shot", as: "admin").runID]
+            let claims = try await driver.claim()
+            #expect(claims.count == 2)
+            let fits = JSONValue.string(String(repeating: "x", count: 900))
+            let reports = try await driver.scheduling.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: fits) })
+            #expect(reports.map(\.accepted) == [true, true])
+            for run in runs { #expect(try await driver.store.run(run).status == "succeeded") }
 
-                let next = try await driver.store.start("one-shot", as: "admin").runID
-                let claim = try #require(try await driver.claim().first)
-                let over = JSONValue.string(String(repeating: "y", count: 1_000))
-                let error = await #expect(throws: PGError.self) {
-                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: over)])
-                }
-                #expect(error?.sqlState == "54000")
-                #expect(try await driver.store.nodes(of: next).first?.status == "running")
+            let next = try await driver.store.start("one-shot", as: "admin").runID
+            let claim = try #require(try await driver.claim().first)
+            let over = JSONValue.string(String(repeating: "y", count: 1_000))
+            let error = await #expect(throws: PGError.self) {
+                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, [.init(id: claim.nodeRunID, attempt: claim.attempt, output: over)])
             }
+            #expect(error?.sqlState == "54000")
+            #expect(try await driver.store.nodes(of: next).first?.status == "running")
         }
     }
 
@@ -302,6 +287,18 @@ struct PauseTests {
             _ = try await driver.store.control(.resume, run: run, as: "admin")
             try await driver.drain()
             #expect(try await driver.store.run(run).status == "succeeded")
+        }
+    }
+}
+
+/// A migrated database with the one-shot workflow, a connection with `setting` applied
+/// (`SET trellis.… = …`) and a driver registered on it.
+func withOneShot(_ setting: String, _ body: (PGConnection, Driver) async throws -> Void) async throws {
+    try await TestDatabase.withMigrated { db in
+        try await db.withConnection { conn in
+            _ = try await WorkflowStore(connection: conn).publish(definition: oneShot, as: "admin")
+            try await conn.execute(script: setting)
+            try await body(conn, try await Driver.make(conn))
         }
     }
 }
