@@ -33,12 +33,16 @@ trellis=$(cd "$(dirname "$trellis")" && pwd)/$(basename "$trellis")
 extra=${2:-}
 [[ -z $extra || -r $extra ]] || { echo "bench-instructions: cannot read $extra" >&2; exit 2; }
 
-bin=
-for dir in /usr/lib/postgresql/*/bin; do [[ -x $dir/initdb && -x $dir/pgbench ]] && bin=$dir; done
+# The newest PostgreSQL server binaries that come with pgbench.
+find_bin() {
+  bin=
+  for dir in /usr/lib/postgresql/*/bin; do [[ -x $dir/initdb && -x $dir/pgbench ]] && bin=$dir; done
+}
+find_bin
 if ! command -v valgrind >/dev/null 2>&1 || [[ -z $bin ]]; then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq valgrind postgresql >/dev/null
-    for dir in /usr/lib/postgresql/*/bin; do [[ -x $dir/initdb && -x $dir/pgbench ]] && bin=$dir; done
+    find_bin
   fi
 fi
 command -v valgrind >/dev/null 2>&1 || { echo "bench-instructions: valgrind is missing" >&2; exit 2; }
@@ -56,6 +60,7 @@ if [[ $(id -u) == 0 ]]; then
 fi
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="postgresql://trellis@127.0.0.1:$port/trellis"
+admin_url="postgresql://trellis@127.0.0.1:$port/postgres"
 server_pid=
 stop() {
   # pg_ctl signals the postmaster through its pid file, under valgrind too (runuser does
@@ -67,7 +72,7 @@ stop() {
 trap stop EXIT
 ready() {
   for _ in $(seq 1 180); do
-    psql "postgresql://trellis@127.0.0.1:$port/postgres" -Atc "SELECT 1" >/dev/null 2>&1 && return 0
+    psql "$admin_url" -Atc "SELECT 1" >/dev/null 2>&1 && return 0
     sleep 1
   done
   echo "bench-instructions: the server did not start (see $work/server.log)" >&2; exit 1
@@ -84,7 +89,7 @@ autovacuum = off
 EOF
 "${as_server[@]}" "$bin/pg_ctl" -D "$work/data" -l "$work/server.log" start >/dev/null
 ready
-psql -q "postgresql://trellis@127.0.0.1:$port/postgres" -c "CREATE DATABASE trellis"
+psql -q "$admin_url" -c "CREATE DATABASE trellis"
 TRELLIS_DATABASE_URL=$url "$trellis" migrate up >/dev/null
 [[ -z $extra ]] || psql -q -v ON_ERROR_STOP=1 "$url" -f "$extra" >/dev/null
 nodes='{"key": "root", "kind": "tool_call", "handler": "echo"}'
