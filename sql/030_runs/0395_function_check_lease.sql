@@ -1,5 +1,6 @@
 -- Refuses a lease outside 1 second .. trellis.max_lease_seconds (default 600): a lease is
--- how long a dead scheduler's work stays stuck, so it has an upper bound.
+-- how long a dead scheduler's work stays stuck, so it has an upper bound. claim_nodes
+-- checks the usual lease inline against the same default bound: change both together.
 CREATE OR REPLACE FUNCTION trellis.check_lease(lease interval) RETURNS void
 LANGUAGE plpgsql STABLE AS $fn$
 DECLARE

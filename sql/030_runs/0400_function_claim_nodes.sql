@@ -57,8 +57,9 @@ BEGIN
     IF max_nodes IS NULL OR max_nodes NOT BETWEEN 1 AND 1000 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('max_nodes must be 1 to 1000, got %s', max_nodes);
     END IF;
-    -- The usual lease (1 s to the default bound, no setting) is an expression here; any
-    -- other goes through check_lease, which reads the setting and names the bound.
+    -- The usual lease (1 s to check_lease's default bound of 600 s, no setting) is an
+    -- expression here; any other goes through check_lease, which reads the setting and
+    -- names the bound.
     IF lease IS NULL OR lease < interval '1 second' OR lease > interval '600 seconds'
        OR current_setting('trellis.max_lease_seconds', true) IS NOT NULL THEN
         PERFORM trellis.check_lease(lease);
@@ -155,13 +156,14 @@ BEGIN
         SELECT u.id, u.run_id, u.attempt, scheduler, scheduler_name FROM updated u
     ), claimed AS (
         SELECT u.id, u.run_id, u.attempt, u.node_key, r.row, r.last_seq, r.status = 'queued' AS starting, r.workflow_id, r.version_id,
-               row_number() OVER (PARTITION BY u.run_id ORDER BY u.id) AS place, count(*) OVER (PARTITION BY u.run_id) AS n
+               row_number() OVER (PARTITION BY u.run_id ORDER BY u.id) AS place,
+               r.last_seq + (r.status = 'queued')::int + count(*) OVER (PARTITION BY u.run_id) AS newest
         FROM updated u
         CROSS JOIN LATERAL (SELECT r.ctid AS row, r.last_seq, r.status, r.workflow_id, r.version_id
                             FROM trellis.workflow_runs r WHERE r.id = u.run_id OFFSET 0) r
     ), bumped AS (
         UPDATE trellis.workflow_runs w
-        SET last_seq = c.last_seq + c.starting::int + c.n,
+        SET last_seq = c.newest,
             status = CASE WHEN c.starting THEN 'running' ELSE w.status END,
             holds_slot = w.holds_slot OR (c.starting AND w.workflow_id = ANY (limited_runs)),
             started_at = CASE WHEN c.starting THEN now() ELSE w.started_at END
@@ -180,7 +182,7 @@ BEGIN
                jsonb_build_object('node_key', c.node_key, 'node_run_id', c.id, 'attempt', c.attempt, 'scheduler', scheduler_name)
         FROM claimed c
     )
-    SELECT count(pg_notify('trellis_events', c.run_id::text || ':' || (c.last_seq + c.starting::int + c.n))) INTO notified
+    SELECT count(pg_notify('trellis_events', c.run_id::text || ':' || c.newest)) INTO notified
     FROM claimed c WHERE c.place = 1;
 
     -- waited_ms by the statement's clock: in a pipelined pass, now() is the start of the

@@ -39,22 +39,23 @@ DECLARE
     i int;
     too_large_id text;
     too_large_size int;
+    output_cap bigint := trellis.setting('max_output_bytes', 5242880);
 BEGIN
     PERFORM trellis.require_report(scheduler, results, 'results must be a JSON array of {id, attempt, output, cost}');
     -- An output over the cap is refused before anything is locked or written; the
     -- scheduler reports that node as failed (output_too_large) and the rest of its batch
     -- again. jsonb's stored size is what the cap measures. No output is larger than the
     -- whole uncompressed batch, so a batch within the cap (the usual case) skips the scan.
-    IF pg_column_size(results) > trellis.setting('max_output_bytes', 5242880) - 64
+    IF pg_column_size(results) > output_cap - 64
        OR pg_column_compression(results) IS NOT NULL THEN
         SELECT t.e ->> 'id', pg_column_size(t.e -> 'output') INTO too_large_id, too_large_size
         FROM jsonb_array_elements(results) AS t(e)
-        WHERE pg_column_size(t.e -> 'output') > trellis.setting('max_output_bytes', 5242880)
+        WHERE pg_column_size(t.e -> 'output') > output_cap
         LIMIT 1;
         IF too_large_id IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = '54000', COLUMN = 'output',
                 MESSAGE = format('node run %s: output is %s bytes, over the cap of %s bytes (trellis.max_output_bytes)',
-                                 too_large_id, too_large_size, trellis.setting('max_output_bytes', 5242880));
+                                 too_large_id, too_large_size, output_cap);
         END IF;
     END IF;
     PERFORM trellis.lock_runs_of_items(results);  -- runs before nodes
