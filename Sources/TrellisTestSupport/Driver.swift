@@ -25,9 +25,11 @@ public struct Driver: Sendable {
                       scheduler: try await scheduling.registerScheduler(name: name, handlers: handlers))
     }
 
-    /// Claims once; returns the claims.
+    /// Claims once; returns the claims. The lease is the longest the default bound allows
+    /// (600 s), so a lease never runs out by itself under a loaded CI machine's stalls:
+    /// tests that need an expired lease set `lease_expires_at` in the past.
     public func claim(max: Int = 100) async throws -> [SchedulerStore.Claim] {
-        try await scheduling.claim(scheduler: scheduler, handlers: Self.handlers, max: max)
+        try await scheduling.claim(scheduler: scheduler, handlers: Self.handlers, max: max, leaseSeconds: 600)
     }
 
     public func echo(_ claim: SchedulerStore.Claim) throws -> JSONValue {

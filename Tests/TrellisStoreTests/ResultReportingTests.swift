@@ -14,7 +14,7 @@ struct ResultReportingTests {
                 let definition = """
                     {"name": "flaky", "nodes": [
                       {"key": "call", "kind": "tool_call", "handler": "http",
-                       "retry": {"max_attempts": 3, "initial_delay": "10s", "multiplier": 3, "max_delay": "20s", "jitter": false}},
+                       "retry": {"max_attempts": 3, "initial_delay": "10m", "multiplier": 3, "max_delay": "20m", "jitter": false}},
                       {"key": "other", "kind": "tool_call", "handler": "echo"},
                       {"key": "after", "kind": "tool_call", "handler": "echo"}],
                      "edges": [{"from": "call", "to": "after"}]}
@@ -22,7 +22,10 @@ struct ResultReportingTests {
                 _ = try await WorkflowStore(connection: conn).publish(definition: definition, as: "admin")
                 let driver = try await Driver.make(conn)
                 let run = try await driver.store.start("flaky", as: "admin").runID
-                var expectedDelays: [Double] = [10, 20]  // 10 s, then 10 × 3 = 30 capped at 20 s
+                // Minutes, not seconds: "not claimable before ready_at" must hold however long
+                // a loaded CI machine stalls between the report and the next claim (a 10 s
+                // backoff once came due there).
+                var expectedDelays: [Double] = [600, 1200]  // 10 min, then 10 × 3 = 30 capped at 20 min
                 for attempt in 1...3 {
                     let claim = try #require(try await driver.claim().first { $0.nodeKey == "call" })
                     #expect(claim.attempt == attempt)
