@@ -126,7 +126,7 @@ struct SchedulerFaultTests {
                 let run = try await RunStore(connection: conn).start("blocking", as: "admin").runID
                 try await waitUntil(timeout: .seconds(30), "the handler to start") { handler.started.load(ordering: .relaxed) == 1 }
                 #expect(try await RunStore(connection: conn).control(.cancel, run: run, as: "admin") == "cancelled")
-                try await waitUntil(timeout: .seconds(10), "the handler to be cancelled") { handler.cancelled.load(ordering: .relaxed) == 1 }
+                try await waitUntil(timeout: .seconds(60), "the handler to be cancelled") { handler.cancelled.load(ordering: .relaxed) == 1 }
                 scheduler.requestStop()
                 let summary = try await running.value
                 #expect(summary.succeeded == 0 && summary.failed == 0)
@@ -195,7 +195,7 @@ struct SchedulerFaultTests {
             #expect(try cluster.cluster.stop(immediate: true))
             // With the database gone nothing else can cancel it: only the lease watchdog does
             // (its deadline arithmetic is pinned by LeaseBookTests, without a clock).
-            try await waitUntil(timeout: .seconds(10), "the handler to be stopped") { handler.cancelled.load(ordering: .relaxed) == 1 }
+            try await waitUntil(timeout: .seconds(60), "the handler to be stopped") { handler.cancelled.load(ordering: .relaxed) == 1 }
             _ = try await cluster.cluster.start()
             // Back online: the node's lease lapsed, it is re-queued and this scheduler runs it again.
             try await waitUntil(timeout: .seconds(60), "the node to be claimed again") { handler.started.load(ordering: .relaxed) == 2 }
