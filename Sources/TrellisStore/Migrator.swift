@@ -101,7 +101,13 @@ public struct Migrator: Sendable {
         // The grants under sql/090_grants/ cover every object of the schema ("ON ALL
         // FUNCTIONS"): they are re-applied after any change, so a function that is new in
         // this release is granted like the old ones on an upgraded database too.
+        // After a migration every definition is applied again: a migration may drop what
+        // definitions made (0027 drops the views over the columns it changes to domains),
+        // and an unchanged definition's checksum would not bring it back.
         var pendingPaths = Set(status.pendingDefinitions.map(\.path))
+        if !report.appliedMigrations.isEmpty {
+            pendingPaths = Set(catalogue.definitions.map(\.path))
+        }
         if !pendingPaths.isEmpty {
             pendingPaths.formUnion(catalogue.definitions.map(\.path).filter { $0.hasPrefix(Self.grantsFolder) })
         }

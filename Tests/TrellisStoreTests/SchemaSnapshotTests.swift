@@ -33,6 +33,12 @@ struct SchemaSnapshotTests {
             FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname = 'trellis' AND c.conrelid <> 0
           UNION ALL
+            SELECT format('domain %s %s%s', t.typname, format_type(t.typbasetype, t.typtypmod),
+                          coalesce(' constraint ' || c.conname || ' ' || pg_get_constraintdef(c.oid), ''))
+            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            LEFT JOIN pg_constraint c ON c.contypid = t.oid
+            WHERE n.nspname = 'trellis' AND t.typtype = 'd'
+          UNION ALL
             SELECT format('index %s', i.indexdef) FROM pg_indexes i WHERE i.schemaname = 'trellis'
           UNION ALL
             SELECT format('view %s.%s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod))

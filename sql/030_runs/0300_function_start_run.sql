@@ -55,7 +55,7 @@ BEGIN
         SELECT * INTO existing FROM trellis.workflow_runs r WHERE r.workflow_id = wf_id AND r.idempotency_key = opts ->> 'idempotency_key';
         IF existing.id IS NOT NULL THEN
             PERFORM trellis.require_same_input(existing, input);
-            RETURN QUERY SELECT existing.id, existing.status, false;
+            RETURN QUERY SELECT existing.id, existing.status::text, false;
             RETURN;
         END IF;
     END IF;
@@ -68,9 +68,10 @@ BEGIN
         -- Another transaction started the same idempotent run first.
         SELECT * INTO existing FROM trellis.workflow_runs r WHERE r.workflow_id = wf_id AND r.idempotency_key = opts ->> 'idempotency_key';
         PERFORM trellis.require_same_input(existing, input);
-        RETURN QUERY SELECT existing.id, existing.status, false;
+        RETURN QUERY SELECT existing.id, existing.status::text, false;
         RETURN;
     END IF;
-    RETURN QUERY SELECT r.id, r.status, true FROM trellis.workflow_runs r WHERE r.id = new_runs[1];
+    -- status is a domain (migration 0027): RETURN QUERY takes only the declared type.
+    RETURN QUERY SELECT r.id, r.status::text, true FROM trellis.workflow_runs r WHERE r.id = new_runs[1];
 END;
 $fn$;

@@ -30,8 +30,8 @@ BEGIN
             MESSAGE = 'idempotency_key names one run: use start_run for it, not start_runs';
     END IF;
     new_runs := trellis.create_runs(wf_id, workflow, trellis.pinned_version(workflow, wf_id, opts), actor_id, principal, inputs, opts);
-    RETURN QUERY
-    SELECT r.id, r.status, true
+    RETURN QUERY  -- status is a domain (migration 0027), returned as text
+    SELECT r.id, r.status::text, true
     FROM unnest(new_runs) WITH ORDINALITY AS u(id, ord) JOIN trellis.workflow_runs r ON r.id = u.id
     ORDER BY u.ord;
 END;

@@ -186,9 +186,10 @@ BEGIN
     FROM claimed c WHERE c.place = 1;
 
     -- waited_ms by the statement's clock: in a pipelined pass, now() is the start of the
-    -- transaction, before the results reported ahead of this claim.
+    -- transaction, before the results reported ahead of this claim. attempt and item_index
+    -- are domains (migration 0027), cast to the declared types RETURN QUERY insists on.
     RETURN QUERY
-    SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt, wn.timeout_ms, n.item_index,
+    SELECT n.id, n.run_id, n.node_key, n.handler, wn.config, n.input, n.attempt::integer, wn.timeout_ms, n.item_index::integer,
            greatest(extract(epoch FROM statement_timestamp() - n.ready_at) * 1000, 0)::double precision, n.resume
     FROM unnest(picked) WITH ORDINALITY AS p(id, ord)
     CROSS JOIN LATERAL (SELECT n.* FROM trellis.node_runs n WHERE n.id = p.id OFFSET 0) n

@@ -69,6 +69,7 @@ BEGIN
             PERFORM trellis.advance_run(new_run);
         END IF;
     END IF;
-    RETURN QUERY SELECT r.id, r.status, coalesce(cardinality(kept), 0) FROM trellis.workflow_runs r WHERE r.id = new_run;
+    -- status is a domain (migration 0027), returned as text.
+    RETURN QUERY SELECT r.id, r.status::text, coalesce(cardinality(kept), 0) FROM trellis.workflow_runs r WHERE r.id = new_run;
 END;
 $fn$;

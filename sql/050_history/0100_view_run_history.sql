@@ -5,11 +5,12 @@
 -- (trellis.retry_run) names the run it retried (retry_of) and the first run of its chain
 -- (retry_root); trellis.run_chains counts each chain once. A run a schedule started names
 -- it and the tick it was for.
+-- Columns stored as domains (migration 0027) are read as their base types.
 CREATE OR REPLACE VIEW trellis.run_history AS
 SELECT r.id AS run_id,
        w.name AS workflow,
        v.version,
-       r.status,
+       r.status::text AS status,
        p.name AS started_by,
        r.priority,
        r.created_at,

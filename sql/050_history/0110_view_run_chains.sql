@@ -1,12 +1,13 @@
 -- One row per retry chain — a run and every re-run of it (trellis.retry_run) — described
 -- by its latest run, so success rates can count a chain once: a run that failed and
 -- succeeded on its retry is one success. A run never retried is a chain of one.
+-- Columns stored as domains (migration 0027) are read as their base types.
 CREATE OR REPLACE VIEW trellis.run_chains AS
 SELECT coalesce(r.retry_root, r.id) AS chain_id,
        w.name AS workflow,
        c.runs,
        r.id AS last_run_id,
-       r.status,
+       r.status::text AS status,
        c.first_created_at AS created_at,
        r.finished_at
 FROM trellis.workflow_runs r

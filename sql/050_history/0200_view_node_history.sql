@@ -3,6 +3,7 @@
 -- claimable (ready_at; after a retry, the end of the backoff) to that attempt's claim.
 -- Filter time windows on run_created_at: it is indexed, so the planner starts from the
 -- runs in the window and reaches their nodes through node_runs(run_id).
+-- Columns stored as domains (migration 0027) are read as their base types.
 CREATE OR REPLACE VIEW trellis.node_history AS
 SELECT nr.id AS node_run_id,
        nr.run_id,
@@ -12,9 +13,9 @@ SELECT nr.id AS node_run_id,
        nr.node_key,
        nr.kind,
        nr.handler,
-       nr.item_index,
-       nr.status,
-       nr.attempt AS attempts,
+       nr.item_index::integer AS item_index,
+       nr.status::text AS status,
+       nr.attempt::integer AS attempts,
        nr.ready_at,
        nr.started_at,
        nr.finished_at,

@@ -2,6 +2,7 @@
 -- (succeeded, failed, timed_out, lost, cancelled, or still running), duration, cost and
 -- model tokens (an llm call's).
 -- Filter time windows on run_created_at (indexed), as for node_history.
+-- Columns stored as domains (migration 0027) are read as their base types.
 CREATE OR REPLACE VIEW trellis.attempt_history AS
 SELECT at.id AS attempt_id,
        at.run_id,
@@ -10,7 +11,7 @@ SELECT at.id AS attempt_id,
        w.name AS workflow,
        v.version,
        nr.node_key,
-       nr.item_index,
+       nr.item_index::integer AS item_index,
        at.attempt,
        at.outcome,
        at.scheduler_id,
