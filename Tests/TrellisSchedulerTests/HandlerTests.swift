@@ -33,6 +33,14 @@ struct HandlerTests {
             guard case .array(let rows)? = result.output["rows"] else { Issue.record("no rows"); return }
             #expect(rows.first == .object(["s": .string(hostile), "i": .number(42), "j": .object(["k": .string("v")]), "b": .bool(true), "n": .null]))
 
+            // Domains are typed as their base types, a domain over a domain too: the server
+            // describes a domain's column by its base type (the engine's own status and
+            // counter columns are domains since migration 0027).
+            _ = try await handler.run(context(config: .object(["query": .string("CREATE DOMAIN public.twice AS trellis.node_attempt")])))
+            let typed = try await handler.run(context(config: .object([
+                "query": .string("SELECT 3::trellis.node_attempt AS a, 'ready'::trellis.node_status AS s, 5::public.twice AS t")])))
+            #expect(typed.output["rows"]?[0] == .object(["a": .number(3), "s": .string("ready"), "t": .number(5)]))
+
             let syntax = await #expect(throws: HandlerError.self) {
                 try await handler.run(context(config: .object(["query": .string("SELEC 1")])))
             }
