@@ -17,11 +17,12 @@
 -- columns are in a generated column and in the relay's feed functions' result types).
 --
 -- Without a rewrite: a column changes to a domain that has no constraint yet (the same
--- storage, so the table and its indexes are kept as they are), then each constraint is
--- added to its domain, which checks the rows already stored (one read of each table). The
--- views over these columns are dropped here and made again by their definitions
--- (sql/050_history), which cast the columns back to their base types, so what analysts
--- and SQL nodes read keeps its types.
+-- storage, so the table and its other indexes are kept as they are; PostgreSQL builds the
+-- partial indexes over status again, as it never compares predicates when keeping an
+-- index), then each constraint is added to its domain, which checks the rows already
+-- stored (a read of the table per domain). The views over these columns are dropped here
+-- and made again by their definitions (sql/050_history), which cast the columns back to
+-- their base types, so the column types analysts see do not change.
 DROP VIEW IF EXISTS trellis.run_chains, trellis.run_history, trellis.node_history, trellis.attempt_history;
 
 CREATE DOMAIN trellis.run_status AS text;

@@ -6,9 +6,9 @@ import TrellisPQ
 import TrellisTestSupport
 
 /// Migration 0027 (one-column CHECKs become domains) on a database that already holds
-/// runs: the tables are kept as they are (no rewrite), the views it
-/// drops come back with their base types, the runs go on, and a bad value is refused by
-/// the constraint name it had before.
+/// runs: the tables are kept as they are (no rewrite), the views it drops come back with
+/// their base types, the runs go on, and a bad value is refused by the constraint name it
+/// had before.
 @Suite("Column domains on existing data")
 struct ColumnDomainUpgradeTests {
     @Test func upgradingKeepsTheTablesTheViewsAndTheRuns() async throws {
