@@ -104,10 +104,9 @@ public struct Migrator: Sendable {
         // After a migration every definition is applied again: a migration may drop what
         // definitions made (0027 drops the views over the columns it changes to domains),
         // and an unchanged definition's checksum would not bring it back.
-        var pendingPaths = Set(status.pendingDefinitions.map(\.path))
-        if !report.appliedMigrations.isEmpty {
-            pendingPaths = Set(catalogue.definitions.map(\.path))
-        }
+        var pendingPaths = report.appliedMigrations.isEmpty
+            ? Set(status.pendingDefinitions.map(\.path))
+            : Set(catalogue.definitions.map(\.path))
         if !pendingPaths.isEmpty {
             pendingPaths.formUnion(catalogue.definitions.map(\.path).filter { $0.hasPrefix(Self.grantsFolder) })
         }
