@@ -25,6 +25,7 @@
 #                   build measures a SQL lever against the schema as shipped
 # Needs valgrind and pgbench (installed here when missing, on Debian/Ubuntu as root).
 # KEEP=1 keeps the work directory (its cg/ holds each backend's callgrind profile).
+# SHAPES="one-node batch" counts only those shapes (default: all four).
 set -euo pipefail
 
 trellis=${1:-.build/release/trellis}
@@ -180,7 +181,7 @@ count() {
 }
 
 printf '%-10s %16s\n' SHAPE "INSTRUCTIONS"
-for shape in start one-node dag batch; do
+for shape in ${SHAPES:-start one-node dag batch}; do
   count "$shape" 5
   few=$counted
   count "$shape" 25

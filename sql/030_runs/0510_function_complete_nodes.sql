@@ -34,6 +34,7 @@ DECLARE
     ins bigint[];
     outs bigint[];
     is_child boolean[];
+    runs_of uuid[];
     touched uuid[];
     moving uuid[];
     i int;
@@ -89,12 +90,17 @@ BEGIN
            array_agg(j.used_in ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.used_out ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(j.parent_id IS NOT NULL ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
+           array_agg(j.run_id ORDER BY j.run_id, j.id) FILTER (WHERE j.reason IS NULL),
            array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL),
            coalesce(array_agg(DISTINCT j.run_id) FILTER (WHERE j.reason IS NULL AND j.moves), '{}')
-    INTO all_ids, reasons, ids, attempts, outputs, costs, ins, outs, is_child, touched, moving
+    INTO all_ids, reasons, ids, attempts, outputs, costs, ins, outs, is_child, runs_of, touched, moving
     FROM judged j;
 
-    IF ids IS NOT NULL THEN
+    IF ids IS NOT NULL AND cardinality(moving) = 0 AND NOT true = ANY (is_child) THEN
+        -- Nothing depends on what was settled (one-node runs, a fan-out's leaves): the
+        -- short path, which ends the runs these nodes finish.
+        PERFORM trellis.settle_sinks(ids, runs_of, attempts, outputs, costs, ins, outs);
+    ELSIF ids IS NOT NULL THEN
         UPDATE trellis.node_attempts a SET outcome = 'succeeded', finished_at = now(), cost = r.cost,
                                            tokens_in = r.used_in, tokens_out = r.used_out
         FROM unnest(ids, attempts, costs, ins, outs) AS r(id, attempt, cost, used_in, used_out)
