@@ -8,7 +8,9 @@
 # one client, the way a scheduler's passes make them, on a throwaway cluster whose server
 # runs under `valgrind --tool=callgrind`, and prints instructions per unit of work:
 #
-#   start       one start_run of a one-node run
+#   start       one start_run of a one-node run (its node's handler is one no claim here
+#               serves: the runs it leaves ready must not be claimed by the next shape,
+#               whose first iterations would then settle them, counted out as set-up)
 #   one-node    a one-node run: start_run; claim; complete (three transactions)
 #   dag         a run of root → 8 → merge (echo nodes): start_run; claim the root; then three
 #               transactions of complete + claim (what a scheduler's pipelined pass sends)
@@ -104,13 +106,15 @@ echo "{\"name\": \"instr-dag\", \"nodes\": [$nodes], \"edges\": [${edges%, }]}" 
 echo '{"name": "instr-one", "nodes": [{"key": "only", "kind": "tool_call", "handler": "echo"}], "edges": []}' > "$work/one.json"
 TRELLIS_DATABASE_URL=$url "$trellis" workflow publish "$work/dag.json" >/dev/null
 TRELLIS_DATABASE_URL=$url "$trellis" workflow publish "$work/one.json" >/dev/null
+echo '{"name": "instr-parked", "nodes": [{"key": "only", "kind": "tool_call", "handler": "parked"}], "edges": []}' > "$work/parked.json"
+TRELLIS_DATABASE_URL=$url "$trellis" workflow publish "$work/parked.json" >/dev/null
 sid=$(psql "$url" -Atc "SELECT trellis.register_scheduler('instructions', '{echo}', 32, 'localhost', 1, 'bench')")
 "${as_server[@]}" "$bin/pg_ctl" -D "$work/data" stop -m fast >/dev/null
 
 # The scripts: one iteration each is one unit of the shape (batch: 32 nodes).
 results="jsonb_agg(jsonb_build_object('id', node_run_id, 'attempt', attempt, 'output', '{}'::jsonb)) AS res"
 claim="SELECT $results FROM trellis.claim_nodes($sid, '{echo}', 32) \\gset"
-echo "SELECT run_id FROM trellis.start_run('instr-one', '{}'::jsonb, 'admin', '{}'::jsonb);" > "$work/start.pgb"
+echo "SELECT run_id FROM trellis.start_run('instr-parked', '{}'::jsonb, 'admin', '{}'::jsonb);" > "$work/start.pgb"
 cat > "$work/one-node.pgb" <<EOF
 SELECT run_id FROM trellis.start_run('instr-one', '{}'::jsonb, 'admin', '{}'::jsonb);
 $claim
