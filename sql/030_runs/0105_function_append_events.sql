@@ -1,32 +1,28 @@
 -- Appends a batch of events, several runs at once, in one statement per step: each run's
 -- counter is bumped once by its event count and the events take consecutive seqs in array
--- order, and each run gets one doorbell (`<run_id>:<newest seq>`). The hot path (claims,
--- completions) uses it instead of append_event per node.
--- The same UPDATE applies the run-row changes of the transition that made the events, so a
--- run row is written once per batch, not once per change (every further update of a row
--- the transaction already wrote is a new tuple, new entries in each of its indexes, and
--- its foreign-key checks again):
--- `started` runs still queued become running, and those of `slotted` among them take a
--- run slot of their workflow's limit (holds_slot); `settled_runs[i]` loses `settled_counts[i]`
--- from nodes_remaining; a run of `finishing` whose count reaches zero here ends in the same
--- update (status, output and cost as finish_runs sets them), its run.finished event last.
--- `started` and `settled_runs` must name runs that get events in this call.
--- The run rows are locked in id order first, so concurrent batches cannot deadlock.
+-- order, and each run gets one doorbell (`<run_id>:<newest seq>`). Transitions off the hot
+-- path use it (settle_nodes, report_progress); claims and successful results write their
+-- runs' rows and events themselves (claim_nodes, settle_succeeded).
+-- The same UPDATE moves the run's remaining-node counter (`settled_runs[i]` loses
+-- `settled_counts[i]`), so a run row is written once per batch, not once per change (every
+-- further update of a row the transaction already wrote is a new tuple, new entries in
+-- each of its indexes, and its foreign-key checks again). `settled_runs` must name runs
+-- that get events in this call. The run rows are locked in id order first, so concurrent
+-- batches cannot deadlock.
 -- Its callers' plans are generic and kept for the session, so a plan made on near-empty
 -- tables must not go wrong on many: the run rows are read under their own key condition
--- (`= ANY (run_ids)`), each ending run's row is a lookup by its key (LATERAL … OFFSET 0),
--- and the batch-sized lists are joined by hash, never nested (a nested loop of two lists
--- compares every pair: 10,000 at a batch of 100, as a plan made on a few rows did).
+-- (`= ANY (run_ids)`), and the batch-sized lists are joined by hash, never nested (a
+-- nested loop of two lists compares every pair: 10,000 at a batch of 100, as a plan made
+-- on a few rows did).
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[]);
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[]);
 DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[], uuid[]);
+DROP FUNCTION IF EXISTS trellis.append_events(uuid[], text[], jsonb[], uuid[], uuid[], bigint[], uuid[], uuid[]);
 CREATE OR REPLACE FUNCTION trellis.append_events(run_ids uuid[], event_types text[], event_data jsonb[],
-                                                 started uuid[] DEFAULT '{}', settled_runs uuid[] DEFAULT '{}',
-                                                 settled_counts bigint[] DEFAULT '{}', finishing uuid[] DEFAULT '{}',
-                                                 slotted uuid[] DEFAULT '{}')
+                                                 settled_runs uuid[] DEFAULT '{}', settled_counts bigint[] DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql
--- jit off: with nested loops priced out, the lateral lookups' plans cost over 10^10, far
+-- jit off: with nested loops priced out, a plan that needs one costs over 10^10, far
 -- above jit_above_cost — called from a session with jit on (an API call that settles a
 -- node), every statement was JIT-compiled, about 1 s per call.
 -- Generic plans, made once per session, whoever calls: with nested loops off, a generic plan
@@ -44,36 +40,6 @@ BEGIN
         RETURN;
     END IF;
     PERFORM 1 FROM trellis.workflow_runs r WHERE r.id = ANY (run_ids) ORDER BY r.id FOR NO KEY UPDATE;
-    IF coalesce(cardinality(finishing), 0) = 0 THEN
-        -- No run can end in this batch (claims, progress, a DAG level whose nodes have
-        -- dependents): the same counter bump, events and doorbells without the ending
-        -- runs' part, whose set-up alone cost 0.1 ms per call (pgbench) unused.
-        WITH ev AS (
-            SELECT u.run_id, u.type, u.data, u.ord
-            FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
-        ), counts AS (
-            SELECT ev.run_id, count(*) AS n FROM ev GROUP BY ev.run_id
-        ), settled AS (
-            SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
-        ), bumped AS (
-            UPDATE trellis.workflow_runs w
-            SET last_seq = w.last_seq + c.n,
-                nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
-                status = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
-                holds_slot = w.holds_slot OR (w.status = 'queued' AND w.id = ANY (slotted)),
-                started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now() ELSE w.started_at END
-            FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id
-            WHERE w.id = c.run_id AND w.id = ANY (run_ids)
-            RETURNING w.id, w.last_seq, c.n
-        ), inserted AS (
-            INSERT INTO trellis.run_events (run_id, seq, type, data)
-            SELECT ev.run_id, b.last_seq - b.n + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
-                   ev.type, coalesce(ev.data, '{}')
-            FROM ev JOIN bumped b ON b.id = ev.run_id
-        )
-        SELECT count(pg_notify('trellis_events', b.id::text || ':' || b.last_seq)) INTO notified FROM bumped b;
-        RETURN;
-    END IF;
     WITH ev AS (
         SELECT u.run_id, u.type, u.data, u.ord
         FROM unnest(run_ids, event_types, event_data) WITH ORDINALITY AS u(run_id, type, data, ord)
@@ -81,43 +47,20 @@ BEGIN
         SELECT ev.run_id, count(*) AS n FROM ev GROUP BY ev.run_id
     ), settled AS (
         SELECT s.run_id, sum(s.n) AS n FROM unnest(settled_runs, settled_counts) AS s(run_id, n) GROUP BY s.run_id
-    ), ends AS (
-        -- The run ends here when it is finishing and this batch settles all it had left:
-        -- its row looked up by key per settled run.
-        SELECT r.id, CASE WHEN r.failed_node IS NOT NULL THEN 'failed'
-                          WHEN r.cancel_requested_at IS NOT NULL THEN 'cancelled'
-                          ELSE 'succeeded' END AS final_status, a.total_cost, a.output, a.summary
-        FROM settled st
-        CROSS JOIN LATERAL (SELECT r.* FROM trellis.workflow_runs r
-                            WHERE r.id = st.run_id AND r.finished_at IS NULL AND r.nodes_remaining = st.n
-                            OFFSET 0) r  -- a lookup per run, never flattened into a join
-        CROSS JOIN LATERAL trellis.run_result(r.id) a
-        WHERE st.run_id = ANY (finishing)
     ), bumped AS (
         UPDATE trellis.workflow_runs w
-        SET last_seq = w.last_seq + c.n + (e.id IS NOT NULL)::int,
-            nodes_remaining = w.nodes_remaining - coalesce(st.n, 0),
-            status = CASE WHEN e.id IS NOT NULL THEN e.final_status
-                          WHEN w.status = 'queued' AND w.id = ANY (started) THEN 'running' ELSE w.status END,
-            holds_slot = w.holds_slot OR (w.status = 'queued' AND w.id = ANY (slotted)),
-            started_at = CASE WHEN w.status = 'queued' AND w.id = ANY (started) THEN now()
-                              WHEN e.id IS NOT NULL THEN coalesce(w.started_at, now()) ELSE w.started_at END,
-            finished_at = CASE WHEN e.id IS NOT NULL THEN now() ELSE w.finished_at END,
-            total_cost = CASE WHEN e.id IS NOT NULL THEN e.total_cost ELSE w.total_cost END,
-            output = CASE WHEN e.id IS NULL THEN w.output WHEN e.final_status = 'succeeded' THEN e.output END
-        FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id LEFT JOIN ends e ON e.id = c.run_id
+        SET last_seq = w.last_seq + c.n, nodes_remaining = w.nodes_remaining - coalesce(st.n, 0)
+        FROM counts c LEFT JOIN settled st ON st.run_id = c.run_id
         WHERE w.id = c.run_id AND w.id = ANY (run_ids)
-        RETURNING w AS run, c.n, e.id IS NOT NULL AS ended, e.summary
+        RETURNING w.id, w.last_seq, c.n
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT ev.run_id, (b.run).last_seq - b.n - b.ended::int + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
+        SELECT ev.run_id, b.last_seq - b.n + row_number() OVER (PARTITION BY ev.run_id ORDER BY ev.ord),
                ev.type, coalesce(ev.data, '{}')
-        FROM ev JOIN bumped b ON (b.run).id = ev.run_id
-        UNION ALL
-        SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run, b.summary) FROM bumped b WHERE b.ended
+        FROM ev JOIN bumped b ON b.id = ev.run_id
     )
     -- One doorbell per run per batch, naming its newest seq: readers take everything after
     -- their cursor anyway, and a NOTIFY per event cost as much as inserting the event.
-    SELECT count(pg_notify('trellis_events', (b.run).id::text || ':' || (b.run).last_seq)) INTO notified FROM bumped b;
+    SELECT count(pg_notify('trellis_events', b.id::text || ':' || b.last_seq)) INTO notified FROM bumped b;
 END;
 $fn$;

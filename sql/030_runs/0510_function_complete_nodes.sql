@@ -96,33 +96,26 @@ BEGIN
     INTO all_ids, reasons, ids, attempts, outputs, costs, ins, outs, is_child, runs_of, touched, moving
     FROM judged j;
 
-    IF ids IS NOT NULL AND cardinality(moving) = 0 AND NOT true = ANY (is_child) THEN
-        -- Nothing depends on what was settled (one-node runs, a fan-out's leaves): the
-        -- short path, which ends the runs these nodes finish.
-        PERFORM trellis.settle_sinks(ids, runs_of, attempts, outputs, costs, ins, outs);
+    IF ids IS NOT NULL AND NOT true = ANY (is_child) THEN
+        PERFORM trellis.settle_succeeded(ids, runs_of, attempts, outputs, costs, ins, outs, moving);
     ELSIF ids IS NOT NULL THEN
         UPDATE trellis.node_attempts a SET outcome = 'succeeded', finished_at = now(), cost = r.cost,
                                            tokens_in = r.used_in, tokens_out = r.used_out
         FROM unnest(ids, attempts, costs, ins, outs) AS r(id, attempt, cost, used_in, used_out)
         WHERE a.node_run_id = r.id AND a.attempt = r.attempt;
-        IF NOT true = ANY (is_child) THEN
-            -- Runs with nothing to advance end in the update that settles their last nodes.
-            PERFORM trellis.settle_nodes(ids, array_fill('succeeded'::text, ARRAY[cardinality(ids)]), outputs,
-                                         array_fill(NULL::jsonb, ARRAY[cardinality(ids)]), costs,
-                                         ARRAY(SELECT t FROM unnest(touched) t WHERE t <> ALL (moving)));
-        ELSE
-            moving := touched;  -- a child moves its parallel parent: advance everything
-            -- Children of parallel nodes move their parent on one by one.
-            FOR i IN 1 .. cardinality(ids) LOOP
-                IF is_child[i] THEN
-                    UPDATE trellis.node_runs n SET cost = n.cost + costs[i] WHERE n.id = ids[i];
-                    PERFORM trellis.settle_child(ids[i], 'succeeded', outputs[i], NULL);
-                ELSE
-                    PERFORM trellis.settle_nodes(ARRAY[ids[i]], ARRAY['succeeded'], ARRAY[outputs[i]], ARRAY[NULL::jsonb],
-                                                 ARRAY[costs[i]]);
-                END IF;
-            END LOOP;
-        END IF;
+        moving := touched;  -- a child moves its parallel parent: advance everything
+        -- Children of parallel nodes move their parent on one by one.
+        FOR i IN 1 .. cardinality(ids) LOOP
+            IF is_child[i] THEN
+                UPDATE trellis.node_runs n SET cost = n.cost + costs[i] WHERE n.id = ids[i];
+                PERFORM trellis.settle_child(ids[i], 'succeeded', outputs[i], NULL);
+            ELSE
+                PERFORM trellis.settle_nodes(ARRAY[ids[i]], ARRAY['succeeded'], ARRAY[outputs[i]], ARRAY[NULL::jsonb],
+                                             ARRAY[costs[i]]);
+            END IF;
+        END LOOP;
+    END IF;
+    IF ids IS NOT NULL THEN
         -- Runs whose settled nodes have dependents (`moving`, from the judging statement) advance.
         FOR i IN 1 .. cardinality(touched) LOOP
             IF touched[i] = ANY (moving) THEN

@@ -1,22 +1,26 @@
--- Settles a batch of successful results whose nodes have no dependents and no parallel
--- parent (one-node runs, a fan-out's leaves: the common completion), in two statements
--- where the general path (settle_nodes, then append_events) takes six and builds the
--- events as arrays only to unnest them again. node_run_ids are in (run, id) order with
--- each one's run in run_ids; the caller holds the run rows' and the node rows' locks
--- (complete_nodes) and has judged every result against its fencing token.
+-- Settles a batch of successful results of top-level nodes (the common completion: every
+-- result but a parallel node's children's) in two statements where the general path
+-- (settle_nodes, then append_events) took six and built the events as arrays only to
+-- unnest them again. node_run_ids are in (run, id) order with each one's run in run_ids;
+-- the caller holds the run rows' and the node rows' locks (complete_nodes) and has
+-- judged every result against its fencing token.
 -- The first statement records the attempts' outcome and settles the node rows. The
 -- second reads each settled row back by key (the update is visible to it), moves its
--- run's counters in the same update that ends a run whose last nodes these were (status,
--- output and cost as finish_runs sets them, run_result reading the settled rows), and
--- appends node.finished and node.output per node in array order, then run.finished, with
--- seqs after the run row's last_seq; one doorbell per run names its newest seq. Each run
--- row is read by a lookup per settled node (the planner cannot turn it into a join) and
--- updated by the ctid that lookup read, so no two batch-sized lists are ever joined.
--- Runs with its caller's settings (complete_nodes: generic plans, no sequential scans,
--- no jit) and has none of its own: a function-level SET is paid on every call.
-CREATE OR REPLACE FUNCTION trellis.settle_sinks(node_run_ids bigint[], run_ids uuid[], attempt_numbers integer[],
-                                                node_outputs jsonb[], added_costs numeric[], used_in bigint[],
-                                                used_out bigint[])
+-- run's counters, and appends node.finished and node.output per node in array order with
+-- seqs after the run row's last_seq; one doorbell per run names its newest seq. A run
+-- whose last nodes these were and whose settled nodes have no dependents (not in
+-- `moving`: one-node runs, a fan-out's last leaves) ends in that same update of its row
+-- (status, output and cost as finish_runs sets them, run_result reading the settled
+-- rows), run.finished its last event. Runs of `moving` then pass the outcomes on to
+-- their dependents (pass_to_dependents); the caller moves them on (advance_run), which
+-- ends them when nothing is left.
+-- Each run row is read by a lookup per settled node (the planner cannot turn it into a
+-- join) and updated by the ctid that lookup read, so no two batch-sized lists are ever
+-- joined. Runs with its caller's settings (complete_nodes: generic plans, no sequential
+-- scans, no jit) and has none of its own: a function-level SET is paid on every call.
+CREATE OR REPLACE FUNCTION trellis.settle_succeeded(node_run_ids bigint[], run_ids uuid[], attempt_numbers integer[],
+                                                    node_outputs jsonb[], added_costs numeric[], used_in bigint[],
+                                                    used_out bigint[], moving uuid[])
 RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -60,6 +64,7 @@ BEGIN
                         ELSE 'succeeded' END AS final_status, a.total_cost, a.output, a.summary
             FROM trellis.workflow_runs w CROSS JOIN LATERAL trellis.run_result(w.id) a
             WHERE w.ctid = p.row AND p.run_finished_at IS NULL AND p.nodes_remaining = p.run_settled
+              AND p.run_id <> ALL (moving)
             OFFSET 0) e ON true
         WHERE p.place = 1
     ), bumped AS (
@@ -95,5 +100,9 @@ BEGIN
         SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run, b.summary) FROM bumped b WHERE b.ended
     )
     SELECT count(pg_notify('trellis_events', (b.run).id::text || ':' || (b.run).last_seq)) INTO notified FROM bumped b;
+
+    IF cardinality(moving) > 0 THEN
+        PERFORM trellis.pass_to_dependents(node_run_ids);
+    END IF;
 END;
 $fn$;

@@ -5,11 +5,12 @@ import TrellisPQ
 import TrellisStore
 import TrellisTestSupport
 
-/// complete_nodes settles a batch of sinks (nodes nothing depends on) through settle_sinks
-/// and anything else through settle_nodes and append_events. The two must leave the same
+/// complete_nodes settles successful results through settle_succeeded, unless the batch
+/// holds a parallel node's child: then every result goes through settle_nodes and
+/// append_events, the path failures and control nodes take. The two must leave the same
 /// history: these tests drive one run of a workflow through each and compare what is left.
-@Suite("Settling sinks")
-struct SinkSettlingTests {
+@Suite("Settling successful results")
+struct SettleSucceededTests {
     private static let fan = """
         {"name": "fan", "nodes": [
           {"key": "root", "kind": "tool_call", "handler": "echo"},
@@ -18,12 +19,12 @@ struct SinkSettlingTests {
           {"key": "leaf3", "kind": "tool_call", "handler": "echo"}],
          "edges": [{"from": "root", "to": "leaf1"}, {"from": "root", "to": "leaf2"}, {"from": "root", "to": "leaf3"}]}
         """
-    /// A node with a dependent: in a batch, it sends every result of the batch the general way.
-    private static let chain = """
-        {"name": "chain", "nodes": [
-          {"key": "a", "kind": "tool_call", "handler": "echo"},
-          {"key": "b", "kind": "tool_call", "handler": "echo"}],
-         "edges": [{"from": "a", "to": "b"}]}
+    /// A parallel node's children: one in a batch sends every result of it the general way.
+    private static let items = """
+        {"name": "items", "nodes": [
+          {"key": "list", "kind": "tool_call", "handler": "echo", "input": {"items": "$input.items"}},
+          {"key": "each", "kind": "parallel", "handler": "echo", "items": "$list.items"}],
+         "edges": [{"from": "list", "to": "each"}]}
         """
     private static let single = """
         {"name": "single", "nodes": [{"key": "only", "kind": "tool_call", "handler": "echo"}], "edges": []}
@@ -41,16 +42,16 @@ struct SinkSettlingTests {
         }
     }
 
-    @Test func aBatchOfSinksLeavesTheHistoryTheGeneralPathLeaves() async throws {
+    @Test func theShortPathLeavesTheHistoryTheGeneralPathLeaves() async throws {
         try await TestDatabase.withMigrated { db in
             try await db.withConnection { conn in
                 let workflows = WorkflowStore(connection: conn)
-                for definition in [Self.fan, Self.chain, Self.single] { _ = try await workflows.publish(definition: definition, as: "admin") }
+                for definition in [Self.fan, Self.items, Self.single] { _ = try await workflows.publish(definition: definition, as: "admin") }
                 let driver = try await Driver.make(conn)
                 let short = try await driver.store.start("fan", as: "admin").runID
                 let general = try await driver.store.start("fan", as: "admin").runID
-                let chains = [try await driver.store.start("chain", as: "admin").runID, try await driver.store.start("chain", as: "admin").runID]
                 let singles = [try await driver.store.start("single", as: "admin").runID, try await driver.store.start("single", as: "admin").runID]
+                let parallel = try await driver.store.start("items", input: #"{"items": [1, 2, 3]}"#, as: "admin").runID
 
                 var claims = try await driver.claim()
                 func take(_ run: UUID, _ key: String) throws -> SchedulerStore.Claim {
@@ -62,24 +63,31 @@ struct SinkSettlingTests {
                     let refused = reports.filter { !$0.accepted }
                     #expect(refused.isEmpty, "\(refused)")
                 }
-                // The roots have dependents: both runs' roots settle the general way.
-                try await complete([try take(short, "root"), try take(general, "root")].map {
-                    .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object(["root": .bool(true)]), cost: 2)
-                })
-                claims += try await driver.claim()
+                func child() throws -> SchedulerStore.Success {
+                    let claim = try take(parallel, "each")
+                    return .init(id: claim.nodeRunID, attempt: claim.attempt, output: .object(["item": .number(Double(claim.itemIndex ?? -1))]))
+                }
+                let list = try take(parallel, "list")
+                try await complete([.init(id: list.nodeRunID, attempt: list.attempt, output: .object(["items": .array([1, 2, 3].map { .number($0) })]))])
+                claims += try await driver.claim()  // the three children
+                func root(_ run: UUID) throws -> SchedulerStore.Success {
+                    let claim = try take(run, "root")
+                    return .init(id: claim.nodeRunID, attempt: claim.attempt, output: .object(["root": .bool(true)]), cost: 2)
+                }
 
+                // The root has dependents; alone it settles the short way, beside a child the general way.
+                try await complete([try root(short)])
+                try await complete([try root(general), try child()])
+                claims += try await driver.claim()
                 // The leaves in two batches each, out of order, beside another run's sink:
                 // first leaf3 and leaf1 (the run goes on), then leaf2 (the run ends).
-                // Sinks only: settle_sinks.
                 try await complete([Self.result(for: "leaf3", try take(short, "leaf3")), Self.result(for: "leaf1", try take(short, "leaf1")),
                                     Self.result(for: "single", try take(singles[0], "only"))])
                 try await complete([Self.result(for: "leaf2", try take(short, "leaf2"))])
-                // The same with a chain's first node in each batch: settle_nodes for all.
                 try await complete([Self.result(for: "leaf3", try take(general, "leaf3")), Self.result(for: "leaf1", try take(general, "leaf1")),
-                                    Self.result(for: "single", try take(singles[1], "only")),
-                                    .init(id: try take(chains[0], "a").nodeRunID, attempt: 1, output: .object([:]))])
-                try await complete([Self.result(for: "leaf2", try take(general, "leaf2")),
-                                    .init(id: try take(chains[1], "a").nodeRunID, attempt: 1, output: .object([:]))])
+                                    Self.result(for: "single", try take(singles[1], "only")), try child()])
+                try await complete([Self.result(for: "leaf2", try take(general, "leaf2")), try child()])
+                #expect(try await driver.store.run(parallel).status == "succeeded")
 
                 let shortHistory = try await history(conn, short)
                 #expect(shortHistory == (try await history(conn, general)))
