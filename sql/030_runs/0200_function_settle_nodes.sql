@@ -42,17 +42,8 @@ BEGIN
     FROM (
         SELECT n.run_id, s.ord, k.k,
                CASE k.k WHEN 1 THEN 'node.finished' ELSE 'node.output' END AS type,
-               CASE k.k
-                   WHEN 1 THEN jsonb_strip_nulls(jsonb_build_object(
-                       'node_key', n.node_key, 'node_run_id', n.id, 'attempt', n.attempt, 'status', n.status,
-                       'duration_ms', CASE WHEN n.started_at IS NOT NULL
-                                           THEN round(extract(epoch FROM n.finished_at - n.started_at) * 1000)::bigint END,
-                       'item_count', CASE WHEN jsonb_typeof(n.output) = 'array' THEN jsonb_array_length(n.output) END,
-                       'output_bytes', b.bytes, 'cost', n.cost, 'error', n.error, 'reused_from', n.reused_from))
-                   ELSE jsonb_build_object(
-                       'node_key', n.node_key, 'attempt', n.attempt, 'output_bytes', b.bytes, 'truncated', b.bytes > 65536,
-                       'output', CASE WHEN b.bytes > 65536 THEN NULL ELSE n.output END)
-               END AS data
+               trellis.node_event_data(k.k, n.node_key, n.id, n.attempt, n.status, n.started_at, n.finished_at, n.output,
+                                       b.bytes, n.cost, n.error, n.reused_from) AS data
         FROM unnest(node_run_ids) WITH ORDINALITY AS s(id, ord)
         CROSS JOIN LATERAL (SELECT n.* FROM trellis.node_runs n WHERE n.id = s.id OFFSET 0) n
         CROSS JOIN LATERAL (SELECT coalesce(octet_length(n.output::text), 0) AS bytes) b

@@ -83,17 +83,8 @@ BEGIN
         INSERT INTO trellis.run_events (run_id, seq, type, data)
         SELECT p.run_id, p.last_seq + p.upto - p.events + k.k,
                CASE k.k WHEN 1 THEN 'node.finished' ELSE 'node.output' END,
-               CASE k.k
-                   WHEN 1 THEN jsonb_strip_nulls(jsonb_build_object(
-                       'node_key', p.node_key, 'node_run_id', p.id, 'attempt', p.attempt, 'status', p.status,
-                       'duration_ms', CASE WHEN p.started_at IS NOT NULL
-                                           THEN round(extract(epoch FROM p.finished_at - p.started_at) * 1000)::bigint END,
-                       'item_count', CASE WHEN jsonb_typeof(p.output) = 'array' THEN jsonb_array_length(p.output) END,
-                       'output_bytes', p.bytes, 'cost', p.cost, 'error', p.error, 'reused_from', p.reused_from))
-                   ELSE jsonb_build_object(
-                       'node_key', p.node_key, 'attempt', p.attempt, 'output_bytes', p.bytes, 'truncated', p.bytes > 65536,
-                       'output', CASE WHEN p.bytes > 65536 THEN NULL ELSE p.output END)
-               END
+               trellis.node_event_data(k.k, p.node_key, p.id, p.attempt, p.status, p.started_at, p.finished_at, p.output,
+                                       p.bytes, p.cost, p.error, p.reused_from)
         FROM placed p CROSS JOIN LATERAL (VALUES (1), (2)) AS k(k)
         WHERE k.k <= p.events
         UNION ALL
