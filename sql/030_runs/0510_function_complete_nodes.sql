@@ -3,12 +3,13 @@
 -- A result is applied only when its node run is still running with that attempt (the
 -- fencing token); anything else — a lease lost and reclaimed, a cancelled run, a
 -- duplicate delivery — is refused and reported, never applied. The accepted batch is
--- settled set-based (settle_nodes: one statement per step, not per node), then each
--- touched run whose settled nodes have dependents advances once (dependents become
--- ready); a run whose settled nodes were all sinks has nothing to advance and only
--- finishes when nothing is left (the common case of a fan-out's leaves, where the
--- advance pass measured as the largest cost after settling itself); those runs finish in
--- the same update of their row that settles their last nodes (append_events). Sequential
+-- settled set-based in two statements (settle_succeeded), then each touched run whose
+-- settled nodes have dependents advances once (dependents become ready); a run whose
+-- settled nodes were all sinks has nothing to advance and only finishes when nothing is
+-- left (the common case of a fan-out's leaves, where the advance pass measured as the
+-- largest cost after settling itself), in the same update of its row that settles its
+-- last nodes. A batch with a parallel node's child settles node by node instead
+-- (settle_child, settle_nodes), and every touched run advances. Sequential
 -- scans are priced out for the whole call (and the functions it calls): a batch touches a
 -- few rows by key, and a table that was never analysed — a busy queue right after a burst
 -- — must not make the planner read it whole.
