@@ -1,11 +1,11 @@
--- Moves node runs to terminal statuses in one set-based pass (the hot path settles a
--- whole completed batch at once): each row's status, output, error and added cost; the
--- runs' remaining-node counters; node.finished (+ node.output) events in array order;
--- and the outcome passed to dependents (pass_to_dependents). Successful results of
--- top-level nodes take a shorter path (settle_succeeded); this one settles everything
--- else: failures, skips, joins, conditions, children of parallel nodes, retried runs'
--- kept nodes. Callers hold the node runs' row locks; advance_run then moves dependents
--- on, and ends a run when nothing is left.
+-- Moves node runs to terminal statuses in one set-based pass (a batch of them settles at
+-- once): each row's status, output, error and added cost; the runs' remaining-node
+-- counters; node.finished (+ node.output) events in array order; and the outcome passed
+-- to dependents (pass_to_dependents). Successful results of top-level nodes take a
+-- shorter path (settle_succeeded); this one settles everything else: failures, skips,
+-- joins, conditions, children of parallel nodes, retried runs' kept nodes. Callers hold
+-- the node runs' row locks; advance_run then moves dependents on, and ends a run when
+-- nothing is left.
 DROP FUNCTION IF EXISTS trellis.settle_nodes(bigint[], text[], jsonb[], jsonb[], numeric[], uuid[]);
 CREATE OR REPLACE FUNCTION trellis.settle_nodes(node_run_ids bigint[], final_statuses text[], node_outputs jsonb[],
                                                 node_errors jsonb[], added_costs numeric[] DEFAULT NULL)
