@@ -14,9 +14,7 @@ struct ColumnDomainUpgradeTests {
     @Test func upgradingKeepsTheTablesTheViewsAndTheRuns() async throws {
         try await TestDatabase.withEmpty { db in
             try await db.withConnection { conn in
-                let upTo0026 = try SQLCatalogue(files: SQLCatalogue.embedded.migrations.filter { $0.version <= 26 }.map(\.file)
-                                                + SQLCatalogue.embedded.definitions)
-                _ = try await Migrator(connection: conn, catalogue: upTo0026).up()
+                try await OlderSchema.migrate(conn, upTo: 26)
                 _ = try await WorkflowStore(connection: conn).publish(definition: """
                     {"name": "pair", "nodes": [{"key": "a", "kind": "tool_call", "handler": "echo"},
                                                {"key": "b", "kind": "tool_call", "handler": "echo"}],
@@ -37,7 +35,7 @@ struct ColumnDomainUpgradeTests {
                 let before = try await files()
 
                 let report = try await Migrator(connection: conn).up()
-                #expect(report.appliedMigrations.map(\.name) == ["0027_column_checks_as_domains.sql"])
+                #expect(report.appliedMigrations.map(\.name).starts(with: ["0027_column_checks_as_domains.sql"]), "\(report.appliedMigrations.map(\.name))")
                 let after = try await files()
                 // PostgreSQL builds the partial indexes over status again (it does not compare
                 // predicates when it keeps an index); the tables and their other indexes stay.

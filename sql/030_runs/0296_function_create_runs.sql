@@ -34,14 +34,15 @@ BEGIN
     -- without artifacts (the usual start) pay for neither the check nor the references.
     -- One id per input, over unnest rather than generate_series(1, n): the generic plan of a
     -- series to a parameter counts 1,000 rows, so every start planned this statement afresh.
-    -- A single input (start_run) takes both as expressions, not statements.
+    -- A single input (start_run) takes both as expressions, not statements. Run ids are
+    -- time-ordered (uuid_v7, migration 0028), so a run's index entries land on hot pages.
     IF cardinality(inputs) = 1 THEN
         has_artifacts := position('"$artifact"' IN coalesce(inputs[1]::text, '')) > 0;
-        ids := ARRAY[gen_random_uuid()];
+        ids := ARRAY[trellis.uuid_v7()];
     ELSE
         has_artifacts := EXISTS (SELECT 1 FROM unnest(inputs) AS u(input)
                                  WHERE u.input IS NOT NULL AND position('"$artifact"' IN u.input::text) > 0);
-        ids := ARRAY(SELECT gen_random_uuid() FROM unnest(inputs));
+        ids := ARRAY(SELECT trellis.uuid_v7() FROM unnest(inputs));
     END IF;
     SELECT count(*), coalesce(bool_or(wn.upstream_count = 0 AND wn.kind NOT IN ('agent_call', 'tool_call')), false)
     INTO node_count, stepwise
