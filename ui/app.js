@@ -32,6 +32,9 @@ function svg(tag, attributes = {}) {
 
 function status(value) { return el("span", { class: "status", "data-status": value }, value); }
 function when(text) { return text ? new Date(text).toLocaleString() : ""; }
+// A run id's last eight hex digits: random in every id, where a time-ordered (v7) id's
+// first eight are the same for every run of the same minute.
+function shortID(id) { return id.slice(-8); }
 function duration(ms) {
   if (ms === undefined || ms === null) return "";
   if (ms < 1000) return `${ms} ms`;
@@ -279,7 +282,7 @@ async function runsPage(params) {
   function row(run) {
     const tr = el("tr", { class: "clickable", "data-run": run.run_id, onclick: () => { location.hash = `#/runs/${run.run_id}`; } },
       el("td", {}, status(run.status)), el("td", {}, run.workflow), el("td", {}, `v${run.version}`),
-      el("td", { class: "muted" }, run.run_id.slice(0, 8)), el("td", {}, run.started_by || ""), el("td", { class: "muted" }, when(run.created_at)),
+      el("td", { class: "muted" }, shortID(run.run_id)), el("td", {}, run.started_by || ""), el("td", { class: "muted" }, when(run.created_at)),
       el("td", {}, run.finished_at ? duration(new Date(run.finished_at) - new Date(run.created_at)) : ""));
     rows.set(run.run_id, { tr, run });
     return tr;
@@ -333,7 +336,7 @@ async function approvalsPage() {
     approvals.length === 0 ? el("p", { class: "muted", id: "no-approvals" }, "Nothing waits for a decision.") :
     el("table", { id: "approvals" }, el("thead", {}, el("tr", {}, ["Workflow", "Run", "Node", "Prompt", "Votes", "Requested", ""].map((h) => el("th", {}, h)))),
       el("tbody", {}, approvals.map((a) => el("tr", { "data-approval": a.approval_id },
-        el("td", {}, a.workflow), el("td", {}, el("a", { href: `#/runs/${a.run_id}` }, a.run_id.slice(0, 8))), el("td", {}, a.node_key),
+        el("td", {}, a.workflow), el("td", {}, el("a", { href: `#/runs/${a.run_id}` }, shortID(a.run_id))), el("td", {}, a.node_key),
         el("td", {}, a.prompt || ""), el("td", {}, `${a.approvals} of ${a.required_approvals}`), el("td", { class: "muted" }, when(a.requested_at)),
         el("td", { class: "actions" }, may(a.workflow, "approve") ? decisionControls(a, message) : el("span", { class: "muted" }, "view only"))))))));
 }

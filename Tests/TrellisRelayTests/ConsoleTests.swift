@@ -94,6 +94,10 @@ struct ConsoleTests {
                         try await signIn(browser, base: relay.base, token: admin, then: "#/approvals")
                         try await browser.wait("the pending approval with its buttons", until: "return !!document.querySelector('#approvals [data-decide=\"approve\"]')")
                         try await browser.screenshot(to: Self.screenshots.appending(path: "approvals.png"))
+                        // The run is named by its id's last eight digits: a v7 id's first
+                        // eight are the same for every run of the same minute.
+                        let shown = try await browser.run("return document.querySelector('#approvals a').textContent")
+                        #expect(shown == .string(String(run.uuidString.lowercased().suffix(8))))
                         try await browser.run("document.querySelector('#approvals [data-decide=\"approve\"]').click()")
                         try await browser.wait("the inbox empty", until: "return !!document.getElementById('no-approvals')")
                         try await waitUntil(timeout: .seconds(30), "the run to finish") {
