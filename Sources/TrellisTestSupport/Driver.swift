@@ -32,6 +32,12 @@ public struct Driver: Sendable {
         try await scheduling.claim(scheduler: scheduler, handlers: Self.handlers, max: max, leaseSeconds: 600)
     }
 
+    /// Reports every claim succeeded, each with an empty object as its output.
+    @discardableResult
+    public func complete(_ claims: [SchedulerStore.Claim]) async throws -> [SchedulerStore.Report] {
+        try await scheduling.complete(scheduler: scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+    }
+
     public func echo(_ claim: SchedulerStore.Claim) throws -> JSONValue {
         try claim.input.decode(JSONValue.self)
     }

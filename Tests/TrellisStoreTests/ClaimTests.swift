@@ -154,7 +154,7 @@ struct ClaimTests {
                         }
                     }
                     #expect(payloads == newest)
-                    _ = try await driver.scheduling.complete(scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                    try await driver.complete(claims)
                 }
                 #expect(try await driver.drain().sorted() == ["left", "left", "right", "right"])
                 for run in [running] + queued {
@@ -171,7 +171,7 @@ struct ClaimTests {
             let driver = try await Driver.make(conn)
             let run = try await driver.store.start("fan-out-fan-in", input: #"{"topic": "t"}"#, as: "admin").runID
             let root = try await driver.claim()
-            _ = try await driver.scheduling.complete(scheduler: driver.scheduler, root.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+            try await driver.complete(root)
             try await db.withConnection { bell in
                 try await bell.listen("trellis_events")
                 // Three branches claimed in one batch: three node.started events, one doorbell.
@@ -182,7 +182,7 @@ struct ClaimTests {
                 while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.append(note.payload) }
                 #expect(payloads == ["\(run.uuidString.lowercased()):\(lastSeq)"])
                 // Completing them: six events (finished + output each), again one doorbell.
-                _ = try await driver.scheduling.complete(scheduler: driver.scheduler, branches.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                try await driver.complete(branches)
                 payloads = []
                 while let note = try await bell.nextNotification(timeout: .milliseconds(300)) { payloads.append(note.payload) }
                 let after = try await driver.store.run(run).lastSeq

@@ -40,8 +40,7 @@ struct HeapOnlyUpdateTests {
                 let claims = try await driver.claim(max: 100)
                 #expect(claims.count == 100)
                 let (updated, hot) = try await conn.withTransaction { conn in
-                    let reports = try await driver.scheduling.complete(
-                        scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                    let reports = try await driver.complete(claims)
                     #expect(reports.allSatisfy { $0.accepted })
                     return try await OneNodeRuns.updates(of: "trellis.node_attempts", conn)
                 }
@@ -81,8 +80,7 @@ struct HeapOnlyUpdateTests {
                 let driver = try await Driver.make(conn)
                 _ = try await conn.query("SELECT count(*) FROM trellis.start_runs('fan-in', ARRAY(SELECT '{}'::jsonb FROM generate_series(1, 100)))")
                 func finish(_ claims: [SchedulerStore.Claim]) async throws {
-                    let reports = try await driver.scheduling.complete(
-                        scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                    let reports = try await driver.complete(claims)
                     #expect(reports.count == claims.count && reports.allSatisfy { $0.accepted })
                 }
                 let roots = try await driver.claim(max: 200)

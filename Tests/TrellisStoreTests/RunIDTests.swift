@@ -82,8 +82,7 @@ struct RunIDTests {
                 let after = try await Self.nowMillis(conn)
                 for id in new { Self.expectVersion7(id, madeBetween: before, and: after) }
                 // The claims made before the upgrade are reported after it; then all drain.
-                _ = try await driver.scheduling.complete(scheduler: driver.scheduler,
-                                                         claimed.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+                try await driver.complete(claimed)
                 _ = try await driver.drain()
                 for run in old + new {
                     #expect(try await driver.store.run(run).status == "succeeded")

@@ -18,8 +18,7 @@ struct WorkflowLimitTests {
     static let pair = #"{"name": "pair", "nodes": [{"key": "first", "kind": "tool_call", "handler": "echo"}, {"key": "second", "kind": "tool_call", "handler": "echo"}], "edges": [{"from": "first", "to": "second"}]}"#
 
     func complete(_ driver: Driver, _ claims: [SchedulerStore.Claim]) async throws {
-        let reports = try await driver.scheduling.complete(
-            scheduler: driver.scheduler, claims.map { .init(id: $0.nodeRunID, attempt: $0.attempt, output: .object([:])) })
+        let reports = try await driver.complete(claims)
         #expect(reports.allSatisfy { $0.accepted }, "\(reports)")
     }
 
