@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Trellis and its queue peer, pgqueuer, side by side: the same shapes on the same PostgreSQL
+# in the same minutes, alternating, so an hour's speed (this VM's moves 2–3×) is in both.
+#
+# Issue 12 compared Trellis with pgqueuer 1.6 on one PostgreSQL; `trellis bench engine` reads
+# its figures against the commit rate only. This runs, per round:
+#   trellis bench engine flat start pickup        one scheduler process, stock flags
+#   pgqueuer drain, its benchmark's settings       1 process, 5 queue managers × batch 10
+#   pgqueuer drain, tuned                          1 process, 10 managers × batch 500
+#   pgqueuer start, pickup                         bulk enqueue, one call per job, idle pickup
+#   trellis bench engine flat, tuned               --concurrency 128 --batch 128
+#   trellis bench engine flat --schedulers 2       two processes, stock flags
+#   pgqueuer drain, two processes, tuned
+# and prints a table of every round (scripts/peers/side_by_side.py). Both check that every
+# job/node ran exactly once; a failed check fails the script.
+#
+# Usage: scripts/bench-peers.sh [ROUNDS]   (default 3; about two minutes a round here)
+#   TRELLIS       the binary (default .build/release/trellis: swift build -c release --product trellis)
+#   TRELLIS_DATABASE_URL  a server to use (default: the local cluster, started if stopped); its
+#                 databases bench_trellis and bench_pgqueuer are created when missing
+#   RESULTS       where the JSON of each run goes (default: a new directory under /tmp)
+# The peer runs from a pinned venv of its own, .trellis/peers-venv (made on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=${1:-3}
+trellis=${TRELLIS:-.build/release/trellis}
+[[ -x $trellis ]] || { echo "bench-peers: no trellis binary at $trellis (swift build -c release --product trellis)" >&2; exit 2; }
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench-peers: ROUNDS must be a positive number, got '$rounds'" >&2; exit 2; }
+
+PGQUEUER_VERSION=1.6.0
+ASYNCPG_VERSION=0.32.0
+venv=.trellis/peers-venv
+if ! "$venv/bin/python" -c "from importlib.metadata import version as v; assert v('pgqueuer') == '$PGQUEUER_VERSION' and v('asyncpg') == '$ASYNCPG_VERSION'" 2>/dev/null; then
+  echo "bench-peers: installing pgqueuer $PGQUEUER_VERSION and asyncpg $ASYNCPG_VERSION into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "pgqueuer==$PGQUEUER_VERSION" "asyncpg==$ASYNCPG_VERSION"
+fi
+
+server=${TRELLIS_DATABASE_URL:-$("$trellis" db url)}
+server=${server%%\?*}
+base=${server%/*}
+psql -q "$server" -v ON_ERROR_STOP=1 <<'SQL'
+SELECT 'CREATE DATABASE bench_trellis' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'bench_trellis') \gexec
+SELECT 'CREATE DATABASE bench_pgqueuer' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'bench_pgqueuer') \gexec
+SQL
+trellis_url=$base/bench_trellis
+peer_url=$base/bench_pgqueuer
+TRELLIS_DATABASE_URL=$trellis_url "$trellis" migrate up >/dev/null
+
+results=${RESULTS:-$(mktemp -d /tmp/trellis-peers.XXXXXX)}
+mkdir -p "$results"
+engine() {  # engine FILE ARGS...: one `trellis bench engine` run, its JSON in FILE
+  local file=$1; shift
+  echo "bench-peers: trellis bench engine $*" >&2
+  TRELLIS_DATABASE_URL=$trellis_url "$trellis" bench engine --json "$@" > "$results/$file" 2>/dev/null
+}
+peer() {  # peer FILE ARGS...: one pgqueuer workload, its JSON in FILE
+  local file=$1; shift
+  echo "bench-peers: pgqueuer $*" >&2
+  "$venv/bin/python" scripts/peers/pgqueuer_bench.py "$peer_url" "$@" > "$results/$file"
+}
+for round in $(seq 1 "$rounds"); do
+  echo "bench-peers: round $round of $rounds" >&2
+  engine "$round-trellis-stock.json" flat start pickup
+  peer "$round-pgqueuer-drain-default.json" drain --managers 5 --batch 10
+  peer "$round-pgqueuer-drain-tuned.json" drain --managers 10 --batch 500
+  peer "$round-pgqueuer-start.json" start
+  peer "$round-pgqueuer-pickup.json" pickup --jobs 200
+  engine "$round-trellis-tuned.json" flat --concurrency 128 --batch 128
+  engine "$round-trellis-two.json" flat --schedulers 2
+  peer "$round-pgqueuer-drain-two.json" drain --managers 10 --batch 500 --processes 2
+done
+python3 scripts/peers/side_by_side.py "$results"
+echo "bench-peers: each run's JSON is in $results" >&2

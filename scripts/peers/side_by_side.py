@@ -1,0 +1,92 @@
+"""Prints scripts/bench-peers.sh's rounds as one Markdown table: Trellis and pgqueuer per
+workload, a column per round, and Trellis ÷ pgqueuer (best setting of each) per round.
+
+Usage: python3 scripts/peers/side_by_side.py RESULTS_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def load(directory: Path, round_: int, name: str) -> dict:
+    return json.loads((directory / f"{round_}-{name}.json").read_text())
+
+
+def figure(report: dict, workload: str, label: str) -> float:
+    for entry in report["workloads"]:
+        if entry["name"] == workload:
+            for item in entry["figures"]:
+                if item["label"] == label:
+                    return float(item["value"])
+    raise SystemExit(f"side_by_side: no figure '{label}' of workload '{workload}'")
+
+
+def main() -> None:
+    directory = Path(sys.argv[1])
+    rounds = sorted({int(p.name.split("-")[0]) for p in directory.glob("*-trellis-stock.json")})
+    if not rounds:
+        raise SystemExit(f"side_by_side: no rounds in {directory}")
+    rows: list[tuple[str, str, list[str]]] = []
+
+    def row(workload: str, system: str, values: list[float], unit: str = "") -> None:
+        rows.append((workload, system, [f"{v:,.0f}{unit}" if v >= 100 else f"{v:.1f}{unit}" for v in values]))
+
+    def ratio(workload: str, values: list[float]) -> None:
+        rows.append((workload, "**Trellis ÷ pgqueuer**", [f"**{v:.2f}×**" for v in values]))
+
+    per = {r: {name: load(directory, r, name) for name in
+               ("trellis-stock", "trellis-tuned", "trellis-two", "pgqueuer-drain-default", "pgqueuer-drain-tuned",
+                "pgqueuer-drain-two", "pgqueuer-start", "pgqueuer-pickup")} for r in rounds}
+
+    def commit_rate(report: dict) -> float:
+        rate = report["commitRate"]
+        return (rate["before"] + rate["after"]) / 2
+
+    row("8-client commit rate /s", "(Trellis's baseline, stock run)", [commit_rate(per[r]["trellis-stock"]) for r in rounds])
+    t_stock = [figure(per[r]["trellis-stock"], "flat", "drain") for r in rounds]
+    t_tuned = [figure(per[r]["trellis-tuned"], "flat", "drain") for r in rounds]
+    p_default = [per[r]["pgqueuer-drain-default"]["jobs_per_s"] for r in rounds]
+    p_tuned = [per[r]["pgqueuer-drain-tuned"]["jobs_per_s"] for r in rounds]
+    drain = "drain 20,000 one-node runs / jobs, 1 process, per s"
+    row(drain, "Trellis, stock flags", t_stock)
+    row(drain, "Trellis, --concurrency 128 --batch 128", t_tuned)
+    row(drain, "pgqueuer, 5 managers × batch 10", p_default)
+    row(drain, "pgqueuer, 10 managers × batch 500", p_tuned)
+    ratio(drain, [max(a, b) / max(c, d) for a, b, c, d in zip(t_stock, t_tuned, p_default, p_tuned)])
+    t_two = [figure(per[r]["trellis-two"], "flat", "drain") for r in rounds]
+    p_two = [per[r]["pgqueuer-drain-two"]["jobs_per_s"] for r in rounds]
+    two = "drain, 2 processes, per s"
+    row(two, "Trellis, stock flags", t_two)
+    row(two, "pgqueuer, 10 managers × batch 500 each", p_two)
+    ratio(two, [a / b for a, b in zip(t_two, p_two)])
+    t_set = [figure(per[r]["trellis-stock"], "start", "start_runs, one call") for r in rounds]
+    p_set = [per[r]["pgqueuer-start"]["bulk_per_s"] for r in rounds]
+    start = "start 20,000 in one call, per s"
+    row(start, "Trellis `start_runs`", t_set)
+    row(start, "pgqueuer `enqueue` of lists", p_set)
+    ratio(start, [a / b for a, b in zip(t_set, p_set)])
+    t_one = [figure(per[r]["trellis-stock"], "start", "one call per run") for r in rounds]
+    p_one = [per[r]["pgqueuer-start"]["single_per_s"] for r in rounds]
+    one = "one call per run / job, one client, per s"
+    row(one, "Trellis `start_run`", t_one)
+    row(one, "pgqueuer `enqueue`", p_one)
+    ratio(one, [a / b for a, b in zip(t_one, p_one)])
+    for label, key in (("p50", "p50_ms"), ("p99", "p99_ms")):
+        pick = f"pickup into an idle worker, {label} (lower is better)"
+        row(pick, "Trellis", [figure(per[r]["trellis-stock"], "pickup", label) for r in rounds], " ms")
+        row(pick, "pgqueuer", [per[r]["pgqueuer-pickup"][key] for r in rounds], " ms")
+
+    header = ["workload", "system, settings"] + [f"round {r}" for r in rounds]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    last = None
+    for workload, system, values in rows:
+        print("| " + " | ".join([workload if workload != last else "", system] + values) + " |")
+        last = workload
+
+
+if __name__ == "__main__":
+    main()
