@@ -34,8 +34,8 @@ def main() -> None:
     def row(workload: str, system: str, values: list[float], unit: str = "") -> None:
         rows.append((workload, system, [f"{v:,.0f}{unit}" if v >= 100 else f"{v:.1f}{unit}" for v in values]))
 
-    def ratio(workload: str, values: list[float]) -> None:
-        rows.append((workload, "**Trellis ÷ pgqueuer**", [f"**{v:.2f}×**" for v in values]))
+    def ratio(workload: str, values: list[float], label: str = "**Trellis ÷ pgqueuer**") -> None:
+        rows.append((workload, label, [f"**{v:.2f}×**" for v in values]))
 
     per = {r: {name: load(directory, r, name) for name in
                ("trellis-stock", "trellis-tuned", "trellis-two", "pgqueuer-drain-default", "pgqueuer-drain-tuned",
@@ -55,7 +55,8 @@ def main() -> None:
     row(drain, "Trellis, --concurrency 128 --batch 128", t_tuned)
     row(drain, "pgqueuer, 5 managers × batch 10", p_default)
     row(drain, "pgqueuer, 10 managers × batch 500", p_tuned)
-    ratio(drain, [max(a, b) / max(c, d) for a, b, c, d in zip(t_stock, t_tuned, p_default, p_tuned)])
+    ratio(drain, [max(a, b) / max(c, d) for a, b, c, d in zip(t_stock, t_tuned, p_default, p_tuned)],
+          "**Trellis ÷ pgqueuer (best of each)**")
     t_two = [figure(per[r]["trellis-two"], "flat", "drain") for r in rounds]
     p_two = [per[r]["pgqueuer-drain-two"]["jobs_per_s"] for r in rounds]
     two = "drain, 2 processes, per s"
