@@ -1,5 +1,6 @@
-"""Prints scripts/bench-peers.sh's rounds as one Markdown table: Trellis and pgqueuer per
-workload, a column per round, and Trellis ÷ pgqueuer (best setting of each) per round.
+"""Prints scripts/bench-peers.sh's rounds as one Markdown table: Trellis and its peers
+(pgqueuer; Celery for the DAG) per workload, a column per round, and Trellis ÷ peer (best
+setting of each) per round.
 
 Usage: python3 scripts/peers/side_by_side.py RESULTS_DIR
 """
@@ -39,7 +40,7 @@ def main() -> None:
 
     per = {r: {name: load(directory, r, name) for name in
                ("trellis-stock", "trellis-tuned", "trellis-two", "pgqueuer-drain-default", "pgqueuer-drain-tuned",
-                "pgqueuer-drain-two", "pgqueuer-start", "pgqueuer-pickup")} for r in rounds}
+                "pgqueuer-drain-two", "pgqueuer-start", "pgqueuer-pickup", "trellis-dag", "celery-dag")} for r in rounds}
 
     def commit_rate(report: dict) -> float:
         rate = report["commitRate"]
@@ -79,6 +80,17 @@ def main() -> None:
         pick = f"pickup into an idle worker, {label} (lower is better)"
         row(pick, "Trellis", [figure(per[r]["trellis-stock"], "pickup", label) for r in rounds], " ms")
         row(pick, "pgqueuer", [per[r]["pgqueuer-pickup"][key] for r in rounds], " ms")
+
+    t_burst = [figure(per[r]["trellis-dag"], "dag", "burst") for r in rounds]
+    c_burst = [per[r]["celery-dag"]["burst_nodes_per_s"] for r in rounds]
+    dag = "DAG root → 8 → merge, 200 runs at once, nodes/s"
+    row(dag, "Trellis, stock flags", t_burst)
+    row(dag, "Celery on Redis, stock worker", c_burst)
+    ratio(dag, [a / b for a, b in zip(t_burst, c_burst)], "**Trellis ÷ Celery**")
+    for label, key in (("p50", "serial_p50_ms"), ("p99", "serial_p99_ms")):
+        serial = f"the same DAG, one run at a time, {label} (lower is better)"
+        row(serial, "Trellis", [figure(per[r]["trellis-dag"], "dag", f"one at a time {label}") for r in rounds], " ms")
+        row(serial, "Celery on Redis", [per[r]["celery-dag"][key] for r in rounds], " ms")
 
     header = ["workload", "system, settings"] + [f"round {r}" for r in rounds]
     print("| " + " | ".join(header) + " |")
