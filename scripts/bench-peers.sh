@@ -105,7 +105,6 @@ for round in $(seq 1 "$rounds"); do
   echo "bench-peers: celery dag" >&2
   (cd scripts/peers && exec "../../$venv/bin/celery" -A celery_bench worker --loglevel warning) > "$results/$round-celery-worker.log" 2>&1 &
   worker_pid=$!
-  sleep 5  # the worker connected and its pool forked
   (cd scripts/peers && "../../$venv/bin/python" celery_bench.py --runs 200 --serial 50) > "$results/$round-celery-dag.json"
   kill "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
   worker_pid=

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 from celery import Celery, chain, chord
@@ -51,6 +52,13 @@ def main() -> None:
     parser.add_argument("--serial", type=int, default=50)
     args = parser.parse_args()
 
+    # A worker must be up (its pool forked) before the clock starts; none within 30 s is a
+    # failed bench, not a ten-minute wait on the first result.
+    deadline = time.monotonic() + 30
+    while not app.control.ping(timeout=1):
+        if time.monotonic() > deadline:
+            print("celery_bench: no Celery worker answered within 30 s", file=sys.stderr)
+            os._exit(2)
     began = time.perf_counter()
     results = [workflow(i).apply_async() for i in range(args.runs)]
     submitted = time.perf_counter() - began
