@@ -58,35 +58,29 @@ def main() -> None:
     row(drain, "pgqueuer, 10 managers × batch 500", p_tuned)
     ratio(drain, [max(a, b) / max(c, d) for a, b, c, d in zip(t_stock, t_tuned, p_default, p_tuned)],
           "**Trellis ÷ pgqueuer (best of each)**")
-    t_two = [figure(per[r]["trellis-two"], "flat", "drain") for r in rounds]
-    p_two = [per[r]["pgqueuer-drain-two"]["jobs_per_s"] for r in rounds]
-    two = "drain, 2 processes, per s"
-    row(two, "Trellis, stock flags", t_two)
-    row(two, "pgqueuer, 10 managers × batch 500 each", p_two)
-    ratio(two, [a / b for a, b in zip(t_two, p_two)])
-    t_set = [figure(per[r]["trellis-stock"], "start", "start_runs, one call") for r in rounds]
-    p_set = [per[r]["pgqueuer-start"]["bulk_per_s"] for r in rounds]
-    start = "start 20,000 in one call, per s"
-    row(start, "Trellis `start_runs`", t_set)
-    row(start, "pgqueuer `enqueue` of lists", p_set)
-    ratio(start, [a / b for a, b in zip(t_set, p_set)])
-    t_one = [figure(per[r]["trellis-stock"], "start", "one call per run") for r in rounds]
-    p_one = [per[r]["pgqueuer-start"]["single_per_s"] for r in rounds]
-    one = "one call per run / job, one client, per s"
-    row(one, "Trellis `start_run`", t_one)
-    row(one, "pgqueuer `enqueue`", p_one)
-    ratio(one, [a / b for a, b in zip(t_one, p_one)])
+    def compare(workload: str, trellis: tuple[str, list[float]], peer: tuple[str, list[float]], peer_name: str = "pgqueuer") -> None:
+        """Trellis's row, the peer's, and Trellis ÷ peer per round."""
+        row(workload, *trellis)
+        row(workload, *peer)
+        ratio(workload, [a / b for a, b in zip(trellis[1], peer[1])], f"**Trellis ÷ {peer_name}**")
+
+    compare("drain, 2 processes, per s",
+            ("Trellis, stock flags", [figure(per[r]["trellis-two"], "flat", "drain") for r in rounds]),
+            ("pgqueuer, 10 managers × batch 500 each", [per[r]["pgqueuer-drain-two"]["jobs_per_s"] for r in rounds]))
+    compare("start 20,000 in one call, per s",
+            ("Trellis `start_runs`", [figure(per[r]["trellis-stock"], "start", "start_runs, one call") for r in rounds]),
+            ("pgqueuer `enqueue` of lists", [per[r]["pgqueuer-start"]["bulk_per_s"] for r in rounds]))
+    compare("one call per run / job, one client, per s",
+            ("Trellis `start_run`", [figure(per[r]["trellis-stock"], "start", "one call per run") for r in rounds]),
+            ("pgqueuer `enqueue`", [per[r]["pgqueuer-start"]["single_per_s"] for r in rounds]))
     for label, key in (("p50", "p50_ms"), ("p99", "p99_ms")):
         pick = f"pickup into an idle worker, {label} (lower is better)"
         row(pick, "Trellis", [figure(per[r]["trellis-stock"], "pickup", label) for r in rounds], " ms")
         row(pick, "pgqueuer", [per[r]["pgqueuer-pickup"][key] for r in rounds], " ms")
 
-    t_burst = [figure(per[r]["trellis-dag"], "dag", "burst") for r in rounds]
-    c_burst = [per[r]["celery-dag"]["burst_nodes_per_s"] for r in rounds]
-    dag = "DAG root → 8 → merge, 200 runs at once, nodes/s"
-    row(dag, "Trellis, stock flags", t_burst)
-    row(dag, "Celery on Redis, stock worker", c_burst)
-    ratio(dag, [a / b for a, b in zip(t_burst, c_burst)], "**Trellis ÷ Celery**")
+    compare("DAG root → 8 → merge, 200 runs at once, nodes/s",
+            ("Trellis, stock flags", [figure(per[r]["trellis-dag"], "dag", "burst") for r in rounds]),
+            ("Celery on Redis, stock worker", [per[r]["celery-dag"]["burst_nodes_per_s"] for r in rounds]), "Celery")
     for label, key in (("p50", "serial_p50_ms"), ("p99", "serial_p99_ms")):
         serial = f"the same DAG, one run at a time, {label} (lower is better)"
         row(serial, "Trellis", [figure(per[r]["trellis-dag"], "dag", f"one at a time {label}") for r in rounds], " ms")
