@@ -8,8 +8,13 @@
 -- conflicting run is not created: the result is then empty. `retry_of` and `retry_root`
 -- in `options` are set by retry_run only, `schedule_id` and `scheduled_for` by
 -- fire_due_schedules (start_run's option check refuses them from callers).
--- Returns the new runs' ids in input order.
-CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned trellis.workflow_versions,
+-- Returns the new runs' ids in input order. The version comes as its id and number, not as
+-- its row: a row in a PL/pgSQL value is detoasted whole, and a definition with long
+-- prompts or configs (kilobytes to megabytes, stored out of line) would be read and
+-- decompressed on every start for two small columns (the signature changed once, so the
+-- old one is dropped).
+DROP FUNCTION IF EXISTS trellis.create_runs(bigint, text, trellis.workflow_versions, bigint, text, jsonb[], jsonb);
+CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned_id bigint, pinned_number integer,
                                                actor_id bigint, principal text, inputs jsonb[], options jsonb)
 RETURNS uuid[]
 LANGUAGE plpgsql
@@ -46,7 +51,7 @@ BEGIN
     END IF;
     SELECT count(*), coalesce(bool_or(wn.upstream_count = 0 AND wn.kind NOT IN ('agent_call', 'tool_call')), false)
     INTO node_count, stepwise
-    FROM trellis.workflow_nodes wn WHERE wn.version_id = pinned.id;
+    FROM trellis.workflow_nodes wn WHERE wn.version_id = pinned_id;
     stepwise := stepwise OR node_count = 0;
 
     IF has_artifacts THEN
@@ -56,7 +61,7 @@ BEGIN
         INSERT INTO trellis.workflow_runs (id, workflow_id, version_id, input, context, started_by, priority,
                                            idempotency_key, nodes_remaining, last_seq, retry_of, retry_root, schedule_id,
                                            scheduled_for)
-        SELECT u.id, wf_id, pinned.id, coalesce(u.input, '{}'), coalesce(options -> 'context', '{}'), actor_id, prio,
+        SELECT u.id, wf_id, pinned_id, coalesce(u.input, '{}'), coalesce(options -> 'context', '{}'), actor_id, prio,
                options ->> 'idempotency_key', node_count, 1, (options ->> 'retry_of')::uuid, (options ->> 'retry_root')::uuid,
                (options ->> 'schedule_id')::bigint, (options ->> 'scheduled_for')::timestamptz
         FROM unnest(ids, inputs) AS u(id, input)
@@ -86,7 +91,7 @@ BEGIN
         FROM unnest(ids, inputs) WITH ORDINALITY AS u(id, input, ord)
         CROSS JOIN trellis.workflow_nodes wn
         CROSS JOIN LATERAL (SELECT NOT stepwise AND wn.upstream_count = 0 AS ready) k
-        WHERE wn.version_id = pinned.id
+        WHERE wn.version_id = pinned_id
         ORDER BY u.ord, wn.execution_level, wn.position
         RETURNING node_runs.handler, node_runs.status
     )
@@ -111,7 +116,7 @@ BEGIN
 
     WITH queued AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned.version,
+        SELECT u.id, 1, 'run.queued', jsonb_strip_nulls(jsonb_build_object('workflow', workflow, 'version', pinned_number,
                                                          'priority', prio, 'started_by', principal,
                                                          'retry_of', options ->> 'retry_of'))
         FROM unnest(ids) AS u(id)

@@ -21,23 +21,25 @@ DECLARE
     wf_id bigint;
     lookup record;
     usual boolean := false;
-    pinned trellis.workflow_versions;
+    pinned_id bigint;
+    pinned_number integer;
     new_runs uuid[];
     existing trellis.workflow_runs;
 BEGIN
     IF NOT opts ? 'version' THEN
-        SELECT p.id AS actor_id, w.id AS wf_id, lv.v AS pinned INTO lookup
+        SELECT p.id AS actor_id, w.id AS wf_id, lv.id AS pinned_id, lv.version AS pinned_number INTO lookup
         FROM trellis.principals p
         JOIN trellis.workflows w ON w.name = workflow AND (p.is_admin OR w.owner_id = p.id)
-        CROSS JOIN LATERAL (SELECT v FROM trellis.workflow_versions v
-                            WHERE v.workflow_id = w.id ORDER BY v.version DESC LIMIT 1) lv(v)
+        CROSS JOIN LATERAL (SELECT v.id, v.version FROM trellis.workflow_versions v
+                            WHERE v.workflow_id = w.id ORDER BY v.version DESC LIMIT 1) lv
         WHERE p.name = principal AND p.disabled_at IS NULL;
         usual := FOUND;
     END IF;
     IF usual THEN
         actor_id := lookup.actor_id;
         wf_id := lookup.wf_id;
-        pinned := lookup.pinned;
+        pinned_id := lookup.pinned_id;
+        pinned_number := lookup.pinned_number;
     ELSE
         actor_id := trellis.principal_id(principal);
         wf_id := trellis.workflow_id(workflow);
@@ -60,10 +62,10 @@ BEGIN
         END IF;
     END IF;
 
-    IF pinned.id IS NULL THEN
-        pinned := trellis.pinned_version(workflow, wf_id, opts);
+    IF pinned_id IS NULL THEN
+        SELECT p.version_id, p.version_number INTO pinned_id, pinned_number FROM trellis.pinned_version(workflow, wf_id, opts) p;
     END IF;
-    new_runs := trellis.create_runs(wf_id, workflow, pinned, actor_id, principal, ARRAY[input], opts);
+    new_runs := trellis.create_runs(wf_id, workflow, pinned_id, pinned_number, actor_id, principal, ARRAY[input], opts);
     IF cardinality(new_runs) = 0 THEN
         -- Another transaction started the same idempotent run first.
         SELECT * INTO existing FROM trellis.workflow_runs r WHERE r.workflow_id = wf_id AND r.idempotency_key = opts ->> 'idempotency_key';

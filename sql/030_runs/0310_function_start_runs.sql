@@ -13,6 +13,8 @@ DECLARE
     wf_id bigint := trellis.workflow_id(workflow);
     opts jsonb := coalesce(options, '{}');
     new_runs uuid[];
+    pinned_id bigint;
+    pinned_number integer;
 BEGIN
     PERFORM trellis.require_privilege(actor_id, wf_id, 'run');
     IF inputs IS NULL OR cardinality(inputs) = 0 THEN
@@ -29,7 +31,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = '22023',
             MESSAGE = 'idempotency_key names one run: use start_run for it, not start_runs';
     END IF;
-    new_runs := trellis.create_runs(wf_id, workflow, trellis.pinned_version(workflow, wf_id, opts), actor_id, principal, inputs, opts);
+    SELECT p.version_id, p.version_number INTO pinned_id, pinned_number FROM trellis.pinned_version(workflow, wf_id, opts) p;
+    new_runs := trellis.create_runs(wf_id, workflow, pinned_id, pinned_number, actor_id, principal, inputs, opts);
     RETURN QUERY  -- status is a domain (migration 0027), returned as text
     SELECT r.id, r.status::text, true
     FROM unnest(new_runs) WITH ORDINALITY AS u(id, ord) JOIN trellis.workflow_runs r ON r.id = u.id

@@ -18,7 +18,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
     actor_id bigint := trellis.principal_id(principal);
     source trellis.workflow_runs;
-    pinned trellis.workflow_versions;
+    pinned_number integer;
     workflow text;
     new_run uuid;
     kept bigint[];
@@ -42,9 +42,9 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'TR409',
             MESSAGE = format('cannot retry run %s from where it failed: it succeeded (use mode all to run it again)', run);
     END IF;
-    SELECT * INTO pinned FROM trellis.workflow_versions v WHERE v.id = source.version_id;
+    SELECT v.version INTO pinned_number FROM trellis.workflow_versions v WHERE v.id = source.version_id;
     SELECT w.name INTO workflow FROM trellis.workflows w WHERE w.id = source.workflow_id;
-    new_run := (trellis.create_runs(source.workflow_id, workflow, pinned, actor_id, principal, ARRAY[source.input],
+    new_run := (trellis.create_runs(source.workflow_id, workflow, source.version_id, pinned_number, actor_id, principal, ARRAY[source.input],
                                     jsonb_build_object('priority', source.priority, 'context', source.context,
                                                        'retry_of', source.id, 'retry_root', coalesce(source.retry_root, source.id))))[1];
     IF mode = 'from_failed' THEN

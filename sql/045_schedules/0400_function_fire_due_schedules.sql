@@ -20,6 +20,8 @@ DECLARE
     chosen timestamptz[];
     tick timestamptz;
     started uuid[];
+    pinned_id bigint;
+    pinned_number integer;
     last_started uuid;
     problem text;
     count_fired integer := 0;
@@ -67,8 +69,10 @@ BEGIN
             BEGIN
                 PERFORM trellis.principal_id(owner);  -- a disabled owner fires nothing
                 PERFORM trellis.require_privilege(s.owner_id, s.workflow_id, 'run');
+                SELECT p.version_id, p.version_number INTO pinned_id, pinned_number
+                FROM trellis.pinned_version(workflow, s.workflow_id, '{}') p;
                 started := trellis.create_runs(
-                    s.workflow_id, workflow, trellis.pinned_version(workflow, s.workflow_id, '{}'), s.owner_id, owner,
+                    s.workflow_id, workflow, pinned_id, pinned_number, s.owner_id, owner,
                     ARRAY[s.input],
                     jsonb_build_object('idempotency_key', format('schedule:%s:%s', s.id, extract(epoch FROM tick)::bigint),
                                        'context', jsonb_build_object('schedule', jsonb_build_object('name', s.name, 'tick', tick)),

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import TrellisCore
+import TrellisPQ
+import TrellisStore
+import TrellisTestSupport
+
+/// A start needs two small columns of the version it pins (its id and number), never the
+/// definition: a definition with long prompts or configs is stored out of line, and a
+/// version row held in a PL/pgSQL value is detoasted whole — read and decompressed on every
+/// start (0.1–0.25 ms per start for a 90 KB definition, session 29).
+@Suite("Starts read no definition")
+struct StartReadsNoDefinitionTests {
+    /// Three nodes whose configs carry 30,000 characters each of text that does not
+    /// compress much (a fixed pseudo-random sequence), so the definition and the node
+    /// configs are stored out of line, in the TOAST tables.
+    private static let wide: String = {
+        var state: UInt64 = 0x2545F4914F6CDD1D
+        func prompt() -> String {
+            let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
+            return String((0..<30_000).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return letters[Int((state >> 33) % UInt64(letters.count))]
+            })
+        }
+        let nodes = (0..<3).map { #"{"key": "n\#($0)", "kind": "tool_call", "handler": "parked", "config": {"prompt": "\#(prompt())"}}"# }
+        return #"{"name": "wide", "nodes": [\#(nodes.joined(separator: ", "))], "edges": [{"from": "n0", "to": "n1"}, {"from": "n1", "to": "n2"}]}"#
+    }()
+
+    /// Blocks of the TOAST tables of workflow versions and workflow nodes read or found in
+    /// shared buffers, all backends, as of the last flush of statistics.
+    private static func toastBlocks(_ conn: PGConnection) async throws -> Int64 {
+        _ = try await conn.query("SELECT pg_stat_clear_snapshot()")
+        return try await conn.query("""
+            SELECT coalesce(sum(coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0)), 0)::bigint AS blocks
+            FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
+            WHERE c.oid IN ('trellis.workflow_versions'::regclass, 'trellis.workflow_nodes'::regclass)
+            """).single().decode("blocks")
+    }
+
+    /// Nothing else of the test's database may read those TOAST tables meanwhile.
+    private static func keepVacuumAway(_ conn: PGConnection) async throws {
+        try await conn.execute(script: """
+            ALTER TABLE trellis.workflow_versions SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+            ALTER TABLE trellis.workflow_nodes SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+            """)
+    }
+
+    @Test func startsOfAWorkflowWithALargeDefinitionLeaveItsTOASTUnread() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { watcher in
+                try await db.withConnection { conn in
+                    try await Self.keepVacuumAway(watcher)
+                    _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
+                    let stored = try await conn.query("""
+                        SELECT pg_column_size(v.definition) AS bytes, v.id, v.version FROM trellis.workflow_versions v
+                        JOIN trellis.workflows w ON w.id = v.workflow_id WHERE w.name = 'wide'
+                        """).single()
+                    #expect(try stored.decode("bytes", as: Int64.self) > 60_000, "the definition must be large enough to be stored out of line")
+                    let versionID: Int64 = try stored.decode("id")
+
+                    // A finished run to retry, started and cancelled before the count.
+                    let store = RunStore(connection: conn)
+                    let cancelled = try await store.start("wide", as: "admin").runID
+                    try await store.control(.cancel, run: cancelled, as: "admin")
+
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    let before = try await Self.toastBlocks(watcher)
+                    var started: [UUID] = []
+                    for i in 0..<5 { started.append(try await store.start("wide", input: #"{"i": \#(i)}"#, as: "admin").runID) }
+                    started.append(try await store.start("wide", as: "admin", version: 1).runID)
+                    started += try await store.start("wide", inputs: ["{}", "{}", "{}"], as: "admin").map(\.runID)
+                    started += try await store.start("wide", inputs: ["{}"], as: "admin", version: 1).map(\.runID)
+                    started.append(try await store.retry(cancelled, mode: .all, as: "admin").id)
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    let after = try await Self.toastBlocks(watcher)
+                    #expect(after - before == 0, "starts read \(after - before) blocks of the definition's TOAST")
+
+                    // The runs pin the version by id and say its number in run.queued.
+                    #expect(started.count == 11)
+                    for run in started {
+                        let row = try await conn.query("""
+                            SELECT r.version_id, (e.data ->> 'version')::int AS number FROM trellis.workflow_runs r
+                            JOIN trellis.run_events e ON e.run_id = r.id AND e.seq = 1 AND e.type = 'run.queued'
+                            WHERE r.id = $1
+                            """, [run]).single()
+                        #expect(try row.decode("version_id", as: Int64.self) == versionID)
+                        #expect(try row.decode("number", as: Int.self) == 1)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The probe itself: reading the definition through the version row does count blocks,
+    /// so the test above cannot pass because the counters never move.
+    @Test func readingTheVersionRowCountsTOASTBlocks() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { watcher in
+                try await db.withConnection { conn in
+                    try await Self.keepVacuumAway(watcher)
+                    _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    let before = try await Self.toastBlocks(watcher)
+                    _ = try await conn.query("""
+                        DO $$ DECLARE v trellis.workflow_versions; BEGIN
+                            SELECT * INTO v FROM trellis.workflow_versions ORDER BY id DESC LIMIT 1;
+                        END $$
+                        """)
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    #expect(try await Self.toastBlocks(watcher) - before > 0)
+                }
+            }
+        }
+    }
+}
