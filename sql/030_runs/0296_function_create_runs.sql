@@ -9,9 +9,9 @@
 -- in `options` are set by retry_run only, `schedule_id` and `scheduled_for` by
 -- fire_due_schedules (start_run's option check refuses them from callers).
 -- Returns the new runs' ids in input order. The version comes as its id and number, not as
--- its row: a row in a PL/pgSQL value is detoasted whole, and a definition with long
--- prompts or configs (kilobytes to megabytes, stored out of line) would be read and
--- decompressed on every start for two small columns (the signature changed once, so the
+-- its row: a row made a value (a whole-row reference, a function argument) is detoasted
+-- whole, and a definition with long prompts or configs (kilobytes to megabytes, stored out
+-- of line) would be read and decompressed on every start for two small columns (the signature changed once, so the
 -- old one is dropped).
 DROP FUNCTION IF EXISTS trellis.create_runs(bigint, text, trellis.workflow_versions, bigint, text, jsonb[], jsonb);
 CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned_id bigint, pinned_number integer,

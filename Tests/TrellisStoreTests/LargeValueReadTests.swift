@@ -5,36 +5,40 @@ import TrellisPQ
 import TrellisStore
 import TrellisTestSupport
 
-/// A start needs two small columns of the version it pins (its id and number), never the
-/// definition: a definition with long prompts or configs is stored out of line, and a
-/// version row held in a PL/pgSQL value is detoasted whole — read and decompressed on every
-/// start (0.1–0.25 ms per start for a 90 KB definition, session 29).
-@Suite("Starts read no definition")
-struct StartReadsNoDefinitionTests {
-    /// Three nodes whose configs carry 30,000 characters each of text that does not
-    /// compress much (a fixed pseudo-random sequence), so the definition and the node
-    /// configs are stored out of line, in the TOAST tables.
+/// Paths taken on every start and every stream read no large stored value they do not
+/// need. Definitions with long prompts and runs with large inputs are stored out of line
+/// (TOAST), and a row made a value — a whole-row reference, a PL/pgSQL row passed to a
+/// function — is detoasted whole, read and decompressed, where two small columns were
+/// wanted (a start paid 0.1–0.25 ms for a 90 KB definition before session 29). Each test
+/// counts the TOAST blocks the path touches.
+@Suite("Large values left unread")
+struct LargeValueReadTests {
+    /// 30,000 characters of text that does not compress much (a fixed pseudo-random
+    /// sequence, different per `seed`): stored out of line, in a TOAST table.
+    private static func longText(seed: UInt64) -> String {
+        var state = seed
+        let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
+        return String((0..<30_000).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return letters[Int((state >> 33) % UInt64(letters.count))]
+        })
+    }
+
+    /// Three nodes whose configs carry a long prompt each.
     private static let wide: String = {
-        var state: UInt64 = 0x2545F4914F6CDD1D
-        func prompt() -> String {
-            let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ")
-            return String((0..<30_000).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return letters[Int((state >> 33) % UInt64(letters.count))]
-            })
-        }
-        let nodes = (0..<3).map { #"{"key": "n\#($0)", "kind": "tool_call", "handler": "parked", "config": {"prompt": "\#(prompt())"}}"# }
+        let nodes = (0..<3).map { #"{"key": "n\#($0)", "kind": "tool_call", "handler": "parked", "config": {"prompt": "\#(longText(seed: UInt64($0) + 1))"}}"# }
         return #"{"name": "wide", "nodes": [\#(nodes.joined(separator: ", "))], "edges": [{"from": "n0", "to": "n1"}, {"from": "n1", "to": "n2"}]}"#
     }()
 
-    /// Blocks of the TOAST tables of workflow versions and workflow nodes read or found in
-    /// shared buffers, all backends, as of the last flush of statistics.
+    /// Blocks of the TOAST tables of workflow versions, workflow nodes and runs read or
+    /// found in shared buffers, all backends, as of the last flush of statistics.
     private static func toastBlocks(_ conn: PGConnection) async throws -> Int64 {
         _ = try await conn.query("SELECT pg_stat_clear_snapshot()")
         return try await conn.query("""
             SELECT coalesce(sum(coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0)), 0)::bigint AS blocks
             FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
-            WHERE c.oid IN ('trellis.workflow_versions'::regclass, 'trellis.workflow_nodes'::regclass)
+            WHERE c.oid IN ('trellis.workflow_versions'::regclass, 'trellis.workflow_nodes'::regclass,
+                            'trellis.workflow_runs'::regclass)
             """).single().decode("blocks")
     }
 
@@ -43,7 +47,38 @@ struct StartReadsNoDefinitionTests {
         try await conn.execute(script: """
             ALTER TABLE trellis.workflow_versions SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
             ALTER TABLE trellis.workflow_nodes SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+            ALTER TABLE trellis.workflow_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
             """)
+    }
+
+    /// Every stream start, snapshot and node detail checks access to its run first
+    /// (`require_run_access` holds the run's row, whose input stays a pointer until read:
+    /// a guard, this passed before session 29's change too).
+    @Test func anAccessCheckLeavesTheRunsInputUnread() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { watcher in
+                try await db.withConnection { conn in
+                    try await Self.keepVacuumAway(watcher)
+                    _ = try await WorkflowStore(connection: conn).publish(
+                        definition: #"{"name": "plain", "nodes": [{"key": "a", "kind": "tool_call", "handler": "parked"}]}"#, as: "admin")
+                    let run = try await RunStore(connection: conn)
+                        .start("plain", input: #"{"document": "\#(Self.longText(seed: 7))"}"#, as: "admin").runID
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    let before = try await Self.toastBlocks(watcher)
+                    for _ in 0..<5 {
+                        let status = try await conn.query("SELECT trellis.require_run_access($1, 'admin', 'view') AS s", [run]).single()
+                        #expect(try status.decode("s", as: String.self) == "queued")
+                    }
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    let after = try await Self.toastBlocks(watcher)
+                    #expect(after - before == 0, "access checks read \(after - before) blocks of the run's input")
+                    // The input is out of line: reading it does count (the probe can fail).
+                    _ = try await conn.query("SELECT length(input::text) FROM trellis.workflow_runs WHERE id = $1", [run])
+                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                    #expect(try await Self.toastBlocks(watcher) - after > 0)
+                }
+            }
+        }
     }
 
     @Test func startsOfAWorkflowWithALargeDefinitionLeaveItsTOASTUnread() async throws {
