@@ -51,6 +51,54 @@ struct LargeValueReadTests {
             """)
     }
 
+    /// A run whose input is a long document, passed on to its first node's input: reporting
+    /// the nodes' results (and progress) and finishing the run touch neither the run's input
+    /// nor the nodes' inputs, which only a claim hands to the handler.
+    @Test func resultsProgressAndTheRunsFinishLeaveLargeInputsUnread() async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { watcher in
+                try await db.withConnection { conn in
+                    try await Self.keepVacuumAway(watcher)
+                    try await watcher.execute(script: "ALTER TABLE trellis.node_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)")
+                    _ = try await WorkflowStore(connection: conn).publish(definition: """
+                        {"name": "carry", "nodes": [{"key": "read", "kind": "tool_call", "handler": "echo", "input": {"doc": "$input.document"}},
+                                                    {"key": "sum", "kind": "tool_call", "handler": "echo"}],
+                         "edges": [{"from": "read", "to": "sum"}]}
+                        """, as: "admin")
+                    let driver = try await Driver.make(conn)
+                    let run = try await driver.store.start("carry", input: #"{"document": "\#(Self.longText(seed: 11))"}"#, as: "admin").runID
+                    func blocks() async throws -> Int64 {
+                        _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                        return try await Self.toastBlocks(watcher) + watcher.query("""
+                            SELECT coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0) AS blocks
+                            FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
+                            WHERE c.oid = 'trellis.node_runs'::regclass
+                            """).single().decode("blocks", as: Int64.self)
+                    }
+                    var unread: [String] = []
+                    let first = try await driver.claim()
+                    #expect(first.map(\.nodeKey) == ["read"])
+                    var before = try await blocks()
+                    _ = try await driver.scheduling.reportProgress(scheduler: driver.scheduler,
+                                                                   [.progress(id: first[0].nodeRunID, attempt: first[0].attempt, percent: 50, message: "half")])
+                    if try await blocks() != before { unread.append("progress") }
+                    before = try await blocks()
+                    try await driver.complete(first)
+                    if try await blocks() != before { unread.append("the first result") }
+                    let second = try await driver.claim()
+                    #expect(second.map(\.nodeKey) == ["sum"])
+                    before = try await blocks()
+                    try await driver.complete(second)
+                    if try await blocks() != before { unread.append("the last result and the run's finish") }
+                    #expect(unread.isEmpty, "read TOAST blocks: \(unread)")
+                    #expect(try await driver.store.run(run).status == "succeeded")
+                    // The claim did read the first node's input (the probe can fail).
+                    #expect(first[0].input.text.count > 30_000)
+                }
+            }
+        }
+    }
+
     /// Every stream start, snapshot and node detail checks access to its run first
     /// (`require_run_access` holds the run's row, whose input stays a pointer until read:
     /// a guard, this passed before session 29's change too).

@@ -78,7 +78,8 @@ BEGIN
             output = CASE WHEN c.final_status IS NULL THEN w.output WHEN c.final_status = 'succeeded' THEN c.output END
         FROM runs c
         WHERE w.ctid = c.row
-        RETURNING w AS run, c.final_status IS NOT NULL AS ended, c.summary
+        RETURNING w.id AS run_id, w.last_seq, w.status, w.finished_at, w.created_at, w.total_cost, w.error,
+                  c.final_status IS NOT NULL AS ended, c.summary
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
         SELECT p.run_id, p.last_seq + p.upto - p.events + k.k,
@@ -88,9 +89,11 @@ BEGIN
         FROM placed p CROSS JOIN LATERAL (VALUES (1), (2)) AS k(k)
         WHERE k.k <= p.events
         UNION ALL
-        SELECT (b.run).id, (b.run).last_seq, 'run.finished', trellis.run_finished_data(b.run, b.summary) FROM bumped b WHERE b.ended
+        SELECT b.run_id, b.last_seq, 'run.finished',
+               trellis.run_finished_data(b.status, b.finished_at, b.created_at, b.total_cost, b.error, b.summary)
+        FROM bumped b WHERE b.ended
     )
-    SELECT count(pg_notify('trellis_events', (b.run).id::text || ':' || (b.run).last_seq)) INTO notified FROM bumped b;
+    SELECT count(pg_notify('trellis_events', b.run_id::text || ':' || b.last_seq)) INTO notified FROM bumped b;
 
     IF cardinality(moving) > 0 THEN
         PERFORM trellis.pass_to_dependents(node_run_ids);

@@ -27,10 +27,12 @@ BEGIN
             last_seq = w.last_seq + 1
         FROM target t CROSS JOIN LATERAL trellis.run_result(t.id) a
         WHERE w.id = t.id
-        RETURNING w AS run, a.summary
+        RETURNING w.id AS run_id, w.last_seq, w.status, w.finished_at, w.created_at, w.total_cost, w.error, a.summary
     ), inserted AS (
         INSERT INTO trellis.run_events (run_id, seq, type, data)
-        SELECT (f.run).id, (f.run).last_seq, 'run.finished', trellis.run_finished_data(f.run, f.summary) FROM finished f
+        SELECT f.run_id, f.last_seq, 'run.finished',
+               trellis.run_finished_data(f.status, f.finished_at, f.created_at, f.total_cost, f.error, f.summary)
+        FROM finished f
         RETURNING run_events.run_id, run_events.seq
     )
     SELECT count(pg_notify('trellis_events', i.run_id::text || ':' || i.seq)) INTO notified FROM inserted i;

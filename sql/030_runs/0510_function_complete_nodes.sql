@@ -76,10 +76,10 @@ BEGIN
     ), judged AS (
         SELECT i.*, l.run_id, l.parent_id, l.moves,
                CASE WHEN row_number() OVER (PARTITION BY i.id ORDER BY i.ord) > 1 THEN 'duplicate result in this batch'
-                    ELSE trellis.stale_result_reason(l.row, i.attempt, scheduler) END AS reason
+                    ELSE trellis.stale_result_reason(l.found_id, l.status, l.attempt, l.scheduler_id, i.attempt, scheduler) END AS reason
         FROM items i
         LEFT JOIN LATERAL (
-            SELECT n AS row, n.run_id, n.parent_id,
+            SELECT n.id AS found_id, n.status, n.attempt, n.scheduler_id, n.run_id, n.parent_id,
                    EXISTS (SELECT 1 FROM trellis.workflow_edges e WHERE e.from_node_id = n.node_id) AS moves
             FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
     )

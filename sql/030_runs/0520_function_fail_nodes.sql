@@ -40,7 +40,7 @@ BEGIN
     LOOP
         node_run_id := item.id;
         SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = item.id FOR UPDATE;
-        reason := trellis.stale_result_reason(nr, item.attempt, scheduler);
+        reason := trellis.stale_result_reason(nr.id, nr.status, nr.attempt, nr.scheduler_id, item.attempt, scheduler);
         IF reason IS NOT NULL THEN
             accepted := false; outcome := 'refused';
             RETURN NEXT;

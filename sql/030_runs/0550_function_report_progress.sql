@@ -42,19 +42,22 @@ BEGIN
         SELECT t.ord, t.e, (t.e ->> 'id')::bigint AS id, (t.e ->> 'attempt')::int AS attempt
         FROM jsonb_array_elements(updates) WITH ORDINALITY AS t(e, ord)
     ), judged AS (
-        SELECT i.*, l.row, trellis.stale_result_reason(l.row, i.attempt, scheduler) AS reason
-        FROM items i LEFT JOIN LATERAL (SELECT n AS row FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
+        SELECT i.*, l.run_id, l.node_key, l.item_index,
+               trellis.stale_result_reason(l.found_id, l.status, l.node_attempt, l.scheduler_id, i.attempt, scheduler) AS reason
+        FROM items i LEFT JOIN LATERAL (
+            SELECT n.id AS found_id, n.status, n.attempt AS node_attempt, n.scheduler_id, n.run_id, n.node_key, n.item_index
+            FROM trellis.node_runs n WHERE n.id = i.id OFFSET 0) l ON true
     ), appended AS (
         SELECT trellis.append_events(
-            array_agg((j.row).run_id ORDER BY j.ord),
+            array_agg(j.run_id ORDER BY j.ord),
             array_agg(CASE j.e ->> 'kind' WHEN 'progress' THEN 'node.progress' ELSE 'node.log' END ORDER BY j.ord),
             array_agg(CASE j.e ->> 'kind'
                 WHEN 'progress' THEN jsonb_strip_nulls(jsonb_build_object(
-                    'node_key', (j.row).node_key, 'node_run_id', (j.row).id, 'item_index', (j.row).item_index,
+                    'node_key', j.node_key, 'node_run_id', j.id, 'item_index', j.item_index,
                     'attempt', j.attempt, 'percent', j.e -> 'percent', 'message', left(j.e ->> 'message', 8192),
                     'truncated', CASE WHEN length(j.e ->> 'message') > 8192 THEN true END))
                 ELSE jsonb_strip_nulls(jsonb_build_object(
-                    'node_key', (j.row).node_key, 'node_run_id', (j.row).id, 'item_index', (j.row).item_index,
+                    'node_key', j.node_key, 'node_run_id', j.id, 'item_index', j.item_index,
                     'attempt', j.attempt, 'kind', coalesce(j.e ->> 'log_kind', 'log'), 'body', left(j.e ->> 'body', 8192),
                     'truncated', CASE WHEN length(j.e ->> 'body') > 8192 THEN true END))
             END ORDER BY j.ord)) AS done

@@ -8,7 +8,7 @@ DECLARE
     reason text;
 BEGIN
     SELECT * INTO nr FROM trellis.node_runs n WHERE n.id = node_run;
-    reason := trellis.stale_result_reason(nr, attempt, scheduler);
+    reason := trellis.stale_result_reason(nr.id, nr.status, nr.attempt, nr.scheduler_id, attempt, scheduler);
     IF reason IS NOT NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'TR409', MESSAGE = format('node run %s: %s', node_run, reason);
     END IF;
