@@ -51,51 +51,59 @@ struct LargeValueReadTests {
             """)
     }
 
+    /// Runs `body` with a watcher connection (which reads the counters) and the connection
+    /// under test, on a migrated database whose vacuum stays away from the counted tables.
+    private static func watched(_ body: (_ watcher: PGConnection, _ conn: PGConnection) async throws -> Void) async throws {
+        try await TestDatabase.withMigrated { db in
+            try await db.withConnection { watcher in
+                try await db.withConnection { conn in
+                    try await keepVacuumAway(watcher)
+                    try await body(watcher, conn)
+                }
+            }
+        }
+    }
+
     /// A run whose input is a long document, passed on to its first node's input: reporting
     /// the nodes' results (and progress) and finishing the run touch neither the run's input
     /// nor the nodes' inputs, which only a claim hands to the handler.
     @Test func resultsProgressAndTheRunsFinishLeaveLargeInputsUnread() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { watcher in
-                try await db.withConnection { conn in
-                    try await Self.keepVacuumAway(watcher)
-                    try await watcher.execute(script: "ALTER TABLE trellis.node_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)")
-                    _ = try await WorkflowStore(connection: conn).publish(definition: """
-                        {"name": "carry", "nodes": [{"key": "read", "kind": "tool_call", "handler": "echo", "input": {"doc": "$input.document"}},
-                                                    {"key": "sum", "kind": "tool_call", "handler": "echo"}],
-                         "edges": [{"from": "read", "to": "sum"}]}
-                        """, as: "admin")
-                    let driver = try await Driver.make(conn)
-                    let run = try await driver.store.start("carry", input: #"{"document": "\#(Self.longText(seed: 11))"}"#, as: "admin").runID
-                    func blocks() async throws -> Int64 {
-                        _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                        return try await Self.toastBlocks(watcher) + watcher.query("""
-                            SELECT coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0) AS blocks
-                            FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
-                            WHERE c.oid = 'trellis.node_runs'::regclass
-                            """).single().decode("blocks", as: Int64.self)
-                    }
-                    var unread: [String] = []
-                    let first = try await driver.claim()
-                    #expect(first.map(\.nodeKey) == ["read"])
-                    var before = try await blocks()
-                    _ = try await driver.scheduling.reportProgress(scheduler: driver.scheduler,
-                                                                   [.progress(id: first[0].nodeRunID, attempt: first[0].attempt, percent: 50, message: "half")])
-                    if try await blocks() != before { unread.append("progress") }
-                    before = try await blocks()
-                    try await driver.complete(first)
-                    if try await blocks() != before { unread.append("the first result") }
-                    let second = try await driver.claim()
-                    #expect(second.map(\.nodeKey) == ["sum"])
-                    before = try await blocks()
-                    try await driver.complete(second)
-                    if try await blocks() != before { unread.append("the last result and the run's finish") }
-                    #expect(unread.isEmpty, "read TOAST blocks: \(unread)")
-                    #expect(try await driver.store.run(run).status == "succeeded")
-                    // The claim did read the first node's input (the probe can fail).
-                    #expect(first[0].input.text.count > 30_000)
-                }
+        try await Self.watched { watcher, conn in
+            try await watcher.execute(script: "ALTER TABLE trellis.node_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)")
+            _ = try await WorkflowStore(connection: conn).publish(definition: """
+                {"name": "carry", "nodes": [{"key": "read", "kind": "tool_call", "handler": "echo", "input": {"doc": "$input.document"}},
+                                            {"key": "sum", "kind": "tool_call", "handler": "echo"}],
+                 "edges": [{"from": "read", "to": "sum"}]}
+                """, as: "admin")
+            let driver = try await Driver.make(conn)
+            let run = try await driver.store.start("carry", input: #"{"document": "\#(Self.longText(seed: 11))"}"#, as: "admin").runID
+            func blocks() async throws -> Int64 {
+                _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+                return try await Self.toastBlocks(watcher) + watcher.query("""
+                    SELECT coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0) AS blocks
+                    FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
+                    WHERE c.oid = 'trellis.node_runs'::regclass
+                    """).single().decode("blocks", as: Int64.self)
             }
+            var readers: [String] = []
+            let first = try await driver.claim()
+            #expect(first.map(\.nodeKey) == ["read"])
+            var before = try await blocks()
+            _ = try await driver.scheduling.reportProgress(scheduler: driver.scheduler,
+                                                           [.progress(id: first[0].nodeRunID, attempt: first[0].attempt, percent: 50, message: "half")])
+            if try await blocks() != before { readers.append("progress") }
+            before = try await blocks()
+            try await driver.complete(first)
+            if try await blocks() != before { readers.append("the first result") }
+            let second = try await driver.claim()
+            #expect(second.map(\.nodeKey) == ["sum"])
+            before = try await blocks()
+            try await driver.complete(second)
+            if try await blocks() != before { readers.append("the last result and the run's finish") }
+            #expect(readers.isEmpty, "read TOAST blocks: \(readers)")
+            #expect(try await driver.store.run(run).status == "succeeded")
+            // The claim did read the first node's input (the probe can fail).
+            #expect(first[0].input.text.count > 30_000)
         }
     }
 
@@ -103,74 +111,64 @@ struct LargeValueReadTests {
     /// (`require_run_access` holds the run's row, whose input stays a pointer until read:
     /// a guard, this passed before session 29's change too).
     @Test func anAccessCheckLeavesTheRunsInputUnread() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { watcher in
-                try await db.withConnection { conn in
-                    try await Self.keepVacuumAway(watcher)
-                    _ = try await WorkflowStore(connection: conn).publish(
-                        definition: #"{"name": "plain", "nodes": [{"key": "a", "kind": "tool_call", "handler": "parked"}]}"#, as: "admin")
-                    let run = try await RunStore(connection: conn)
-                        .start("plain", input: #"{"document": "\#(Self.longText(seed: 7))"}"#, as: "admin").runID
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    let before = try await Self.toastBlocks(watcher)
-                    for _ in 0..<5 {
-                        let status = try await conn.query("SELECT trellis.require_run_access($1, 'admin', 'view') AS s", [run]).single()
-                        #expect(try status.decode("s", as: String.self) == "queued")
-                    }
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    let after = try await Self.toastBlocks(watcher)
-                    #expect(after - before == 0, "access checks read \(after - before) blocks of the run's input")
-                    // The input is out of line: reading it does count (the probe can fail).
-                    _ = try await conn.query("SELECT length(input::text) FROM trellis.workflow_runs WHERE id = $1", [run])
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    #expect(try await Self.toastBlocks(watcher) - after > 0)
-                }
+        try await Self.watched { watcher, conn in
+            _ = try await WorkflowStore(connection: conn).publish(
+                definition: #"{"name": "plain", "nodes": [{"key": "a", "kind": "tool_call", "handler": "parked"}]}"#, as: "admin")
+            let run = try await RunStore(connection: conn)
+                .start("plain", input: #"{"document": "\#(Self.longText(seed: 7))"}"#, as: "admin").runID
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            let before = try await Self.toastBlocks(watcher)
+            for _ in 0..<5 {
+                let status = try await conn.query("SELECT trellis.require_run_access($1, 'admin', 'view') AS s", [run]).single()
+                #expect(try status.decode("s", as: String.self) == "queued")
             }
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            let after = try await Self.toastBlocks(watcher)
+            #expect(after - before == 0, "access checks read \(after - before) blocks of the run's input")
+            // The input is out of line: reading it does count (the probe can fail).
+            _ = try await conn.query("SELECT length(input::text) FROM trellis.workflow_runs WHERE id = $1", [run])
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            #expect(try await Self.toastBlocks(watcher) - after > 0)
         }
     }
 
     @Test func startsOfAWorkflowWithALargeDefinitionLeaveItsTOASTUnread() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { watcher in
-                try await db.withConnection { conn in
-                    try await Self.keepVacuumAway(watcher)
-                    _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
-                    let stored = try await conn.query("""
-                        SELECT pg_column_size(v.definition) AS bytes, v.id, v.version FROM trellis.workflow_versions v
-                        JOIN trellis.workflows w ON w.id = v.workflow_id WHERE w.name = 'wide'
-                        """).single()
-                    #expect(try stored.decode("bytes", as: Int64.self) > 60_000, "the definition must be large enough to be stored out of line")
-                    let versionID: Int64 = try stored.decode("id")
+        try await Self.watched { watcher, conn in
+            _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
+            let stored = try await conn.query("""
+                SELECT pg_column_size(v.definition) AS bytes, v.id, v.version FROM trellis.workflow_versions v
+                JOIN trellis.workflows w ON w.id = v.workflow_id WHERE w.name = 'wide'
+                """).single()
+            #expect(try stored.decode("bytes", as: Int64.self) > 60_000, "the definition must be large enough to be stored out of line")
+            let versionID: Int64 = try stored.decode("id")
 
-                    // A finished run to retry, started and cancelled before the count.
-                    let store = RunStore(connection: conn)
-                    let cancelled = try await store.start("wide", as: "admin").runID
-                    try await store.control(.cancel, run: cancelled, as: "admin")
+            // A finished run to retry, started and cancelled before the count.
+            let store = RunStore(connection: conn)
+            let cancelled = try await store.start("wide", as: "admin").runID
+            try await store.control(.cancel, run: cancelled, as: "admin")
 
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    let before = try await Self.toastBlocks(watcher)
-                    var started: [UUID] = []
-                    for i in 0..<5 { started.append(try await store.start("wide", input: #"{"i": \#(i)}"#, as: "admin").runID) }
-                    started.append(try await store.start("wide", as: "admin", version: 1).runID)
-                    started += try await store.start("wide", inputs: ["{}", "{}", "{}"], as: "admin").map(\.runID)
-                    started += try await store.start("wide", inputs: ["{}"], as: "admin", version: 1).map(\.runID)
-                    started.append(try await store.retry(cancelled, mode: .all, as: "admin").id)
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    let after = try await Self.toastBlocks(watcher)
-                    #expect(after - before == 0, "starts read \(after - before) blocks of the definition's TOAST")
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            let before = try await Self.toastBlocks(watcher)
+            var started: [UUID] = []
+            for i in 0..<5 { started.append(try await store.start("wide", input: #"{"i": \#(i)}"#, as: "admin").runID) }
+            started.append(try await store.start("wide", as: "admin", version: 1).runID)
+            started += try await store.start("wide", inputs: ["{}", "{}", "{}"], as: "admin").map(\.runID)
+            started += try await store.start("wide", inputs: ["{}"], as: "admin", version: 1).map(\.runID)
+            started.append(try await store.retry(cancelled, mode: .all, as: "admin").id)
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            let after = try await Self.toastBlocks(watcher)
+            #expect(after - before == 0, "starts read \(after - before) blocks of the definition's TOAST")
 
-                    // The runs pin the version by id and say its number in run.queued.
-                    #expect(started.count == 11)
-                    for run in started {
-                        let row = try await conn.query("""
-                            SELECT r.version_id, (e.data ->> 'version')::int AS number FROM trellis.workflow_runs r
-                            JOIN trellis.run_events e ON e.run_id = r.id AND e.seq = 1 AND e.type = 'run.queued'
-                            WHERE r.id = $1
-                            """, [run]).single()
-                        #expect(try row.decode("version_id", as: Int64.self) == versionID)
-                        #expect(try row.decode("number", as: Int.self) == 1)
-                    }
-                }
+            // The runs pin the version by id and say its number in run.queued.
+            #expect(started.count == 11)
+            for run in started {
+                let row = try await conn.query("""
+                    SELECT r.version_id, (e.data ->> 'version')::int AS number FROM trellis.workflow_runs r
+                    JOIN trellis.run_events e ON e.run_id = r.id AND e.seq = 1 AND e.type = 'run.queued'
+                    WHERE r.id = $1
+                    """, [run]).single()
+                #expect(try row.decode("version_id", as: Int64.self) == versionID)
+                #expect(try row.decode("number", as: Int.self) == 1)
             }
         }
     }
@@ -178,22 +176,17 @@ struct LargeValueReadTests {
     /// The probe itself: reading the definition through the version row does count blocks,
     /// so the test above cannot pass because the counters never move.
     @Test func readingTheVersionRowCountsTOASTBlocks() async throws {
-        try await TestDatabase.withMigrated { db in
-            try await db.withConnection { watcher in
-                try await db.withConnection { conn in
-                    try await Self.keepVacuumAway(watcher)
-                    _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    let before = try await Self.toastBlocks(watcher)
-                    _ = try await conn.query("""
-                        DO $$ DECLARE v trellis.workflow_versions; BEGIN
-                            SELECT * INTO v FROM trellis.workflow_versions ORDER BY id DESC LIMIT 1;
-                        END $$
-                        """)
-                    _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                    #expect(try await Self.toastBlocks(watcher) - before > 0)
-                }
-            }
+        try await Self.watched { watcher, conn in
+            _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            let before = try await Self.toastBlocks(watcher)
+            _ = try await conn.query("""
+                DO $$ DECLARE v trellis.workflow_versions; BEGIN
+                    SELECT * INTO v FROM trellis.workflow_versions ORDER BY id DESC LIMIT 1;
+                END $$
+                """)
+            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+            #expect(try await Self.toastBlocks(watcher) - before > 0)
         }
     }
 }
