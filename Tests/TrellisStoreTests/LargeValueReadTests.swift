@@ -30,15 +30,17 @@ struct LargeValueReadTests {
         return #"{"name": "wide", "nodes": [\#(nodes.joined(separator: ", "))], "edges": [{"from": "n0", "to": "n1"}, {"from": "n1", "to": "n2"}]}"#
     }()
 
-    /// Blocks of the TOAST tables of workflow versions, workflow nodes and runs read or
-    /// found in shared buffers, all backends, as of the last flush of statistics.
-    private static func toastBlocks(_ conn: PGConnection) async throws -> Int64 {
-        _ = try await conn.query("SELECT pg_stat_clear_snapshot()")
-        return try await conn.query("""
+    /// Blocks of the TOAST tables of workflow versions, workflow nodes, runs and node runs
+    /// read or found in shared buffers, all backends: `conn`'s statistics are flushed
+    /// first (at the end of that statement), then `watcher` reads the counters afresh.
+    private static func toastBlocks(after conn: PGConnection, readBy watcher: PGConnection) async throws -> Int64 {
+        _ = try await conn.query("SELECT pg_stat_force_next_flush()")
+        _ = try await watcher.query("SELECT pg_stat_clear_snapshot()")
+        return try await watcher.query("""
             SELECT coalesce(sum(coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0)), 0)::bigint AS blocks
             FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
             WHERE c.oid IN ('trellis.workflow_versions'::regclass, 'trellis.workflow_nodes'::regclass,
-                            'trellis.workflow_runs'::regclass)
+                            'trellis.workflow_runs'::regclass, 'trellis.node_runs'::regclass)
             """).single().decode("blocks")
     }
 
@@ -48,6 +50,7 @@ struct LargeValueReadTests {
             ALTER TABLE trellis.workflow_versions SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
             ALTER TABLE trellis.workflow_nodes SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
             ALTER TABLE trellis.workflow_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+            ALTER TABLE trellis.node_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
             """)
     }
 
@@ -69,7 +72,6 @@ struct LargeValueReadTests {
     /// nor the nodes' inputs, which only a claim hands to the handler.
     @Test func resultsProgressAndTheRunsFinishLeaveLargeInputsUnread() async throws {
         try await Self.watched { watcher, conn in
-            try await watcher.execute(script: "ALTER TABLE trellis.node_runs SET (autovacuum_enabled = false, toast.autovacuum_enabled = false)")
             _ = try await WorkflowStore(connection: conn).publish(definition: """
                 {"name": "carry", "nodes": [{"key": "read", "kind": "tool_call", "handler": "echo", "input": {"doc": "$input.document"}},
                                             {"key": "sum", "kind": "tool_call", "handler": "echo"}],
@@ -77,29 +79,23 @@ struct LargeValueReadTests {
                 """, as: "admin")
             let driver = try await Driver.make(conn)
             let run = try await driver.store.start("carry", input: #"{"document": "\#(Self.longText(seed: 11))"}"#, as: "admin").runID
-            func blocks() async throws -> Int64 {
-                _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-                return try await Self.toastBlocks(watcher) + watcher.query("""
-                    SELECT coalesce(s.heap_blks_read, 0) + coalesce(s.heap_blks_hit, 0) AS blocks
-                    FROM pg_class c JOIN pg_statio_all_tables s ON s.relid = c.reltoastrelid
-                    WHERE c.oid = 'trellis.node_runs'::regclass
-                    """).single().decode("blocks", as: Int64.self)
-            }
             var readers: [String] = []
+            // Runs `step` and names it in `readers` if the counters moved under it.
+            func counted(_ name: String, _ step: () async throws -> Void) async throws {
+                let before = try await Self.toastBlocks(after: conn, readBy: watcher)
+                try await step()
+                if try await Self.toastBlocks(after: conn, readBy: watcher) != before { readers.append(name) }
+            }
             let first = try await driver.claim()
             #expect(first.map(\.nodeKey) == ["read"])
-            var before = try await blocks()
-            _ = try await driver.scheduling.reportProgress(scheduler: driver.scheduler,
-                                                           [.progress(id: first[0].nodeRunID, attempt: first[0].attempt, percent: 50, message: "half")])
-            if try await blocks() != before { readers.append("progress") }
-            before = try await blocks()
-            try await driver.complete(first)
-            if try await blocks() != before { readers.append("the first result") }
+            try await counted("progress") {
+                _ = try await driver.scheduling.reportProgress(scheduler: driver.scheduler,
+                                                               [.progress(id: first[0].nodeRunID, attempt: first[0].attempt, percent: 50, message: "half")])
+            }
+            try await counted("the first result") { try await driver.complete(first) }
             let second = try await driver.claim()
             #expect(second.map(\.nodeKey) == ["sum"])
-            before = try await blocks()
-            try await driver.complete(second)
-            if try await blocks() != before { readers.append("the last result and the run's finish") }
+            try await counted("the last result and the run's finish") { try await driver.complete(second) }
             #expect(readers.isEmpty, "read TOAST blocks: \(readers)")
             #expect(try await driver.store.run(run).status == "succeeded")
             // The claim did read the first node's input (the probe can fail).
@@ -116,19 +112,16 @@ struct LargeValueReadTests {
                 definition: #"{"name": "plain", "nodes": [{"key": "a", "kind": "tool_call", "handler": "parked"}]}"#, as: "admin")
             let run = try await RunStore(connection: conn)
                 .start("plain", input: #"{"document": "\#(Self.longText(seed: 7))"}"#, as: "admin").runID
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            let before = try await Self.toastBlocks(watcher)
+            let before = try await Self.toastBlocks(after: conn, readBy: watcher)
             for _ in 0..<5 {
                 let status = try await conn.query("SELECT trellis.require_run_access($1, 'admin', 'view') AS s", [run]).single()
                 #expect(try status.decode("s", as: String.self) == "queued")
             }
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            let after = try await Self.toastBlocks(watcher)
+            let after = try await Self.toastBlocks(after: conn, readBy: watcher)
             #expect(after - before == 0, "access checks read \(after - before) blocks of the run's input")
             // The input is out of line: reading it does count (the probe can fail).
             _ = try await conn.query("SELECT length(input::text) FROM trellis.workflow_runs WHERE id = $1", [run])
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            #expect(try await Self.toastBlocks(watcher) - after > 0)
+            #expect(try await Self.toastBlocks(after: conn, readBy: watcher) - after > 0)
         }
     }
 
@@ -147,16 +140,14 @@ struct LargeValueReadTests {
             let cancelled = try await store.start("wide", as: "admin").runID
             try await store.control(.cancel, run: cancelled, as: "admin")
 
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            let before = try await Self.toastBlocks(watcher)
+            let before = try await Self.toastBlocks(after: conn, readBy: watcher)
             var started: [UUID] = []
             for i in 0..<5 { started.append(try await store.start("wide", input: #"{"i": \#(i)}"#, as: "admin").runID) }
             started.append(try await store.start("wide", as: "admin", version: 1).runID)
             started += try await store.start("wide", inputs: ["{}", "{}", "{}"], as: "admin").map(\.runID)
             started += try await store.start("wide", inputs: ["{}"], as: "admin", version: 1).map(\.runID)
             started.append(try await store.retry(cancelled, mode: .all, as: "admin").id)
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            let after = try await Self.toastBlocks(watcher)
+            let after = try await Self.toastBlocks(after: conn, readBy: watcher)
             #expect(after - before == 0, "starts read \(after - before) blocks of the definition's TOAST")
 
             // The runs pin the version by id and say its number in run.queued.
@@ -178,15 +169,13 @@ struct LargeValueReadTests {
     @Test func readingTheVersionRowCountsTOASTBlocks() async throws {
         try await Self.watched { watcher, conn in
             _ = try await WorkflowStore(connection: conn).publish(definition: Self.wide, as: "admin")
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            let before = try await Self.toastBlocks(watcher)
+            let before = try await Self.toastBlocks(after: conn, readBy: watcher)
             _ = try await conn.query("""
                 DO $$ DECLARE v trellis.workflow_versions; BEGIN
                     SELECT * INTO v FROM trellis.workflow_versions ORDER BY id DESC LIMIT 1;
                 END $$
                 """)
-            _ = try await conn.query("SELECT pg_stat_force_next_flush()")
-            #expect(try await Self.toastBlocks(watcher) - before > 0)
+            #expect(try await Self.toastBlocks(after: conn, readBy: watcher) - before > 0)
         }
     }
 }

@@ -11,8 +11,8 @@
 -- Returns the new runs' ids in input order. The version comes as its id and number, not as
 -- its row: a row made a value (a whole-row reference, a function argument) is detoasted
 -- whole, and a definition with long prompts or configs (kilobytes to megabytes, stored out
--- of line) would be read and decompressed on every start for two small columns (the signature changed once, so the
--- old one is dropped).
+-- of line) would be read and decompressed on every start for two small columns (the
+-- signature changed once, so the old one is dropped).
 DROP FUNCTION IF EXISTS trellis.create_runs(bigint, text, trellis.workflow_versions, bigint, text, jsonb[], jsonb);
 CREATE OR REPLACE FUNCTION trellis.create_runs(wf_id bigint, workflow text, pinned_id bigint, pinned_number integer,
                                                actor_id bigint, principal text, inputs jsonb[], options jsonb)
