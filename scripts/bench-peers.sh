@@ -16,8 +16,10 @@
 #   Celery dag                                     the same with a chain and a chord, a stock worker
 #                                                  (prefork, one process per core) on a throwaway
 #                                                  redis-server without persistence
-# and prints a table of every round (scripts/peers/side_by_side.py). Both check that every
-# job/node ran exactly once; a failed check fails the script.
+# and prints a table of every round (scripts/peers/side_by_side.py), with what a drained
+# node / job cost the database's CPU and the worker's, and the WAL it wrote: figures that do
+# not move with the disk, and whose ratio bounds what any scheduler-side lever can reach.
+# Both check that every job/node ran exactly once; a failed check fails the script.
 #
 # Usage: scripts/bench-peers.sh [ROUNDS]   (default 3; about three minutes a round here)
 #   TRELLIS       the binary (default .build/release/trellis: swift build -c release --product trellis)

@@ -16,7 +16,11 @@ cannot be the same the difference is named:
   start to the last worker's exit in drain mode (Trellis: first node start to last node
   finish, by the database's clock; here the exit also waits for pgqueuer's buffered
   completion log to be written, which counts against pgqueuer). Exactly-once: every job id
-  ran once, the count is JOBS and the queue is empty afterwards.
+  ran once, the count is JOBS and the queue is empty afterwards. CPU per job, as Trellis's
+  drains report it per node: the database server's processes from the enqueue to the
+  drain's end, and the worker processes' (read from /proc: only when the server runs on
+  this host); and the WAL written per job over the same span (`pg_current_wal_lsn`: the
+  whole cluster's, as Trellis's).
 - start: one enqueue call of JOBS jobs (lists: one statement), then SINGLE enqueue calls
   of one job each from one client.
 - pickup: one worker process idle (LISTENing); JOBS jobs enqueued one at a time with a
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -52,6 +57,62 @@ def received(out: mp.Queue, timeout: float):
 
 async def connect(dsn: str) -> asyncpg.Connection:
     return await asyncpg.connect(dsn)
+
+
+def ticks(pid: int) -> tuple[float, float, int] | None:
+    """(utime + stime, cutime + cstime, parent pid) of a process, in clock ticks."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return float(fields[11]) + float(fields[12]), float(fields[13]) + float(fields[14]), int(fields[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def command(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return None
+
+
+async def postmaster(dsn: str) -> int | None:
+    """The server's postmaster when it runs on this host (a backend's parent), else None."""
+    conn = await connect(dsn)
+    try:  # read while the backend lives
+        backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
+        own = ticks(backend)
+        if command(backend) != "postgres" or own is None or command(own[2]) != "postgres":
+            return None
+        return own[2]
+    finally:
+        await conn.close()
+
+
+async def wal_position(dsn: str) -> int:
+    conn = await connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await conn.close()
+
+
+def server_seconds(root: int | None) -> float | None:
+    """CPU seconds the server has used so far: the postmaster, its live children and the
+    children it has reaped (as Trellis's bench reads it)."""
+    if root is None or (own := ticks(root)) is None:
+        return None
+    total = own[0] + own[1]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != root and (child := ticks(int(entry))) and child[2] == root:
+            total += child[0] + child[1]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def reaped_children_seconds() -> float:
+    own = ticks(os.getpid())
+    return own[1] / os.sysconf("SC_CLK_TCK") if own else 0.0
 
 
 async def prepare(dsn: str) -> None:
@@ -123,6 +184,9 @@ async def queue_length(dsn: str) -> int:
 
 def drain(dsn: str, jobs: int, processes: int, managers: int, batch: int) -> dict:
     asyncio.run(prepare(dsn))
+    server = asyncio.run(postmaster(dsn))
+    server_before, workers_before = server_seconds(server), reaped_children_seconds()
+    wal_before = asyncio.run(wal_position(dsn))
     asyncio.run(enqueue_bulk(dsn, jobs))
     out: mp.Queue = mp.get_context("spawn").Queue()
     procs = [mp.get_context("spawn").Process(target=worker, args=(dsn, managers, batch, out)) for _ in range(processes)]
@@ -131,6 +195,8 @@ def drain(dsn: str, jobs: int, processes: int, managers: int, batch: int) -> dic
     results = [received(out, 600) for _ in procs]
     for proc in procs:
         proc.join()
+    server_after, workers_after = server_seconds(server), reaped_children_seconds()
+    wal_after = asyncio.run(wal_position(dsn))
     ids = [i for r in results for i in r["ids"]]
     firsts = [r["first"] for r in results if r["first"] is not None]
     span = max(r["end"] for r in results) - min(firsts)
@@ -138,7 +204,11 @@ def drain(dsn: str, jobs: int, processes: int, managers: int, batch: int) -> dic
     exactly_once = len(ids) == jobs and len(set(ids)) == jobs and left == 0
     return {"workload": "drain", "jobs": jobs, "processes": processes, "managers": managers, "batch": batch,
             "jobs_per_s": jobs / span, "ran": len(ids), "distinct": len(set(ids)), "left_in_queue": left,
-            "exactly_once": exactly_once}
+            "exactly_once": exactly_once,
+            "server_cpu_us_per_job": None if server_before is None or server_after is None
+            else (server_after - server_before) / jobs * 1e6,
+            "worker_cpu_us_per_job": (workers_after - workers_before) / jobs * 1e6,
+            "wal_bytes_per_job": (wal_after - wal_before) / jobs}
 
 
 async def start(dsn: str, jobs: int, single: int) -> dict:

@@ -16,12 +16,18 @@ def load(directory: Path, round_: int, name: str) -> dict:
     return json.loads((directory / f"{round_}-{name}.json").read_text())
 
 
-def figure(report: dict, workload: str, label: str) -> float:
+_REQUIRED = object()
+
+
+def figure(report: dict, workload: str, label: str, missing=_REQUIRED):
+    """A figure of a `trellis bench engine --json` report; `missing` when given and absent."""
     for entry in report["workloads"]:
         if entry["name"] == workload:
             for item in entry["figures"]:
                 if item["label"] == label:
                     return float(item["value"])
+    if missing is not _REQUIRED:
+        return missing
     raise SystemExit(f"side_by_side: no figure '{label}' of workload '{workload}'")
 
 
@@ -58,6 +64,24 @@ def main() -> None:
     row(drain, "pgqueuer, 10 managers × batch 500", p_tuned)
     ratio(drain, [max(a, b) / max(c, d) for a, b, c, d in zip(t_stock, t_tuned, p_default, p_tuned)],
           "**Trellis ÷ pgqueuer (best of each)**")
+    # What a node / job costs the database's CPU (and the worker's), whatever the disk: the
+    # bound on any drain once the server's cores are busy. Absent when the server is remote.
+    cpu = "CPU per node / job in the drain, µs (lower is better)"
+    t_db = [figure(per[r]["trellis-stock"], "flat", "database CPU per node, start to finish", missing=None) for r in rounds]
+    p_db = [per[r]["pgqueuer-drain-tuned"].get("server_cpu_us_per_job") for r in rounds]
+    if None not in t_db and None not in p_db:
+        row(cpu, "Trellis, database (stock run)", t_db, " µs")
+        row(cpu, "pgqueuer, database (10 × 500 run)", p_db, " µs")
+        ratio(cpu, [a / b for a, b in zip(t_db, p_db)], "**Trellis ÷ pgqueuer, database**")
+        row(cpu, "Trellis, scheduler process", [figure(per[r]["trellis-stock"], "flat", "scheduler CPU per node") for r in rounds], " µs")
+        row(cpu, "pgqueuer, worker process", [per[r]["pgqueuer-drain-tuned"]["worker_cpu_us_per_job"] for r in rounds], " µs")
+
+    p_wal = [per[r]["pgqueuer-drain-tuned"].get("wal_bytes_per_job") for r in rounds]
+    if None not in p_wal:  # absent from results of scripts before session 30
+        wal = "WAL per node / job in the drain, bytes (lower is better)"
+        row(wal, "Trellis (stock run)", [figure(per[r]["trellis-stock"], "flat", "WAL per node, start to finish") for r in rounds])
+        row(wal, "pgqueuer (10 × 500 run)", p_wal)
+
     def compare(workload: str, trellis: tuple[str, list[float]], peer: tuple[str, list[float]], peer_name: str = "pgqueuer") -> None:
         """Trellis's row, the peer's, and Trellis ÷ peer per round."""
         row(workload, *trellis)
