@@ -90,12 +90,17 @@ async def postmaster(dsn: str) -> int | None:
         await conn.close()
 
 
-async def wal_position(dsn: str) -> int:
+async def one_number(dsn: str, query: str) -> int:
+    """The one value of `query`, on a connection of its own."""
     conn = await connect(dsn)
     try:
-        return int(await conn.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+        return int(await conn.fetchval(query))
     finally:
         await conn.close()
+
+
+async def wal_position(dsn: str) -> int:
+    return await one_number(dsn, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
 
 
 def server_seconds(root: int | None) -> float | None:
@@ -175,11 +180,7 @@ def worker(dsn: str, managers: int, batch: int, out: mp.Queue) -> None:
 
 
 async def queue_length(dsn: str) -> int:
-    conn = await connect(dsn)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM pgqueuer"))
-    finally:
-        await conn.close()
+    return await one_number(dsn, "SELECT count(*) FROM pgqueuer")
 
 
 def drain(dsn: str, jobs: int, processes: int, managers: int, batch: int) -> dict:
