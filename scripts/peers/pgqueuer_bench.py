@@ -82,10 +82,10 @@ async def postmaster(dsn: str) -> int | None:
     conn = await connect(dsn)
     try:  # read while the backend lives
         backend = int(await conn.fetchval("SELECT pg_backend_pid()"))
-        own = ticks(backend)
-        if command(backend) != "postgres" or own is None or command(own[2]) != "postgres":
+        of_backend = ticks(backend)
+        if command(backend) != "postgres" or of_backend is None or command(of_backend[2]) != "postgres":
             return None
-        return own[2]
+        return of_backend[2]
     finally:
         await conn.close()
 

@@ -52,6 +52,13 @@ def main() -> None:
         rate = report["commitRate"]
         return (rate["before"] + rate["after"]) / 2
 
+    def compare(workload: str, trellis: tuple[str, list[float]], peer: tuple[str, list[float]], peer_name: str = "pgqueuer",
+                unit: str = "") -> None:
+        """Trellis's row, the peer's, and Trellis ÷ peer per round."""
+        row(workload, *trellis, unit)
+        row(workload, *peer, unit)
+        ratio(workload, [a / b for a, b in zip(trellis[1], peer[1])], f"**Trellis ÷ {peer_name}**")
+
     row("8-client commit rate /s", "(Trellis's baseline, stock run)", [commit_rate(per[r]["trellis-stock"]) for r in rounds])
     t_stock = [figure(per[r]["trellis-stock"], "flat", "drain") for r in rounds]
     t_tuned = [figure(per[r]["trellis-tuned"], "flat", "drain") for r in rounds]
@@ -70,9 +77,8 @@ def main() -> None:
     t_db = [figure(per[r]["trellis-stock"], "flat", "database CPU per node, start to finish", missing=None) for r in rounds]
     p_db = [per[r]["pgqueuer-drain-tuned"].get("server_cpu_us_per_job") for r in rounds]
     if None not in t_db and None not in p_db:
-        row(cpu, "Trellis, database (stock run)", t_db, " µs")
-        row(cpu, "pgqueuer, database (10 × 500 run)", p_db, " µs")
-        ratio(cpu, [a / b for a, b in zip(t_db, p_db)], "**Trellis ÷ pgqueuer, database**")
+        compare(cpu, ("Trellis, database (stock run)", t_db), ("pgqueuer, database (10 × 500 run)", p_db), "pgqueuer, database",
+                unit=" µs")
         row(cpu, "Trellis, scheduler process", [figure(per[r]["trellis-stock"], "flat", "scheduler CPU per node") for r in rounds], " µs")
         row(cpu, "pgqueuer, worker process", [per[r]["pgqueuer-drain-tuned"]["worker_cpu_us_per_job"] for r in rounds], " µs")
 
@@ -81,12 +87,6 @@ def main() -> None:
         wal = "WAL per node / job in the drain, bytes (lower is better)"
         row(wal, "Trellis (stock run)", [figure(per[r]["trellis-stock"], "flat", "WAL per node, start to finish") for r in rounds])
         row(wal, "pgqueuer (10 × 500 run)", p_wal)
-
-    def compare(workload: str, trellis: tuple[str, list[float]], peer: tuple[str, list[float]], peer_name: str = "pgqueuer") -> None:
-        """Trellis's row, the peer's, and Trellis ÷ peer per round."""
-        row(workload, *trellis)
-        row(workload, *peer)
-        ratio(workload, [a / b for a, b in zip(trellis[1], peer[1])], f"**Trellis ÷ {peer_name}**")
 
     compare("drain, 2 processes, per s",
             ("Trellis, stock flags", [figure(per[r]["trellis-two"], "flat", "drain") for r in rounds]),
